@@ -1,0 +1,181 @@
+// Starting and stopping code-server and headless Chromium (shared HOSTING.md §2–§4), for the shim, the e2e
+// harness and `npm start`.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import * as util from 'node:util';
+import { CHROMIUM_ARGS, DEAD_GALLERY, chromiumPath, codeServerBin } from './paths.mjs';
+
+/** A TCP port nobody listens on right now. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls GET /healthz until it answers 200; rejects after timeoutMs or when `isDead()` says the server exited. */
+export async function waitForHealthz(port, { timeoutMs = 30_000, isDead = () => false } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (isDead()) throw new Error('code-server exited before it answered /healthz');
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/healthz`);
+      if (response.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await delay(250);
+  }
+  throw new Error(`code-server did not answer /healthz on port ${port} within ${timeoutMs} ms`);
+}
+
+/** Merges `settings` into <userDataDir>/User/settings.json (created when missing). */
+export function writeUserSettings(userDataDir, settings) {
+  const file = path.join(userDataDir, 'User', 'settings.json');
+  mkdirSync(path.dirname(file), { recursive: true });
+  let current = {};
+  if (existsSync(file)) {
+    try {
+      current = JSON.parse(readFileSync(file, 'utf8'));
+    } catch {
+      current = {};
+    }
+  }
+  writeFileSync(file, `${JSON.stringify({ ...current, ...settings }, null, 2)}\n`);
+}
+
+/** Environment for code-server: the caller's, minus what would make it hand off to another VS Code instance. */
+function serverEnv(extraEnv) {
+  const env = { ...process.env, EXTENSIONS_GALLERY: DEAD_GALLERY, ...extraEnv };
+  delete env.VSCODE_IPC_HOOK_CLI;
+  delete env.ELECTRON_RUN_AS_NODE;
+  return env;
+}
+
+/** Sends `signal` to a whole process group; ignores groups that are already gone. */
+export function killGroup(pid, signal = 'SIGTERM') {
+  if (!pid) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * Starts code-server detached (its own process group, so the extension host and what it spawns die with it).
+ * `trusted: false` keeps workspace trust on, so the folder opens in restricted mode.
+ * Returns { port, pid, child, stop() }.
+ */
+export async function startCodeServer({
+  userDataDir, extensionsDir, folder, port, trusted = true, env = {}, extraArgs = [], log = () => {},
+  host = '127.0.0.1', timeoutMs = 30_000,
+}) {
+  mkdirSync(userDataDir, { recursive: true });
+  mkdirSync(extensionsDir, { recursive: true });
+  const listenPort = port ?? (await freePort());
+  const args = [
+    '--auth', 'none', '--bind-addr', `${host}:${listenPort}`,
+    '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir,
+    '--disable-telemetry', '--disable-update-check',
+    ...(trusted ? ['--disable-workspace-trust'] : []),
+    ...extraArgs,
+    ...(folder ? [folder] : []),
+  ];
+  const child = spawn(codeServerBin(), args, { detached: true, env: serverEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  let exited = false;
+  child.on('exit', () => { exited = true; });
+  child.on('error', (error) => { exited = true; log(`code-server could not start: ${error.message}`); });
+  const forward = (chunk) => {
+    for (const line of chunk.toString().split('\n')) if (line.trim()) log(line);
+  };
+  child.stdout.on('data', forward);
+  child.stderr.on('data', forward);
+  const stop = () => killGroup(child.pid, 'SIGTERM');
+  try {
+    await waitForHealthz(listenPort, { timeoutMs, isDead: () => exited });
+  } catch (error) {
+    stop();
+    throw error;
+  }
+  return { port: listenPort, pid: child.pid, child, stop, hasExited: () => exited };
+}
+
+/** A vscode-remote URI for a path on the code-server machine. */
+function remoteUri(port, absolutePath) {
+  return `vscode-remote://127.0.0.1:${port}${path.resolve(absolutePath)}`;
+}
+
+/** The workbench URL carrying VS Code's launch payload (extension development paths, test runner). */
+export function workbenchUrl({ port, folder, extensionDevelopmentPaths = [], extensionTestsPath }) {
+  const payload = extensionDevelopmentPaths.map((dir) => ['extensionDevelopmentPath', remoteUri(port, dir)]);
+  if (extensionTestsPath) payload.push(['extensionTestsPath', remoteUri(port, extensionTestsPath)]);
+  payload.push(['skipWelcome', 'true']);
+  const where = folder ? `folder=${encodeURIComponent(path.resolve(folder))}` : 'ew=true';
+  return `http://127.0.0.1:${port}/?${where}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+}
+
+/** Headless Chromium through playwright-core (which never downloads a browser). */
+export async function launchChromium() {
+  const executablePath = chromiumPath();
+  if (!executablePath) throw new Error('Chromium not found: run `node scripts/setup.mjs` (or set CHROMIUM_PATH)');
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
+}
+
+const HOST_CONSOLE = /^%c +(INFO|WARN|ERR)/;
+/** The workbench's own log lines share that format; these are known to be harmless (HOSTING.md §6). */
+const WORKBENCH_NOISE = [
+  /^Resolv(ing|ed) connection token/, /^Creating a socket \(renderer-/, /^Updating additional builtin extensions cache/,
+  /^\[Service Worker\]/, /^ChatSessionStore: /, /ECONNREFUSED 127\.0\.0\.1:9\b/, /^Started local extension host/,
+];
+
+/**
+ * Calls `write(text, level)` for every console line of the extension host, which the workbench relays as
+ * `["%c INFO", "color: …", fmt, …args]` messages (the workbench's own known noise is dropped unless keepNoise).
+ */
+export function forwardExtensionHostConsole(page, write, { keepNoise = false } = {}) {
+  page.on('console', async (message) => {
+    if (!(message.location()?.url ?? '').includes('workbench')) return;
+    let args;
+    try {
+      args = await Promise.all(message.args().map((arg) => arg.jsonValue()));
+    } catch {
+      return; // the page went away
+    }
+    const head = typeof args[0] === 'string' ? HOST_CONSOLE.exec(args[0]) : null;
+    if (!head) return;
+    const text = util.format(...args.slice(2));
+    if (!keepNoise && WORKBENCH_NOISE.some((noise) => noise.test(text))) return;
+    write(text, head[1]);
+  });
+}
+
+/**
+ * Declines a workspace trust dialog whenever one shows (restricted mode), until `page` closes.
+ * Returns a function that stops watching.
+ */
+export function declineWorkspaceTrust(page) {
+  let active = true;
+  (async () => {
+    while (active && !page.isClosed()) {
+      try {
+        const button = page.locator('.monaco-dialog-box .monaco-button', { hasText: /don.t trust/i }).first();
+        await button.waitFor({ state: 'visible', timeout: 1_000 });
+        await button.click();
+      } catch {
+        // no dialog right now
+      }
+    }
+  })();
+  return () => { active = false; };
+}

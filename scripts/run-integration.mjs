@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+// Runs test/integration in the real extension host (code-server's, through scripts/code-shim.mjs and
+// @vscode/test-electron), one host launch per phase:
+//   main        most suites
+//   restart-1   makes tasks …
+//   restart-2   … and a second host on the same user data and workspace checks they survived
+//   untrusted   the workspace opens in restricted mode
+//
+//   node scripts/run-integration.mjs [--phase main,untrusted] [--no-build] [--grep <mocha grep>]
+// Env: SHIM_TIMEOUT_MS (per phase, default 5 min), SHIM_VERBOSE=1, ATW_KEEP_TMP=1 (keep the temp folders).
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { runTests } from '@vscode/test-electron';
+import { buildTests } from './build-tests.mjs';
+import { repoRoot } from './paths.mjs';
+
+const ALL_PHASES = ['main', 'restart-1', 'restart-2', 'untrusted'];
+const root = repoRoot();
+
+function option(name) {
+  const index = process.argv.indexOf(`--${name}`);
+  if (index >= 0) return process.argv[index + 1];
+  const inline = process.argv.find((arg) => arg.startsWith(`--${name}=`));
+  return inline?.slice(name.length + 3);
+}
+
+const phases = (option('phase') ?? ALL_PHASES.join(',')).split(',').map((p) => p.trim()).filter(Boolean);
+for (const phase of phases) {
+  if (!ALL_PHASES.includes(phase)) {
+    console.error(`[integration] unknown phase "${phase}" (known: ${ALL_PHASES.join(', ')})`);
+    process.exit(2);
+  }
+}
+
+if (!process.argv.includes('--no-build')) {
+  if (!existsSync(path.join(root, 'esbuild.mjs'))) {
+    console.error('[integration] esbuild.mjs is missing: the extension cannot be built');
+    process.exit(1);
+  }
+  const build = spawnSync(process.execPath, ['esbuild.mjs'], { cwd: root, stdio: 'inherit' });
+  if (build.status !== 0) process.exit(build.status ?? 1);
+}
+await buildTests(root);
+if (!existsSync(path.join(root, 'dist', 'extension.js'))) {
+  console.error('[integration] dist/extension.js is missing after the build');
+  process.exit(1);
+}
+
+const temp = mkdtempSync(path.join(os.tmpdir(), 'atw-integration-'));
+/** One workspace copy and user data dir per group of phases that must share them. */
+const homes = new Map();
+function homeFor(phase) {
+  const group = phase.startsWith('restart-') ? 'restart' : phase;
+  if (!homes.has(group)) {
+    const dir = path.join(temp, group);
+    const workspace = path.join(dir, 'workspace');
+    cpSync(path.join(root, 'test', 'fixtures', 'workspace'), workspace, { recursive: true });
+    homes.set(group, {
+      workspace,
+      userDataDir: path.join(dir, 'user-data'),
+      extensionsDir: path.join(dir, 'extensions'),
+      stateFile: path.join(dir, 'remembered-tasks.json'),
+    });
+  }
+  return homes.get(group);
+}
+
+const results = [];
+for (const phase of phases) {
+  const home = homeFor(phase);
+  const started = Date.now();
+  console.log(`\n[integration] ── phase ${phase} ──`);
+  let code = 0;
+  try {
+    await runTests({
+      vscodeExecutablePath: path.join(root, 'scripts', 'code-shim.mjs'),
+      extensionDevelopmentPath: [root, path.join(root, 'test', 'fixtures', 'helper-extension')],
+      extensionTestsPath: path.join(root, 'out', 'integration', 'index.js'),
+      launchArgs: [home.workspace, `--user-data-dir=${home.userDataDir}`, `--extensions-dir=${home.extensionsDir}`],
+      extensionTestsEnv: {
+        ATW_PHASE: phase,
+        ATW_STATE_FILE: home.stateFile,
+        ATW_USER_DATA_DIR: home.userDataDir,
+        SHIM_TIMEOUT_MS: process.env.SHIM_TIMEOUT_MS ?? String(5 * 60_000),
+        ...(option('grep') ? { ATW_GREP: option('grep') } : {}),
+        ...(phase === 'untrusted' ? { ATW_TRUST: 'untrusted' } : {}),
+      },
+    });
+  } catch (error) {
+    code = error.code ?? 1;
+  }
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  results.push({ phase, code, seconds });
+  console.log(`[integration] phase ${phase} ${code === 0 ? 'ok' : `FAILED (exit ${code}${code === 124 ? ': timed out' : ''})`} in ${seconds} s`);
+}
+
+if (process.env.ATW_KEEP_TMP === '1') console.log(`[integration] temp folders kept in ${temp}`);
+else rmSync(temp, { recursive: true, force: true });
+console.log(`[integration] phases: ${results.map((r) => `${r.phase} ${r.code === 0 ? 'ok' : 'FAILED'} (${r.seconds} s)`).join(', ')}`);
+process.exit(results.some((r) => r.code !== 0) ? 1 : 0);

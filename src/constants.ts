@@ -1,0 +1,62 @@
+/** Identifiers shared with package.json (a unit test checks both directions). */
+
+export const EXTENSION_ID = 'agenttasks.agent-task-worker';
+
+export const CommandId = {
+  newTask: 'agentTasks.newTask',
+  openTask: 'agentTasks.openTask',
+  answer: 'agentTasks.answer',
+  approve: 'agentTasks.approve',
+  deny: 'agentTasks.deny',
+  cancelTask: 'agentTasks.cancelTask',
+  retryTask: 'agentTasks.retryTask',
+  sendMessage: 'agentTasks.sendMessage',
+  clearFinished: 'agentTasks.clearFinished',
+  showLog: 'agentTasks.showLog',
+  copyMcpConfig: 'agentTasks.copyMcpConfig',
+} as const;
+export type CommandId = (typeof CommandId)[keyof typeof CommandId];
+
+export const ViewContainerId = 'agentTasks';
+export const ViewId = { tasks: 'agentTasks.tasks' } as const;
+
+export const ConfigSection = 'agentTasks';
+/** Setting keys, relative to the `agentTasks` section. */
+export const ConfigKey = {
+  defaultProvider: 'defaultProvider',
+  codexPath: 'codex.path',
+  claudePath: 'claude.path',
+  copilotPath: 'copilot.path',
+  maxConcurrentTasks: 'maxConcurrentTasks',
+  defaultTimeoutMinutes: 'defaultTimeoutMinutes',
+  questionTimeoutMinutes: 'questionTimeoutMinutes',
+  profiles: 'profiles',
+  notifications: 'notifications',
+  acpAgents: 'acpAgents',
+  mcpAllowAgentApprovals: 'mcp.allowAgentApprovals',
+  keepRunningMinutes: 'keepRunningMinutes',
+} as const;
+export type ConfigKey = (typeof ConfigKey)[keyof typeof ConfigKey];
+
+/** Context keys used in `when` clauses. */
+export const ContextKey = {
+  hasTasks: 'agentTasks.hasTasks',
+  hasActiveTasks: 'agentTasks.hasActiveTasks',
+  hasFinishedTasks: 'agentTasks.hasFinishedTasks',
+  needsYouCount: 'agentTasks.needsYouCount',
+} as const;
+export type ContextKey = (typeof ContextKey)[keyof typeof ContextKey];
+
+/** Tokens in a tree item's contextValue, matched by regex `when` clauses (`viewItem =~ /\bcancellable\b/`). */
+export const ItemToken = {
+  task: 'task',
+  group: 'group',
+  needsYou: 'needsYou',
+  commandApproval: 'commandApproval',
+  cancellable: 'cancellable',
+  retryable: 'retryable',
+  followUp: 'followUp',
+} as const;
+
+export const WebviewType = { taskPanel: 'agentTasks.taskPanel' } as const;
+export const OutputChannelName = 'Agent Tasks';

@@ -1,0 +1,155 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { CommandId, OutputChannelName, ViewId } from './constants';
+import { systemClock } from './core/clock';
+import { StateFile } from './core/persistence';
+import { ProfileManager } from './core/profiles';
+import { messageOf, TaskManager } from './core/task-manager';
+import { TaskStore } from './core/task-store';
+import { TranscriptStore } from './core/transcript';
+import { AnswerGate } from './host/answering';
+import { createApi, type AgentTasksApi } from './host/api';
+import { commandTable, type CommandDependencies } from './host/commands';
+import { TaskDocuments } from './host/documents';
+import { Notifier } from './host/notifications';
+import { Settings } from './host/settings';
+import { TaskIndicators } from './host/status-bar';
+import { TaskTreeProvider, type TaskTreeNode } from './host/tree/task-tree';
+import { TaskPanels } from './host/webview/task-panel';
+import { ProviderRegistry } from './providers/registry';
+
+/** The composition root: the only place that creates the extension's parts and wires them together. */
+export class Container implements vscode.Disposable {
+  private readonly disposables: vscode.Disposable[] = [];
+  readonly manager: TaskManager;
+  readonly api: AgentTasksApi;
+
+  constructor(context: vscode.ExtensionContext) {
+    const log = vscode.window.createOutputChannel(OutputChannelName, { log: true });
+    this.disposables.push(log);
+    const settings = new Settings();
+    const storageDir = (context.storageUri ?? vscode.Uri.joinPath(context.globalStorageUri, 'no-workspace')).fsPath;
+    const clock = systemClock;
+    const store = new TaskStore(() => clock.now());
+    const registry = new ProviderRegistry();
+    const profiles = new ProfileManager(() => clock.now());
+    profiles.setConfigs(settings.profiles());
+
+    let manager: TaskManager | undefined;
+    const stateFile = new StateFile(
+      storageDir,
+      () => ({ version: 1, tasks: store.all(), profiles: profiles.toJSON(), lastSavedAt: clock.now() }),
+      clock,
+      500,
+      log,
+    );
+    const transcripts = new TranscriptStore(path.join(storageDir, 'tasks'), 200, log);
+    manager = new TaskManager({
+      store,
+      registry,
+      profiles,
+      clock,
+      log,
+      settings: () => settings.manager(),
+      isTrusted: () => vscode.workspace.isTrusted,
+      defaultCwd: () => vscode.workspace.workspaceFolders?.[0]?.uri.fsPath,
+      stateFile,
+      transcripts,
+    });
+    this.manager = manager;
+    this.disposables.push({ dispose: () => manager?.dispose() });
+
+    const answers = new AnswerGate(manager);
+    const tree = new TaskTreeProvider(manager, registry);
+    const view = vscode.window.createTreeView<TaskTreeNode>(ViewId.tasks, { treeDataProvider: tree, showCollapseAll: true });
+    const indicators = new TaskIndicators(manager, view as vscode.TreeView<unknown>);
+    const documents = new TaskDocuments(manager);
+    const panels = new TaskPanels({
+      extensionUri: context.extensionUri,
+      manager,
+      registry,
+      answers,
+      log,
+      openDiff: (taskId, requestId, file) => documents.openDiff(taskId, requestId, file),
+    });
+    const notifier = new Notifier(manager, settings, answers);
+    this.disposables.push(tree, view, indicators, documents, panels, notifier, registry);
+
+    const refresh = (): void => {
+      tree.scheduleRefresh();
+      indicators.scheduleUpdate();
+    };
+    this.disposables.push(
+      toVscode(manager.onDidUpdateTask(refresh)),
+      toVscode(manager.onDidRemoveTask((id) => {
+        tree.forget(id);
+        refresh();
+      })),
+      toVscode(registry.onDidChange(refresh)),
+      settings.onDidChange(() => {
+        profiles.setConfigs(settings.profiles());
+        refresh();
+      }),
+      vscode.workspace.onDidGrantWorkspaceTrust(() => refresh()),
+    );
+
+    const deps: CommandDependencies = {
+      manager,
+      registry,
+      answers,
+      panels,
+      documents,
+      log,
+      memento: context.workspaceState,
+      revealTask: async (id) => {
+        try {
+          await view.reveal({ kind: 'task', id }, { select: true, focus: false });
+        } catch {
+          // The tree may not have rendered the new task yet; revealing is a courtesy.
+        }
+      },
+    };
+    for (const [id, handler] of Object.entries(commandTable(deps))) {
+      this.disposables.push(
+        vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+          try {
+            return await handler(...args);
+          } catch (error) {
+            const message = messageOf(error);
+            log.error(`${id} failed: ${message}`);
+            // Programmatic callers (an args object or id) get the rejection; palette users get a message.
+            if (id === CommandId.newTask && args.length > 0) throw error;
+            void vscode.window.showErrorMessage(message);
+            return undefined;
+          }
+        }),
+      );
+    }
+
+    this.api = createApi(manager, registry, answers, () => tree.currentGroups(), this.disposables);
+
+    const warnings = manager.restore();
+    for (const warning of warnings) {
+      log.warn(warning);
+      void vscode.window.showWarningMessage(`Agent Tasks: ${warning}`, 'Show Log').then((choice) => {
+        if (choice) log.show(true);
+      });
+    }
+    refresh();
+    log.info(`Agent Task Worker activated: ${manager.allTasks().length} task(s) restored from ${storageDir}`);
+  }
+
+  dispose(): void {
+    for (const disposable of this.disposables.reverse()) {
+      try {
+        disposable.dispose();
+      } catch (error) {
+        console.error('[agent-tasks] dispose failed', error);
+      }
+    }
+  }
+}
+
+function toVscode(disposable: { dispose(): void }): vscode.Disposable {
+  return new vscode.Disposable(() => disposable.dispose());
+}

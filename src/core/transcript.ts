@@ -1,0 +1,150 @@
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { silentLogger, type Logger } from './events';
+import type { OutputEntry } from './task-state';
+
+/** How much of a transcript's end is read to rebuild the in-memory ring. */
+const TAIL_BYTES = 1024 * 1024;
+
+/**
+ * Append-only JSONL transcripts, one file per task (`tasks/<id>.jsonl`). Writes are batched; a streaming entry
+ * (same `id`) updated before its batch is flushed is written once, with its latest text. Readers fold entries by id.
+ */
+export class TranscriptStore {
+  private readonly buffers = new Map<string, { lines: string[]; byEntryId: Map<string, number> }>();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly dir: string,
+    private readonly flushDelayMs = 200,
+    private readonly log: Logger = silentLogger,
+  ) {}
+
+  pathFor(taskId: string): string {
+    return path.join(this.dir, `${taskId}.jsonl`);
+  }
+
+  append(taskId: string, entry: OutputEntry): void {
+    let buffer = this.buffers.get(taskId);
+    if (!buffer) this.buffers.set(taskId, (buffer = { lines: [], byEntryId: new Map() }));
+    const line = JSON.stringify(entry);
+    const index = entry.id === undefined ? undefined : buffer.byEntryId.get(entry.id);
+    if (index !== undefined) {
+      buffer.lines[index] = line;
+    } else {
+      if (entry.id !== undefined) buffer.byEntryId.set(entry.id, buffer.lines.length);
+      buffer.lines.push(line);
+    }
+    if (this.timer === undefined) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        void this.flush();
+      }, this.flushDelayMs);
+      this.timer.unref?.();
+    }
+  }
+
+  /** Writes every buffered line. */
+  flush(): Promise<void> {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const batches = [...this.buffers];
+    this.buffers.clear();
+    if (batches.length === 0) return this.flushing;
+    this.flushing = this.flushing.then(async () => {
+      await fsp.mkdir(this.dir, { recursive: true });
+      await Promise.all(
+        batches.map(([taskId, buffer]) =>
+          fsp.appendFile(this.pathFor(taskId), `${buffer.lines.join('\n')}\n`, { mode: 0o600 }).catch((error: unknown) => {
+            this.log.error(`Writing the transcript of ${taskId} failed: ${String(error)}`);
+          }),
+        ),
+      );
+    });
+    return this.flushing;
+  }
+
+  flushSync(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    fs.mkdirSync(this.dir, { recursive: true });
+    for (const [taskId, buffer] of this.buffers) {
+      try {
+        fs.appendFileSync(this.pathFor(taskId), `${buffer.lines.join('\n')}\n`, { mode: 0o600 });
+      } catch (error) {
+        this.log.error(`Writing the transcript of ${taskId} failed: ${String(error)}`);
+      }
+    }
+    this.buffers.clear();
+  }
+
+  /** Reads the last entries of a transcript (folded by entry id). Unreadable lines are skipped. */
+  readTail(taskId: string, limit: number): OutputEntry[] {
+    const file = this.pathFor(taskId);
+    let text: string;
+    try {
+      const fd = fs.openSync(file, 'r');
+      try {
+        const size = fs.fstatSync(fd).size;
+        const start = Math.max(0, size - TAIL_BYTES);
+        const buffer = Buffer.alloc(size - start);
+        fs.readSync(fd, buffer, 0, buffer.length, start);
+        text = buffer.toString('utf8');
+        // Drop a partial first line when we started mid-file.
+        if (start > 0) text = text.slice(text.indexOf('\n') + 1);
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch {
+      return [];
+    }
+    const buffered = this.buffers.get(taskId)?.lines ?? [];
+    return foldEntries([...text.split('\n'), ...buffered]).slice(-limit);
+  }
+
+  /** Reads a whole transcript. */
+  async readAll(taskId: string): Promise<OutputEntry[]> {
+    await this.flush();
+    try {
+      return foldEntries((await fsp.readFile(this.pathFor(taskId), 'utf8')).split('\n'));
+    } catch {
+      return [];
+    }
+  }
+
+  async remove(taskId: string): Promise<void> {
+    this.buffers.delete(taskId);
+    await fsp.rm(this.pathFor(taskId), { force: true });
+  }
+
+  dispose(): void {
+    this.flushSync();
+  }
+}
+
+/** Parses JSONL lines into entries; a later line with the same entry id replaces the earlier one in place. */
+export function foldEntries(lines: readonly string[]): OutputEntry[] {
+  const entries: OutputEntry[] = [];
+  const byId = new Map<string, number>();
+  for (const line of lines) {
+    if (!line.trim()) continue;
+    let entry: OutputEntry;
+    try {
+      entry = JSON.parse(line) as OutputEntry;
+    } catch {
+      continue;
+    }
+    if (typeof entry !== 'object' || entry === null || typeof entry.text !== 'string') continue;
+    const index = entry.id === undefined ? undefined : byId.get(entry.id);
+    if (index !== undefined) entries[index] = entry;
+    else {
+      if (entry.id !== undefined) byId.set(entry.id, entries.length);
+      entries.push(entry);
+    }
+  }
+  return entries;
+}

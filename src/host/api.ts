@@ -1,0 +1,52 @@
+import * as vscode from 'vscode';
+import type { TaskManager } from '../core/task-manager';
+import type { Answer, CreateTaskInput, TaskSnapshot } from '../core/task-state';
+import type { ProviderAdapter } from '../providers/adapter';
+import type { ProviderRegistry } from '../providers/registry';
+import type { AnswerGate } from './answering';
+import type { TaskGroup } from './presentation';
+
+/** The API `activate()` returns (DESIGN §1), for other extensions, scripts and tests. */
+export interface AgentTasksApi {
+  readonly version: 1;
+  createTask(input: CreateTaskInput): Promise<TaskSnapshot>;
+  getTask(id: string): TaskSnapshot | undefined;
+  listTasks(): TaskSnapshot[];
+  answer(taskId: string, requestId: string, response: Answer): Promise<void>;
+  cancelTask(id: string): Promise<void>;
+  readonly onDidChangeTask: vscode.Event<TaskSnapshot>;
+  registerProvider(adapter: ProviderAdapter): vscode.Disposable;
+}
+
+/** Test-only view of the UI state; not part of the public contract. */
+export interface AgentTasksTestHooks {
+  treeGroups(): Promise<{ status: string; label: string; count: number; taskIds: string[] }[]>;
+}
+
+export function createApi(
+  manager: TaskManager,
+  registry: ProviderRegistry,
+  answers: AnswerGate,
+  groups: () => TaskGroup[],
+  subscriptions: vscode.Disposable[],
+): AgentTasksApi & { __test: AgentTasksTestHooks } {
+  const changeEmitter = new vscode.EventEmitter<TaskSnapshot>();
+  subscriptions.push(changeEmitter, manager.onDidChangeTask((task) => changeEmitter.fire(task)));
+  return {
+    version: 1,
+    createTask: (input) => manager.createTask(input),
+    getTask: (id) => manager.getTask(id),
+    listTasks: () => manager.listTasks(),
+    answer: (taskId, requestId, response) => answers.answer(taskId, requestId, response),
+    cancelTask: (id) => manager.cancelTask(id),
+    onDidChangeTask: changeEmitter.event,
+    registerProvider: (adapter) => {
+      const registration = registry.register(adapter);
+      return new vscode.Disposable(() => registration.dispose());
+    },
+    __test: {
+      treeGroups: () =>
+        Promise.resolve(groups().map((group) => ({ status: group.status, label: group.label, count: group.tasks.length, taskIds: group.tasks.map((t) => t.id) }))),
+    },
+  };
+}

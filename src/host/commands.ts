@@ -1,0 +1,271 @@
+import * as vscode from 'vscode';
+import { CommandId } from '../constants';
+import { summarizeQuestion } from '../core/answers';
+import type { TaskManager } from '../core/task-manager';
+import { isTerminal, TASK_TYPES, type CreateTaskInput, type PendingQuestion, type TaskState, type TaskTypeName } from '../core/task-state';
+import type { Logger } from '../core/events';
+import type { ProviderRegistry } from '../providers/registry';
+import type { AnswerGate } from './answering';
+import { capabilitySummary } from './capabilities-text';
+import { requestOfProposedUri, type TaskDocuments } from './documents';
+import { firstLine, STATUS_PRESENTATION } from './presentation';
+import type { TaskTreeNode } from './tree/task-tree';
+import type { TaskPanels } from './webview/task-panel';
+
+export interface CommandDependencies {
+  manager: TaskManager;
+  registry: ProviderRegistry;
+  answers: AnswerGate;
+  panels: TaskPanels;
+  documents: TaskDocuments;
+  log: vscode.LogOutputChannel & Logger;
+  memento: vscode.Memento;
+  revealTask(id: string): Promise<void>;
+}
+
+type CommandHandler = (...args: unknown[]) => unknown;
+
+const LAST_PROVIDER = 'agentTasks.lastProvider';
+const LAST_TASK_TYPE = 'agentTasks.lastTaskType';
+
+/** Every contributed command, in one table. */
+export function commandTable(deps: CommandDependencies): Record<CommandId, CommandHandler> {
+  const { manager } = deps;
+
+  const pickTask = async (arg: unknown, filter: (task: TaskState) => boolean, placeHolder: string): Promise<TaskState | undefined> => {
+    const id = taskIdOf(arg);
+    if (id) {
+      const task = manager.peek(id);
+      if (!task) throw new Error(`Unknown task ${id}`);
+      return task;
+    }
+    const tasks = manager.allTasks().filter(filter).sort((a, b) => b.timestamps.created - a.timestamps.created);
+    if (tasks.length === 0) {
+      void vscode.window.showInformationMessage('No task fits this command right now.');
+      return undefined;
+    }
+    const picked = await vscode.window.showQuickPick(
+      tasks.map((task) => ({ label: task.id, description: `${STATUS_PRESENTATION[task.status].label} · ${task.provider}`, detail: firstLine(task.prompt, 120), task })),
+      { placeHolder, matchOnDescription: true, matchOnDetail: true },
+    );
+    return picked?.task;
+  };
+
+  const pickQuestion = async (arg: unknown, kinds?: PendingQuestion['type'][]): Promise<{ task: TaskState; question: PendingQuestion } | undefined> => {
+    const fromUri = arg instanceof vscode.Uri ? requestOfProposedUri(arg) : undefined;
+    if (fromUri) {
+      const task = manager.peek(fromUri.taskId);
+      const question = task?.pendingQuestions.find((q) => q.requestId === fromUri.requestId);
+      if (!task || !question) throw new Error('This change is no longer waiting for an answer');
+      return { task, question };
+    }
+    const id = taskIdOf(arg);
+    const candidates = manager
+      .allTasks()
+      .filter((task) => !id || task.id === id)
+      .flatMap((task) => task.pendingQuestions.filter((q) => !kinds || kinds.includes(q.type)).map((question) => ({ task, question })));
+    if (candidates.length === 0) {
+      void vscode.window.showInformationMessage(id ? `Task ${id} has no question of that kind waiting` : 'No task is waiting for an answer');
+      return undefined;
+    }
+    if (candidates.length === 1) return candidates[0];
+    const picked = await vscode.window.showQuickPick(
+      candidates.map((c) => ({ label: `$(bell-dot) ${c.task.id}`, description: c.question.type.replace('_', ' '), detail: summarizeQuestion(c.question), c })),
+      { placeHolder: 'Which question?', matchOnDetail: true },
+    );
+    return picked?.c;
+  };
+
+  const send = async (taskId: string, requestId: string, answer: Parameters<AnswerGate['answer']>[2]): Promise<void> => {
+    await deps.answers.answer(taskId, requestId, answer);
+  };
+
+  return {
+    [CommandId.newTask]: async (arg?: unknown) => {
+      if (arg !== undefined && typeof arg === 'object' && arg !== null && !(arg instanceof vscode.Uri) && 'prompt' in arg) {
+        const task = await manager.createTask(arg as CreateTaskInput);
+        return task.id;
+      }
+      if (!vscode.workspace.isTrusted) {
+        const choice = await vscode.window.showWarningMessage('Agent Tasks cannot start agents in an untrusted workspace.', 'Manage Workspace Trust');
+        if (choice) await vscode.commands.executeCommand('workbench.trust.manage');
+        return undefined;
+      }
+      const input = await newTaskFlow(deps);
+      if (!input) return undefined;
+      const task = await manager.createTask(input);
+      deps.panels.open(task.id, true);
+      await deps.revealTask(task.id);
+      return task.id;
+    },
+
+    [CommandId.openTask]: async (arg?: unknown) => {
+      const task = await pickTask(arg, () => true, 'Open which task?');
+      if (task) deps.panels.open(task.id);
+    },
+
+    [CommandId.answer]: async (arg?: unknown) => {
+      const picked = await pickQuestion(arg);
+      if (picked) await answerInteractively(picked.task, picked.question, deps, send);
+    },
+
+    [CommandId.approve]: async (arg?: unknown) => {
+      const picked = await pickQuestion(arg, ['command_approval', 'file_approval']);
+      if (picked) await send(picked.task.id, picked.question.requestId, { decision: 'approve' });
+    },
+
+    [CommandId.deny]: async (arg?: unknown) => {
+      const picked = await pickQuestion(arg, ['command_approval', 'file_approval']);
+      if (picked) await send(picked.task.id, picked.question.requestId, { decision: 'deny' });
+    },
+
+    [CommandId.cancelTask]: async (arg?: unknown) => {
+      const task = await pickTask(arg, (t) => !isTerminal(t.status), 'Cancel which task?');
+      if (task) await manager.cancelTask(task.id);
+    },
+
+    [CommandId.retryTask]: async (arg?: unknown) => {
+      const task = await pickTask(arg, (t) => isTerminal(t.status), 'Retry which task?');
+      if (!task) return undefined;
+      const retry = await manager.retryTask(task.id);
+      deps.panels.open(retry.id, true);
+      return retry.id;
+    },
+
+    [CommandId.sendMessage]: async (arg?: unknown, text?: unknown) => {
+      const task = await pickTask(arg, (t) => isTerminal(t.status) && !!t.sessionId, 'Send a follow-up to which task?');
+      if (!task) return undefined;
+      const message =
+        typeof text === 'string'
+          ? text
+          : await vscode.window.showInputBox({ title: `Follow-up to ${task.id}`, prompt: 'Continues the same conversation as a new task', ignoreFocusOut: true });
+      if (!message?.trim()) return undefined;
+      const followUp = await manager.sendFollowUp(task.id, message);
+      deps.panels.open(followUp.id, true);
+      return followUp.id;
+    },
+
+    [CommandId.clearFinished]: async () => {
+      const count = await manager.clearFinished();
+      void vscode.window.setStatusBarMessage(`Agent Tasks: cleared ${count} finished task${count === 1 ? '' : 's'}`, 4000);
+      return count;
+    },
+
+    [CommandId.showLog]: async (arg?: unknown) => {
+      const id = taskIdOf(arg);
+      if (id) await deps.documents.openLog(id);
+      else deps.log.show(true);
+    },
+
+    [CommandId.copyMcpConfig]: async () => {
+      void vscode.window.showInformationMessage(
+        'Delegating tasks over MCP is not part of this build yet: there is no MCP server config to copy.',
+      );
+    },
+  };
+}
+
+/** A task id from a command argument: an id string, a tree node, or nothing. */
+export function taskIdOf(arg: unknown): string | undefined {
+  if (typeof arg === 'string' && arg) return arg;
+  if (typeof arg === 'object' && arg !== null) {
+    const node = arg as Partial<TaskTreeNode> & { id?: unknown };
+    if (node.kind === 'task' && typeof node.id === 'string') return node.id;
+  }
+  return undefined;
+}
+
+async function newTaskFlow(deps: CommandDependencies): Promise<CreateTaskInput | undefined> {
+  const prompt = await vscode.window.showInputBox({
+    title: 'New Agent Task (1/3)',
+    prompt: 'What should the agent do?',
+    placeHolder: 'e.g. Add input validation to the signup form',
+    ignoreFocusOut: true,
+    validateInput: (value) => (value.trim() ? undefined : 'Describe the task'),
+  });
+  if (!prompt?.trim()) return undefined;
+
+  const adapters = deps.registry.list();
+  if (adapters.length === 0) throw new Error('No agent provider is available');
+  const lastProvider = deps.memento.get<string>(LAST_PROVIDER);
+  const providerItems = adapters
+    .map((adapter) => ({ label: adapter.displayName, description: adapter.id, detail: capabilitySummary(adapter.capabilities), id: adapter.id }))
+    .sort((a, b) => Number(b.id === lastProvider) - Number(a.id === lastProvider));
+  const provider = await vscode.window.showQuickPick(providerItems, { title: 'New Agent Task (2/3): which agent?', placeHolder: 'Pick the agent to run', ignoreFocusOut: true, matchOnDescription: true });
+  if (!provider) return undefined;
+
+  const lastType = deps.memento.get<TaskTypeName>(LAST_TASK_TYPE, 'general');
+  const typeDescriptions: Record<TaskTypeName, string> = {
+    coder: 'writes and changes code',
+    planner: 'plans first; may ask you questions',
+    tester: 'writes and runs tests',
+    researcher: 'reads and reports, changes nothing',
+    general: 'anything else',
+  };
+  const typeItems = [...TASK_TYPES]
+    .sort((a, b) => Number(b === lastType) - Number(a === lastType))
+    .map((type) => ({ label: type, description: typeDescriptions[type] }));
+  const type = await vscode.window.showQuickPick(typeItems, { title: 'New Agent Task (3/3): task type', placeHolder: 'Pick the kind of task', ignoreFocusOut: true });
+  if (!type) return undefined;
+
+  await deps.memento.update(LAST_PROVIDER, provider.id);
+  await deps.memento.update(LAST_TASK_TYPE, type.label);
+  return { prompt, provider: provider.id, taskType: type.label as TaskTypeName };
+}
+
+/** Answers a question from the command palette; forms that need more room open the task panel. */
+async function answerInteractively(
+  task: TaskState,
+  question: PendingQuestion,
+  deps: CommandDependencies,
+  send: (taskId: string, requestId: string, answer: Parameters<AnswerGate['answer']>[2]) => Promise<void>,
+): Promise<void> {
+  switch (question.type) {
+    case 'command_approval':
+    case 'file_approval': {
+      const items: (vscode.QuickPickItem & { value: string })[] = [
+        { label: '$(check) Approve', value: 'approve' },
+        ...(question.canApproveForSession ? [{ label: '$(check-all) Approve for session', value: 'approveForSession' }] : []),
+        { label: '$(close) Deny', value: 'deny' },
+        ...(question.type === 'file_approval' ? [{ label: '$(diff) Open Diff', value: 'diff' }] : [{ label: '$(go-to-file) Open Task', value: 'open' }]),
+      ];
+      const picked = await vscode.window.showQuickPick(items, { title: `Task ${task.id}: ${summarizeQuestion(question)}`, placeHolder: question.type === 'command_approval' ? question.command : 'Apply this change?' });
+      if (!picked) return;
+      if (picked.value === 'diff' && question.type === 'file_approval') {
+        const file = question.fileChanges[0];
+        if (file) await deps.documents.openDiff(task.id, question.requestId, file.path);
+        return;
+      }
+      if (picked.value === 'open') {
+        deps.panels.open(task.id);
+        return;
+      }
+      await send(task.id, question.requestId, { decision: picked.value as 'approve' | 'approveForSession' | 'deny' });
+      return;
+    }
+    case 'user_input': {
+      const answers: Record<string, string[]> = {};
+      for (const q of question.questions) {
+        let value: string | undefined;
+        if (q.options?.length) {
+          const other = '$(edit) Other…';
+          const picked = await vscode.window.showQuickPick([...q.options.map((o) => ({ label: o.label, description: o.description })), ...(q.allowFreeform !== false ? [{ label: other }] : [])], { title: `Task ${task.id}`, placeHolder: q.text });
+          if (!picked) return;
+          value = picked.label === other ? await vscode.window.showInputBox({ title: `Task ${task.id}`, prompt: q.text }) : picked.label;
+        } else value = await vscode.window.showInputBox({ title: `Task ${task.id}`, prompt: q.text, ignoreFocusOut: true });
+        if (value === undefined) return;
+        answers[q.id] = [value];
+      }
+      await send(task.id, question.requestId, { answers });
+      return;
+    }
+    case 'elicitation':
+    case 'dynamic_tool':
+      deps.panels.open(task.id);
+      return;
+    default: {
+      const never: never = question;
+      throw new Error(`Unknown question ${String(never)}`);
+    }
+  }
+}

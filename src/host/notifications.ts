@@ -1,0 +1,96 @@
+import * as vscode from 'vscode';
+import { CommandId } from '../constants';
+import { summarizeQuestion } from '../core/answers';
+import type { TaskManager } from '../core/task-manager';
+import { isTerminal, type PendingQuestion } from '../core/task-state';
+import type { AnswerGate } from './answering';
+import type { Settings } from './settings';
+
+/** Questions that arrive within this window are shown as one notification, never a storm. */
+const COALESCE_MS = 400;
+
+/**
+ * Tells the user when a task needs them (and, with notifications = all, when one finishes). Command approvals
+ * can be answered from the notification itself.
+ */
+export class Notifier implements vscode.Disposable {
+  private readonly subscriptions: vscode.Disposable[] = [];
+  private queued: { taskId: string; question: PendingQuestion }[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly manager: TaskManager,
+    private readonly settings: Settings,
+    private readonly answers: AnswerGate,
+  ) {
+    this.subscriptions.push(
+      manager.onDidAskQuestion((event) => this.questionAsked(event)),
+      manager.onDidUpdateTask((task) => {
+        if (isTerminal(task.status) && this.settings.notifications() === 'all' && !this.finishedNotified.has(task.id)) {
+          this.finishedNotified.add(task.id);
+          void this.taskFinished(task.id, task.status, task.error);
+        }
+      }),
+      manager.onDidFail((failure) => {
+        if (failure.action?.kind === 'openSettings') void this.errorWithSettings(failure.taskId, failure.message, failure.action.setting);
+      }),
+    );
+  }
+
+  private readonly finishedNotified = new Set<string>();
+
+  private questionAsked(event: { taskId: string; question: PendingQuestion }): void {
+    if (this.settings.notifications() === 'off') return;
+    this.queued.push(event);
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      const batch = this.queued;
+      this.queued = [];
+      void this.show(batch);
+    }, COALESCE_MS);
+  }
+
+  private async show(batch: { taskId: string; question: PendingQuestion }[]): Promise<void> {
+    const live = batch.filter(({ taskId, question }) => this.manager.peek(taskId)?.pendingQuestions.some((q) => q.requestId === question.requestId));
+    if (live.length === 0) return;
+    if (live.length > 1) {
+      const tasks = new Set(live.map((item) => item.taskId)).size;
+      const choice = await vscode.window.showWarningMessage(`${live.length} questions from ${tasks} task${tasks === 1 ? '' : 's'} need you`, 'Show');
+      if (choice === 'Show') await vscode.commands.executeCommand(CommandId.answer);
+      return;
+    }
+    const [{ taskId, question }] = live;
+    const text = `Task ${taskId} needs you: ${summarizeQuestion(question)}`;
+    if (question.type === 'command_approval') {
+      const choice = await vscode.window.showWarningMessage(text, 'Approve', 'Deny', 'Open');
+      if (choice === 'Approve' || choice === 'Deny') {
+        try {
+          await this.answers.answer(taskId, question.requestId, { decision: choice === 'Approve' ? 'approve' : 'deny' });
+        } catch (error) {
+          void vscode.window.showErrorMessage(error instanceof Error ? error.message : String(error));
+        }
+      } else if (choice === 'Open') await vscode.commands.executeCommand(CommandId.openTask, taskId);
+      return;
+    }
+    const choice = await vscode.window.showWarningMessage(text, 'Open');
+    if (choice === 'Open') await vscode.commands.executeCommand(CommandId.openTask, taskId);
+  }
+
+  private async taskFinished(taskId: string, status: string, error: string | undefined): Promise<void> {
+    const text = status === 'completed' ? `Task ${taskId} completed` : `Task ${taskId} ended ${status.replace('_', ' ')}${error ? `: ${error}` : ''}`;
+    const show = status === 'completed' ? vscode.window.showInformationMessage : vscode.window.showWarningMessage;
+    const choice = await show(text, 'Open');
+    if (choice === 'Open') await vscode.commands.executeCommand(CommandId.openTask, taskId);
+  }
+
+  private async errorWithSettings(taskId: string, message: string, setting: string): Promise<void> {
+    const choice = await vscode.window.showErrorMessage(`Task ${taskId} failed: ${message}`, 'Open Settings', 'Open Task');
+    if (choice === 'Open Settings') await vscode.commands.executeCommand('workbench.action.openSettings', setting);
+    else if (choice === 'Open Task') await vscode.commands.executeCommand(CommandId.openTask, taskId);
+  }
+
+  dispose(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    for (const subscription of this.subscriptions) subscription.dispose();
+  }
+}

@@ -1,0 +1,94 @@
+import * as vscode from 'vscode';
+import { ConfigKey, ConfigSection } from '../constants';
+import type { ManagerSettings } from '../core/task-manager';
+import type { ProfileConfig } from '../core/profiles';
+
+export type NotificationLevel = 'all' | 'needsYou' | 'off';
+
+export interface AcpAgentConfig {
+  name: string;
+  command: string;
+  args?: string[];
+  env?: Record<string, string>;
+}
+
+/** Every setting the extension reads, read in one place. */
+export class Settings {
+  private get config(): vscode.WorkspaceConfiguration {
+    return vscode.workspace.getConfiguration(ConfigSection);
+  }
+
+  manager(): ManagerSettings {
+    const config = this.config;
+    return {
+      defaultProvider: config.get<string>(ConfigKey.defaultProvider, 'codex'),
+      maxConcurrentTasks: clampInt(config.get<number>(ConfigKey.maxConcurrentTasks, 3), 1, 32, 3),
+      defaultTimeoutMinutes: nonNegative(config.get<number>(ConfigKey.defaultTimeoutMinutes, 30), 30),
+      questionTimeoutMinutes: nonNegative(config.get<number>(ConfigKey.questionTimeoutMinutes, 0), 0),
+    };
+  }
+
+  profiles(): ProfileConfig[] {
+    const raw = this.config.get<unknown>(ConfigKey.profiles, []);
+    if (!Array.isArray(raw)) return [];
+    return raw.flatMap((item): ProfileConfig[] => {
+      if (typeof item !== 'object' || item === null) return [];
+      const p = item as Record<string, unknown>;
+      if (typeof p.id !== 'string' || typeof p.provider !== 'string') return [];
+      return [{ id: p.id, provider: p.provider, configDir: typeof p.configDir === 'string' ? expandHome(p.configDir) : undefined, env: stringRecord(p.env) }];
+    });
+  }
+
+  acpAgents(): AcpAgentConfig[] {
+    const raw = this.config.get<unknown>(ConfigKey.acpAgents, []);
+    if (!Array.isArray(raw)) return [];
+    return raw.flatMap((item): AcpAgentConfig[] => {
+      if (typeof item !== 'object' || item === null) return [];
+      const a = item as Record<string, unknown>;
+      if (typeof a.name !== 'string' || typeof a.command !== 'string') return [];
+      return [{ name: a.name, command: a.command, args: Array.isArray(a.args) ? a.args.map(String) : undefined, env: stringRecord(a.env) }];
+    });
+  }
+
+  cliPath(key: typeof ConfigKey.codexPath | typeof ConfigKey.claudePath | typeof ConfigKey.copilotPath): string | undefined {
+    const value = this.config.get<string>(key, '').trim();
+    return value ? expandHome(value) : undefined;
+  }
+
+  notifications(): NotificationLevel {
+    const value = this.config.get<string>(ConfigKey.notifications, 'needsYou');
+    return value === 'all' || value === 'off' ? value : 'needsYou';
+  }
+
+  allowAgentApprovals(): boolean {
+    return this.config.get<boolean>(ConfigKey.mcpAllowAgentApprovals, false);
+  }
+
+  keepRunningMinutes(): number {
+    return nonNegative(this.config.get<number>(ConfigKey.keepRunningMinutes, 30), 30);
+  }
+
+  onDidChange(listener: (event: vscode.ConfigurationChangeEvent) => void): vscode.Disposable {
+    return vscode.workspace.onDidChangeConfiguration((event) => {
+      if (event.affectsConfiguration(ConfigSection)) listener(event);
+    });
+  }
+}
+
+function clampInt(value: unknown, min: number, max: number, fallback: number): number {
+  const n = typeof value === 'number' && Number.isFinite(value) ? Math.round(value) : fallback;
+  return Math.min(max, Math.max(min, n));
+}
+
+function nonNegative(value: unknown, fallback: number): number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : fallback;
+}
+
+function stringRecord(value: unknown): Record<string, string> | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  return Object.fromEntries(Object.entries(value as Record<string, unknown>).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
+}
+
+function expandHome(p: string): string {
+  return p.startsWith('~/') ? `${process.env.HOME ?? ''}${p.slice(1)}` : p;
+}

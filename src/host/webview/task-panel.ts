@@ -1,0 +1,260 @@
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+import { CommandId, WebviewType } from '../../constants';
+import type { TaskManager } from '../../core/task-manager';
+import { isTerminal, type OutputEntry, type TaskState } from '../../core/task-state';
+import type { Logger } from '../../core/events';
+import type { ProviderRegistry } from '../../providers/registry';
+import type { AnswerGate } from '../answering';
+import { elapsedOf, formatUsage, STATUS_PRESENTATION } from '../presentation';
+import { questionHash } from '../question-hash';
+import { parseWebviewMessage, type HostMessage, type TaskView, type WebviewMessage } from './protocol';
+
+const ENTRY_BATCH_MS = 80;
+
+export interface PanelDependencies {
+  extensionUri: vscode.Uri;
+  manager: TaskManager;
+  registry: ProviderRegistry;
+  answers: AnswerGate;
+  log: Logger;
+  openDiff(taskId: string, requestId: string, path: string): Promise<void>;
+}
+
+/** One webview panel per task, reused when opened again. */
+export class TaskPanels implements vscode.Disposable {
+  private readonly panels = new Map<string, TaskPanel>();
+  private readonly subscriptions: vscode.Disposable[] = [];
+
+  constructor(private readonly deps: PanelDependencies) {
+    this.subscriptions.push(
+      deps.manager.onDidUpdateTask((task) => this.panels.get(task.id)?.taskChanged()),
+      deps.manager.onDidAppendOutput(({ taskId, entry }) => this.panels.get(taskId)?.entryAdded(entry)),
+      deps.manager.onDidRemoveTask((id) => this.panels.get(id)?.dispose()),
+    );
+  }
+
+  open(taskId: string, preserveFocus = false): void {
+    const existing = this.panels.get(taskId);
+    if (existing) {
+      existing.reveal(preserveFocus);
+      return;
+    }
+    const panel = new TaskPanel(taskId, this.deps, preserveFocus, () => this.panels.delete(taskId));
+    this.panels.set(taskId, panel);
+  }
+
+  isOpen(taskId: string): boolean {
+    return this.panels.has(taskId);
+  }
+
+  dispose(): void {
+    for (const panel of [...this.panels.values()]) panel.dispose();
+    for (const subscription of this.subscriptions) subscription.dispose();
+  }
+}
+
+class TaskPanel {
+  private readonly panel: vscode.WebviewPanel;
+  private ready = false;
+  private pendingEntries: OutputEntry[] = [];
+  private entryTimer: ReturnType<typeof setTimeout> | undefined;
+  private taskTimer: ReturnType<typeof setTimeout> | undefined;
+  private disposed = false;
+
+  constructor(
+    private readonly taskId: string,
+    private readonly deps: PanelDependencies,
+    preserveFocus: boolean,
+    private readonly onDispose: () => void,
+  ) {
+    this.panel = vscode.window.createWebviewPanel(
+      WebviewType.taskPanel,
+      `Task ${taskId}`,
+      { viewColumn: vscode.ViewColumn.Active, preserveFocus },
+      {
+        enableScripts: true,
+        // The transcript is rebuilt from the host on 'ready', so the webview need not be kept alive when hidden.
+        retainContextWhenHidden: false,
+        localResourceRoots: [vscode.Uri.joinPath(deps.extensionUri, 'dist'), vscode.Uri.joinPath(deps.extensionUri, 'media')],
+      },
+    );
+    this.panel.iconPath = vscode.Uri.joinPath(deps.extensionUri, 'media', 'agent-tasks.svg');
+    this.panel.webview.html = this.html();
+    this.panel.webview.onDidReceiveMessage((raw: unknown) => void this.receive(raw));
+    this.panel.onDidChangeViewState(() => {
+      if (!this.panel.visible) this.ready = false;
+    });
+    this.panel.onDidDispose(() => this.dispose());
+  }
+
+  reveal(preserveFocus: boolean): void {
+    this.panel.reveal(undefined, preserveFocus);
+  }
+
+  taskChanged(): void {
+    if (!this.ready || this.taskTimer !== undefined) return;
+    this.taskTimer = setTimeout(() => {
+      this.taskTimer = undefined;
+      const task = this.deps.manager.peek(this.taskId);
+      if (task) this.post({ type: 'task', task: this.view(task) });
+    }, 30);
+  }
+
+  entryAdded(entry: OutputEntry): void {
+    if (!this.ready) return;
+    this.pendingEntries.push(entry);
+    this.entryTimer ??= setTimeout(() => {
+      this.entryTimer = undefined;
+      const entries = this.pendingEntries;
+      this.pendingEntries = [];
+      // Streaming entries are updated in place: send only the last version of each.
+      this.post({ type: 'entries', entries: dedupeById(entries) });
+    }, ENTRY_BATCH_MS);
+  }
+
+  private async receive(raw: unknown): Promise<void> {
+    const message = parseWebviewMessage(raw);
+    if (!message) {
+      this.deps.log.warn(`Ignored a malformed message from the task panel of ${this.taskId}`);
+      return;
+    }
+    try {
+      await this.handle(message);
+    } catch (error) {
+      const text = error instanceof Error ? error.message : String(error);
+      if (message.type === 'answer') this.post({ type: 'answerResult', requestId: message.requestId, ok: false, error: text });
+      else this.post({ type: 'notice', level: 'error', text });
+    }
+  }
+
+  private async handle(message: WebviewMessage): Promise<void> {
+    switch (message.type) {
+      case 'ready':
+        this.sendInit();
+        return;
+      case 'answer':
+        await this.deps.answers.answer(this.taskId, message.requestId, message.answer, message.payloadHash);
+        this.post({ type: 'answerResult', requestId: message.requestId, ok: true });
+        return;
+      case 'cancel':
+        await vscode.commands.executeCommand(CommandId.cancelTask, this.taskId);
+        return;
+      case 'retry':
+        await vscode.commands.executeCommand(CommandId.retryTask, this.taskId);
+        return;
+      case 'followUp': {
+        const task = await this.deps.manager.sendFollowUp(this.taskId, message.text);
+        this.post({ type: 'notice', level: 'info', text: `Follow-up started as task ${task.id}` });
+        await vscode.commands.executeCommand(CommandId.openTask, task.id);
+        return;
+      }
+      case 'openDiff':
+        await this.deps.openDiff(this.taskId, message.requestId, message.path);
+        return;
+      case 'showLog':
+        await vscode.commands.executeCommand(CommandId.showLog, this.taskId);
+        return;
+      default: {
+        const never: never = message;
+        throw new Error(`Unhandled message ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private sendInit(): void {
+    const task = this.deps.manager.peek(this.taskId);
+    if (!task) return;
+    this.ready = true;
+    this.pendingEntries = [];
+    this.post({ type: 'init', task: this.view(task), entries: task.output.slice(-500), truncated: task.output.length > 500 || task.output.length === 500 });
+  }
+
+  private view(task: TaskState): TaskView {
+    const adapter = this.deps.registry.get(task.provider);
+    return {
+      id: task.id,
+      status: task.status,
+      statusLabel: STATUS_PRESENTATION[task.status].label,
+      provider: task.provider,
+      providerName: adapter?.displayName ?? task.provider,
+      profile: task.profile,
+      taskType: task.taskType,
+      prompt: task.prompt,
+      model: task.model,
+      startedAt: task.timestamps.started,
+      endedAt: isTerminal(task.status) && task.timestamps.started !== undefined ? task.timestamps.started + (elapsedOf(task, Date.now()) ?? 0) : undefined,
+      usage: formatUsage(task),
+      error: task.error,
+      result: task.result,
+      terminal: isTerminal(task.status),
+      canFollowUp: isTerminal(task.status) && !!task.sessionId && !!adapter?.capabilities.followUps,
+      canCancel: !isTerminal(task.status),
+      recovered: task.recovered,
+      dependsOn: task.dependsOn,
+      questions: task.pendingQuestions.map((question) => ({ question, payloadHash: questionHash(task.id, question) })),
+    };
+  }
+
+  private post(message: HostMessage): void {
+    if (!this.disposed) void this.panel.webview.postMessage(message);
+  }
+
+  private html(): string {
+    const webview = this.panel.webview;
+    const nonce = makeNonce();
+    const asset = (...parts: string[]): vscode.Uri => webview.asWebviewUri(vscode.Uri.joinPath(this.deps.extensionUri, ...parts));
+    const csp = [
+      "default-src 'none'",
+      `style-src ${webview.cspSource} 'nonce-${nonce}'`,
+      `font-src ${webview.cspSource}`,
+      `img-src ${webview.cspSource}`,
+      `script-src 'nonce-${nonce}'`,
+    ].join('; ');
+    return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" nonce="${nonce}" href="${asset('dist', 'codicons', 'codicon.css').toString()}">
+<link rel="stylesheet" nonce="${nonce}" href="${asset('media', 'panel.css').toString()}">
+<title>Task ${escapeHtml(this.taskId)}</title>
+</head>
+<body>
+<div id="app" data-task-id="${escapeHtml(this.taskId)}">
+  <header id="header" aria-label="Task status"></header>
+  <section id="questions" aria-label="Questions waiting for you" aria-live="assertive"></section>
+  <main id="transcript" role="log" aria-label="Transcript" aria-live="polite"></main>
+  <footer id="footer"></footer>
+</div>
+<script nonce="${nonce}" src="${asset('dist', 'webview.js').toString()}"></script>
+</body>
+</html>`;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.entryTimer !== undefined) clearTimeout(this.entryTimer);
+    if (this.taskTimer !== undefined) clearTimeout(this.taskTimer);
+    this.onDispose();
+    this.panel.dispose();
+  }
+}
+
+function dedupeById(entries: OutputEntry[]): OutputEntry[] {
+  const lastIndex = new Map<string, number>();
+  entries.forEach((entry, index) => {
+    if (entry.id !== undefined) lastIndex.set(entry.id, index);
+  });
+  return entries.filter((entry, index) => entry.id === undefined || lastIndex.get(entry.id) === index);
+}
+
+function makeNonce(): string {
+  return randomBytes(18).toString('base64url');
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}

@@ -1,0 +1,454 @@
+/**
+ * The task panel's UI: header, pending questions with their forms, the live transcript and a follow-up box.
+ * Agent text is untrusted: it is only ever set through textContent, never as HTML.
+ */
+import type { OutputEntry, PendingQuestion, UserInputQuestion } from '../src/core/task-state';
+import type { HostMessage, QuestionView, TaskView, WebviewMessage } from '../src/host/webview/protocol';
+
+interface VsCodeApi {
+  postMessage(message: WebviewMessage): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+
+const vscode = acquireVsCodeApi();
+const header = byId('header');
+const questionsEl = byId('questions');
+const transcript = byId('transcript');
+const footer = byId('footer');
+
+let task: TaskView | undefined;
+const entryElements = new Map<string, HTMLElement>();
+/** Requests whose answer is on its way: their buttons stay disabled, so a double click sends once. */
+const sending = new Set<string>();
+let renderedQuestionKey = '';
+let elapsedTimer: ReturnType<typeof setInterval> | undefined;
+
+function byId(id: string): HTMLElement {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`#${id} missing`);
+  return el;
+}
+
+function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<Record<string, string>> = {}, ...children: (Node | string | undefined)[]): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === undefined) continue;
+    if (key === 'text') el.textContent = value;
+    else el.setAttribute(key, value);
+  }
+  for (const child of children) if (child !== undefined) el.append(child);
+  return el;
+}
+
+function icon(name: string): HTMLElement {
+  return h('span', { class: `codicon codicon-${name}`, 'aria-hidden': 'true' });
+}
+
+function button(label: string, options: { icon?: string; kind?: 'primary' | 'secondary' | 'danger'; shortcut?: string; title?: string }, onClick: () => void): HTMLButtonElement {
+  const el = h('button', {
+    class: `btn ${options.kind ?? 'secondary'}`,
+    type: 'button',
+    title: options.title ?? (options.shortcut ? `${label} (${options.shortcut})` : label),
+    'aria-keyshortcuts': options.shortcut?.replace('Alt+', 'Alt+'),
+  });
+  if (options.icon) el.append(icon(options.icon));
+  el.append(h('span', { text: label }));
+  if (options.shortcut) el.append(h('kbd', { text: options.shortcut }));
+  el.addEventListener('click', onClick);
+  return el;
+}
+
+window.addEventListener('message', (event: MessageEvent<HostMessage>) => {
+  const message = event.data;
+  switch (message.type) {
+    case 'init':
+      task = message.task;
+      transcript.replaceChildren();
+      entryElements.clear();
+      if (message.truncated) {
+        const more = h('div', { class: 'entry notice' }, 'Earlier entries are in the full log. ');
+        more.append(linkButton('Show full log', () => vscode.postMessage({ type: 'showLog' })));
+        transcript.append(more);
+      }
+      appendEntries(message.entries);
+      renderTask();
+      break;
+    case 'task':
+      task = message.task;
+      renderTask();
+      break;
+    case 'entries':
+      appendEntries(message.entries);
+      break;
+    case 'answerResult':
+      sending.delete(message.requestId);
+      if (!message.ok) showQuestionError(message.requestId, message.error ?? 'The answer was not accepted');
+      break;
+    case 'notice':
+      showNotice(message.level, message.text);
+      break;
+  }
+});
+
+function linkButton(label: string, onClick: () => void): HTMLButtonElement {
+  const el = h('button', { class: 'link', type: 'button', text: label });
+  el.addEventListener('click', onClick);
+  return el;
+}
+
+// Header and footer
+
+function renderTask(): void {
+  if (!task) return;
+  const t = task;
+  const meta = h('div', { class: 'meta' });
+  const parts = [t.providerName, t.profile ? `profile ${t.profile}` : undefined, t.taskType, t.model].filter(Boolean) as string[];
+  meta.append(h('span', { text: parts.join(' · ') }));
+  const elapsed = h('span', { id: 'elapsed', class: 'elapsed' });
+  meta.append(elapsed);
+  if (t.usage) meta.append(h('span', { class: 'usage', text: t.usage }));
+  const actions = h('div', { class: 'actions' });
+  if (t.canCancel) actions.append(button('Cancel', { icon: 'debug-stop', kind: 'danger' }, () => vscode.postMessage({ type: 'cancel' })));
+  if (t.terminal) actions.append(button('Retry', { icon: 'debug-restart' }, () => vscode.postMessage({ type: 'retry' })));
+  actions.append(button('Full log', { icon: 'output' }, () => vscode.postMessage({ type: 'showLog' })));
+  const status = h('span', { class: `status status-${t.status}`, id: 'status', role: 'status', text: t.statusLabel });
+  const title = h('h1', { text: t.id });
+  const prompt = h('p', { class: 'prompt', text: t.prompt });
+  const children: Node[] = [h('div', { class: 'title-row' }, status, title, actions), meta, prompt];
+  if (t.error) children.push(h('div', { class: 'error-banner', role: 'alert' }, icon('error'), h('span', { text: t.error })));
+  if (t.recovered) children.push(h('div', { class: 'info-banner' }, icon('history'), h('span', { text: 'Recovered after a window reload' })));
+  header.replaceChildren(...children);
+  updateElapsed();
+  if (elapsedTimer === undefined && !t.terminal) elapsedTimer = setInterval(updateElapsed, 1000);
+  if (t.terminal && elapsedTimer !== undefined) {
+    clearInterval(elapsedTimer);
+    elapsedTimer = undefined;
+  }
+  renderQuestions();
+  renderFooter();
+}
+
+function updateElapsed(): void {
+  const el = document.getElementById('elapsed');
+  if (!el || !task?.startedAt) return;
+  const end = task.endedAt ?? Date.now();
+  el.textContent = formatDuration(end - task.startedAt);
+}
+
+function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  return m < 60 ? `${m}m ${s % 60}s` : `${Math.floor(m / 60)}h ${m % 60}m`;
+}
+
+function renderFooter(): void {
+  if (!task) return;
+  if (!task.canFollowUp) {
+    footer.replaceChildren(task.terminal ? h('p', { class: 'hint', text: 'This task has finished. Retry runs the same prompt again as a new task.' }) : h('span'));
+    return;
+  }
+  if (document.getElementById('follow-up')) return;
+  const input = h('textarea', { id: 'follow-up', rows: '2', placeholder: 'Send a follow-up in the same conversation…', 'aria-label': 'Follow-up message' });
+  const send = button('Send', { icon: 'send', kind: 'primary', shortcut: 'Ctrl+Enter' }, () => {
+    const text = input.value.trim();
+    if (!text) return;
+    vscode.postMessage({ type: 'followUp', text });
+    input.value = '';
+  });
+  input.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      send.click();
+    }
+  });
+  footer.replaceChildren(h('div', { class: 'follow-up' }, input, send));
+}
+
+// Transcript
+
+const KIND_ICONS: Record<string, string> = {
+  agent: 'hubot',
+  reasoning: 'lightbulb',
+  command: 'terminal',
+  file: 'diff',
+  tool: 'tools',
+  user: 'account',
+  status: 'info',
+  error: 'error',
+};
+
+function appendEntries(entries: OutputEntry[]): void {
+  const atBottom = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 40;
+  const fragment = document.createDocumentFragment();
+  for (const entry of entries) {
+    const existing = entry.id !== undefined ? entryElements.get(entry.id) : undefined;
+    const el = renderEntry(entry);
+    if (existing) existing.replaceWith(el);
+    else fragment.append(el);
+    if (entry.id !== undefined) entryElements.set(entry.id, el);
+  }
+  transcript.append(fragment);
+  if (atBottom) transcript.scrollTop = transcript.scrollHeight;
+}
+
+function renderEntry(entry: OutputEntry): HTMLElement {
+  const el = h('div', { class: `entry kind-${entry.kind}`, 'data-kind': entry.kind });
+  el.append(icon(KIND_ICONS[entry.kind] ?? 'circle'));
+  const body = h('div', { class: 'body' });
+  if (entry.kind === 'command') {
+    body.append(h('code', { class: 'command', text: entry.text }));
+    if (entry.exitCode !== undefined) body.append(h('span', { class: `exit ${entry.exitCode === 0 ? 'ok' : 'bad'}`, text: `exit ${entry.exitCode}` }));
+  } else {
+    body.append(h('div', { class: 'text', text: entry.text }));
+  }
+  if (entry.detail) {
+    const details = h('details');
+    details.append(h('summary', { text: 'Details' }), h('pre', { text: entry.detail }));
+    body.append(details);
+  }
+  el.append(body, h('time', { text: new Date(entry.at).toLocaleTimeString(), datetime: new Date(entry.at).toISOString() }));
+  return el;
+}
+
+// Questions
+
+function renderQuestions(): void {
+  const views = task?.questions ?? [];
+  const key = views.map((v) => v.payloadHash).join(',');
+  if (key === renderedQuestionKey) return;
+  renderedQuestionKey = key;
+  questionsEl.replaceChildren(...views.map(renderQuestion));
+  const first = questionsEl.querySelector<HTMLElement>('button.primary, input, textarea');
+  first?.focus();
+}
+
+function renderQuestion(view: QuestionView): HTMLElement {
+  const q = view.question;
+  const card = h('form', { class: `question q-${q.type}`, 'data-request-id': q.requestId, 'aria-label': questionTitle(q) });
+  card.addEventListener('submit', (event) => event.preventDefault());
+  card.append(h('h2', {}, icon(questionIcon(q)), h('span', { text: questionTitle(q) })));
+  const send = (answer: Parameters<typeof answerMessage>[1]): void => {
+    if (sending.has(q.requestId)) return;
+    sending.add(q.requestId);
+    for (const b of card.querySelectorAll('button')) b.disabled = true;
+    card.querySelector('.question-error')?.remove();
+    vscode.postMessage(answerMessage(view, answer));
+  };
+  switch (q.type) {
+    case 'command_approval': {
+      card.append(h('pre', { class: 'command-text', text: q.command }));
+      if (q.cwd) card.append(h('p', { class: 'muted' }, 'in ', h('code', { text: q.cwd })));
+      if (q.reason) card.append(h('p', { class: 'reason', text: q.reason }));
+      card.append(approvalButtons(q.canApproveForSession !== false, send));
+      break;
+    }
+    case 'file_approval': {
+      const list = h('ul', { class: 'files' });
+      for (const change of q.fileChanges) {
+        const { added, removed } = countLines(change.patch);
+        const item = h('li', {}, h('span', { class: `file-kind ${change.kind}`, text: change.kind }), h('code', { text: change.path }), h('span', { class: 'added', text: `+${added}` }), h('span', { class: 'removed', text: `−${removed}` }));
+        item.append(button('Open Diff', { icon: 'diff', shortcut: undefined }, () => vscode.postMessage({ type: 'openDiff', requestId: q.requestId, path: change.path })));
+        const details = h('details');
+        details.append(h('summary', { text: 'Patch' }), h('pre', { class: 'patch', text: change.patch }));
+        item.append(details);
+        list.append(item);
+      }
+      card.append(list);
+      if (q.reason) card.append(h('p', { class: 'reason', text: q.reason }));
+      card.append(approvalButtons(q.canApproveForSession === true, send));
+      break;
+    }
+    case 'user_input':
+      card.append(userInputForm(q.questions, send));
+      break;
+    case 'elicitation':
+      card.append(elicitationForm(q, send));
+      break;
+    case 'dynamic_tool': {
+      card.append(h('p', {}, 'Tool ', h('code', { text: q.toolName }), ' was called with:'));
+      card.append(h('pre', { class: 'args', text: JSON.stringify(q.arguments, null, 2) }));
+      const reply = h('textarea', { rows: '3', 'aria-label': 'Tool result', placeholder: 'Result text for the agent' });
+      card.append(reply);
+      card.append(h('div', { class: 'buttons' },
+        button('Send result', { icon: 'check', kind: 'primary', shortcut: 'Alt+A' }, () => send({ text: reply.value, success: true })),
+        button('Mark failed', { icon: 'close', kind: 'danger', shortcut: 'Alt+D' }, () => send({ text: reply.value || 'The user marked the call as failed', success: false })),
+      ));
+      break;
+    }
+  }
+  return card;
+}
+
+function approvalButtons(forSession: boolean, send: (answer: { decision: 'approve' | 'approveForSession' | 'deny' }) => void): HTMLElement {
+  const row = h('div', { class: 'buttons' });
+  row.append(button('Approve', { icon: 'check', kind: 'primary', shortcut: 'Alt+A' }, () => send({ decision: 'approve' })));
+  if (forSession) row.append(button('Approve for session', { icon: 'check-all', shortcut: 'Alt+S' }, () => send({ decision: 'approveForSession' })));
+  row.append(button('Deny', { icon: 'close', kind: 'danger', shortcut: 'Alt+D' }, () => send({ decision: 'deny' })));
+  return row;
+}
+
+function userInputForm(questions: UserInputQuestion[], send: (answer: { answers: Record<string, string[]> }) => void): HTMLElement {
+  const wrap = h('div', { class: 'inputs' });
+  const readers: (() => [string, string[]])[] = [];
+  for (const question of questions) {
+    const fieldset = h('fieldset');
+    fieldset.append(h('legend', { text: question.header ? `${question.header}: ${question.text}` : question.text }));
+    const name = `q-${question.id}`;
+    const inputs: HTMLInputElement[] = [];
+    (question.options ?? []).forEach((option, index) => {
+      const id = `${name}-${index}`;
+      const input = h('input', { type: question.multiSelect ? 'checkbox' : 'radio', name, id, value: option.label });
+      inputs.push(input);
+      const label = h('label', { for: id }, input, h('span', { text: option.label }));
+      if (option.description) label.append(h('small', { text: option.description }));
+      fieldset.append(label);
+    });
+    let free: HTMLInputElement | undefined;
+    if (question.allowFreeform !== false || !question.options?.length) {
+      free = h('input', { type: 'text', class: 'free', 'aria-label': `Your own answer to: ${question.text}`, placeholder: question.options?.length ? 'Or type your own answer' : 'Your answer' });
+      fieldset.append(free);
+    }
+    wrap.append(fieldset);
+    readers.push(() => {
+      const chosen = inputs.filter((input) => input.checked).map((input) => input.value);
+      if (free?.value.trim()) chosen.push(free.value.trim());
+      return [question.id, chosen];
+    });
+  }
+  wrap.append(h('div', { class: 'buttons' }, button('Submit', { icon: 'check', kind: 'primary', shortcut: 'Alt+A' }, () => send({ answers: Object.fromEntries(readers.map((read) => read())) }))));
+  return wrap;
+}
+
+type JsonSchemaProperty = { type?: string; title?: string; description?: string; enum?: unknown[]; enumNames?: string[] };
+
+function elicitationForm(q: Extract<PendingQuestion, { type: 'elicitation' }>, send: (answer: { action: 'accept' | 'decline' | 'cancel'; content?: Record<string, unknown> }) => void): HTMLElement {
+  const wrap = h('div', { class: 'inputs' });
+  if (q.serverName) wrap.append(h('p', { class: 'muted' }, 'From MCP server ', h('code', { text: q.serverName })));
+  wrap.append(h('p', { class: 'message', text: q.message }));
+  const properties = ((q.schema?.properties ?? {}) as Record<string, JsonSchemaProperty>);
+  const required = new Set((q.schema?.required as string[] | undefined) ?? []);
+  const readers: (() => [string, unknown] | undefined)[] = [];
+  for (const [name, property] of Object.entries(properties)) {
+    const id = `f-${name}`;
+    const label = h('label', { for: id, class: 'field' }, h('span', { text: `${property.title ?? name}${required.has(name) ? ' *' : ''}` }));
+    if (property.description) label.append(h('small', { text: property.description }));
+    let read: () => unknown;
+    if (property.enum) {
+      const select = h('select', { id });
+      if (!required.has(name)) select.append(h('option', { value: '', text: '' }));
+      property.enum.forEach((value, index) => select.append(h('option', { value: String(index), text: property.enumNames?.[index] ?? String(value) })));
+      read = () => (select.value === '' ? undefined : property.enum![Number(select.value)]);
+      label.append(select);
+    } else if (property.type === 'boolean') {
+      const input = h('input', { type: 'checkbox', id });
+      read = () => input.checked;
+      label.prepend(input);
+    } else {
+      const numeric = property.type === 'number' || property.type === 'integer';
+      const input = h('input', { type: numeric ? 'number' : 'text', id, step: property.type === 'integer' ? '1' : numeric ? 'any' : undefined });
+      read = () => {
+        if (input.value === '') return undefined;
+        return numeric ? Number(input.value) : input.value;
+      };
+      label.append(input);
+    }
+    wrap.append(label);
+    readers.push(() => {
+      const value = read();
+      return value === undefined ? undefined : [name, value];
+    });
+  }
+  const accept = (): void => {
+    const content = Object.fromEntries(readers.map((read) => read()).filter((pair): pair is [string, unknown] => pair !== undefined));
+    const missing = [...required].filter((name) => content[name] === undefined || content[name] === '');
+    if (missing.length) {
+      showFormError(wrap, `Required: ${missing.join(', ')}`);
+      return;
+    }
+    for (const [name, value] of Object.entries(content)) {
+      if (properties[name]?.type === 'integer' && !Number.isInteger(value)) {
+        showFormError(wrap, `${name} must be a whole number`);
+        return;
+      }
+    }
+    send({ action: 'accept', content });
+  };
+  wrap.append(h('div', { class: 'buttons' },
+    button('Accept', { icon: 'check', kind: 'primary', shortcut: 'Alt+A' }, accept),
+    button('Decline', { icon: 'close', kind: 'danger', shortcut: 'Alt+D' }, () => send({ action: 'decline' })),
+    button('Cancel', { icon: 'circle-slash' }, () => send({ action: 'cancel' })),
+  ));
+  return wrap;
+}
+
+function showFormError(container: HTMLElement, text: string): void {
+  container.querySelector('.question-error')?.remove();
+  container.append(h('p', { class: 'question-error', role: 'alert', text }));
+}
+
+function showQuestionError(requestId: string, text: string): void {
+  const card = [...questionsEl.querySelectorAll<HTMLElement>('.question')].find((el) => el.dataset.requestId === requestId);
+  if (card) {
+    for (const b of card.querySelectorAll('button')) b.disabled = false;
+    showFormError(card, text);
+  } else showNotice('error', text);
+}
+
+function showNotice(level: 'info' | 'error', text: string): void {
+  const el = h('div', { class: `notice-toast ${level}`, role: level === 'error' ? 'alert' : 'status', text });
+  document.body.append(el);
+  setTimeout(() => el.remove(), 6000);
+}
+
+function answerMessage(view: QuestionView, answer: WebviewAnswer): WebviewMessage {
+  return { type: 'answer', requestId: view.question.requestId, payloadHash: view.payloadHash, answer };
+}
+type WebviewAnswer = Extract<WebviewMessage, { type: 'answer' }>['answer'];
+
+function questionTitle(q: PendingQuestion): string {
+  switch (q.type) {
+    case 'command_approval':
+      return 'Run this command?';
+    case 'file_approval':
+      return q.fileChanges.length === 1 ? 'Apply this file change?' : `Apply these ${q.fileChanges.length} file changes?`;
+    case 'user_input':
+      return q.questions.length === 1 ? 'The agent asks' : `The agent asks ${q.questions.length} questions`;
+    case 'elicitation':
+      return 'An MCP server needs input';
+    case 'dynamic_tool':
+      return `Tool call: ${q.toolName}`;
+  }
+}
+
+function questionIcon(q: PendingQuestion): string {
+  return { command_approval: 'terminal', file_approval: 'diff', user_input: 'question', elicitation: 'server', dynamic_tool: 'tools' }[q.type];
+}
+
+function countLines(patch: string): { added: number; removed: number } {
+  let added = 0;
+  let removed = 0;
+  for (const line of patch.split('\n')) {
+    if (line.startsWith('+++') || line.startsWith('---')) continue;
+    if (line.startsWith('+')) added++;
+    else if (line.startsWith('-')) removed++;
+  }
+  return { added, removed };
+}
+
+// Keyboard: Alt+A approve/submit, Alt+S approve for session, Alt+D deny/decline — on the first question.
+document.addEventListener('keydown', (event) => {
+  if (!event.altKey || event.ctrlKey || event.metaKey) return;
+  const card = questionsEl.querySelector<HTMLElement>('.question');
+  if (!card) return;
+  const key = event.key.toLowerCase();
+  const shortcut = key === 'a' ? 'Alt+A' : key === 's' ? 'Alt+S' : key === 'd' ? 'Alt+D' : undefined;
+  if (!shortcut) return;
+  const target = [...card.querySelectorAll<HTMLButtonElement>('button')].find((b) => b.getAttribute('aria-keyshortcuts') === shortcut);
+  if (target && !target.disabled) {
+    event.preventDefault();
+    target.click();
+  }
+});
+
+vscode.postMessage({ type: 'ready' });
