@@ -35,6 +35,13 @@ const builds = [
   },
 ];
 
+// Bundles that later layers add: the MCP server (launched by MCP clients) and the keeper (holds stdio agents).
+for (const [name, entry] of [['mcp-server', 'src/mcp/server.ts'], ['keeper', 'src/providers/transport/keeper-main.ts']]) {
+  if (fs.existsSync(path.join(root, entry))) {
+    builds.push({ ...builds[0], entryPoints: { [name]: entry }, external: [] });
+  }
+}
+
 /** Codicons ship with the extension so the webview can use them under its CSP. */
 function copyCodicons() {
   const from = path.join(root, 'node_modules', '@vscode', 'codicons', 'dist');

@@ -30,7 +30,7 @@ export async function buildTests(root = repoRoot()) {
   console.log(`[build-tests] ${suites.length} integration files and the helper extension built in ${Date.now() - started} ms`);
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   buildTests().catch((error) => {
     console.error(`[build-tests] ${error.message}`);
     process.exit(1);

@@ -1,7 +1,8 @@
 // Starting and stopping code-server and headless Chromium (shared HOSTING.md §2–§4), for the shim, the e2e
 // harness and `npm start`.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as util from 'node:util';
@@ -71,10 +72,51 @@ export function killGroup(pid, signal = 'SIGTERM') {
   }
 }
 
+/** Whether any process of that group is still alive. */
+function groupAlive(pid) {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The environment variable every process started under code-server inherits, so teardown can find them all. */
+export const PROCESS_MARKER = 'ATW_PROCESS_MARKER';
+
+/**
+ * Kills every process whose environment holds `name=value` (Linux /proc): how teardown finds what the extension
+ * spawned detached in its own process group. Returns how many it signalled.
+ */
+export function killProcessesWithEnv(name, value, signal = 'SIGKILL') {
+  if (process.platform !== 'linux') return 0;
+  const needle = `${name}=${value}`;
+  let signalled = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    let environ;
+    try {
+      environ = readFileSync(`/proc/${entry}/environ`, 'latin1');
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    if (!environ.split('\0').includes(needle)) continue;
+    try {
+      process.kill(Number(entry), signal);
+      signalled++;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return signalled;
+}
+
 /**
  * Starts code-server detached (its own process group, so the extension host and what it spawns die with it).
  * `trusted: false` keeps workspace trust on, so the folder opens in restricted mode.
- * Returns { port, pid, child, stop() }.
+ * Returns { port, pid, child, marker, stop() }: stop() ends the process group (SIGTERM, then SIGKILL after graceMs)
+ * and, unless keepSpawned, every process that inherited the marker (agents the extension started detached).
  */
 export async function startCodeServer({
   userDataDir, extensionsDir, folder, port, trusted = true, env = {}, extraArgs = [], log = () => {},
@@ -86,12 +128,17 @@ export async function startCodeServer({
   const args = [
     '--auth', 'none', '--bind-addr', `${host}:${listenPort}`,
     '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir,
+    // Its own config file, so a personal ~/.config/code-server/config.yaml neither applies nor gets written.
+    '--config', path.join(userDataDir, 'code-server.yaml'),
     '--disable-telemetry', '--disable-update-check',
     ...(trusted ? ['--disable-workspace-trust'] : []),
     ...extraArgs,
     ...(folder ? [folder] : []),
   ];
-  const child = spawn(codeServerBin(), args, { detached: true, env: serverEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const marker = randomUUID();
+  const child = spawn(codeServerBin(), args, {
+    detached: true, env: { ...serverEnv(env), [PROCESS_MARKER]: marker }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let exited = false;
   child.on('exit', () => { exited = true; });
   child.on('error', (error) => { exited = true; log(`code-server could not start: ${error.message}`); });
@@ -100,14 +147,50 @@ export async function startCodeServer({
   };
   child.stdout.on('data', forward);
   child.stderr.on('data', forward);
-  const stop = () => killGroup(child.pid, 'SIGTERM');
+  const stop = async ({ graceMs = 2_000, keepSpawned = false } = {}) => {
+    killGroup(child.pid, 'SIGTERM');
+    const deadline = Date.now() + graceMs;
+    while (child.pid && groupAlive(child.pid) && Date.now() < deadline) await delay(100);
+    killGroup(child.pid, 'SIGKILL');
+    if (!keepSpawned) killProcessesWithEnv(PROCESS_MARKER, marker, 'SIGKILL');
+  };
   try {
     await waitForHealthz(listenPort, { timeoutMs, isDead: () => exited });
   } catch (error) {
-    stop();
+    await stop({ graceMs: 0 });
     throw error;
   }
-  return { port: listenPort, pid: child.pid, child, stop, hasExited: () => exited };
+  return { port: listenPort, pid: child.pid, child, marker, stop, hasExited: () => exited };
+}
+
+/**
+ * Copies an unpacked extension folder into the extensions dir as `<publisher>.<name>-<version>` (what an install
+ * leaves), so code-server loads it like an installed extension. The workbench payload is a Map, so it carries only
+ * one extensionDevelopmentPath: further development extensions go in this way. Returns the extension id.
+ * Copy before the first start of that extensions dir: code-server lists a fresh dir's folders in extensions.json.
+ */
+export function installExtensionFolder(extensionDir, extensionsDir) {
+  const manifest = JSON.parse(readFileSync(path.join(extensionDir, 'package.json'), 'utf8'));
+  const id = `${manifest.publisher}.${manifest.name}`;
+  const target = path.join(extensionsDir, `${id}-${manifest.version}`);
+  mkdirSync(extensionsDir, { recursive: true });
+  rmSync(target, { recursive: true, force: true });
+  cpSync(extensionDir, target, { recursive: true, filter: (source) => !/[\\/](node_modules|src)$/.test(source) });
+  const installedList = path.join(extensionsDir, 'extensions.json');
+  if (existsSync(installedList)) {
+    const entries = JSON.parse(readFileSync(installedList, 'utf8'));
+    if (!entries.some((entry) => entry.identifier?.id?.toLowerCase() === id.toLowerCase())) {
+      entries.push({
+        identifier: { id },
+        version: manifest.version,
+        location: { $mid: 1, path: target, scheme: 'file' },
+        relativeLocation: path.basename(target),
+        metadata: { installedTimestamp: Date.now(), source: 'vsix' },
+      });
+      writeFileSync(installedList, JSON.stringify(entries));
+    }
+  }
+  return id;
 }
 
 /** A vscode-remote URI for a path on the code-server machine. */
@@ -115,9 +198,10 @@ function remoteUri(port, absolutePath) {
   return `vscode-remote://127.0.0.1:${port}${path.resolve(absolutePath)}`;
 }
 
-/** The workbench URL carrying VS Code's launch payload (extension development paths, test runner). */
-export function workbenchUrl({ port, folder, extensionDevelopmentPaths = [], extensionTestsPath }) {
-  const payload = extensionDevelopmentPaths.map((dir) => ['extensionDevelopmentPath', remoteUri(port, dir)]);
+/** The workbench URL carrying VS Code's launch payload (one extension development path, the test runner). */
+export function workbenchUrl({ port, folder, extensionDevelopmentPath, extensionTestsPath }) {
+  const payload = [];
+  if (extensionDevelopmentPath) payload.push(['extensionDevelopmentPath', remoteUri(port, extensionDevelopmentPath)]);
   if (extensionTestsPath) payload.push(['extensionTestsPath', remoteUri(port, extensionTestsPath)]);
   payload.push(['skipWelcome', 'true']);
   const where = folder ? `folder=${encodeURIComponent(path.resolve(folder))}` : 'ew=true';

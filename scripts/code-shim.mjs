@@ -3,17 +3,21 @@
 // the real extension host of code-server, with the workbench in headless Chromium (shared HOSTING.md §3).
 //
 //   code-shim.mjs --extensionDevelopmentPath=<dir> [...] --extensionTestsPath=<runner.js>
+//                 (the first development path is loaded as such; further ones are installed into the extensions dir)
 //                 [--user-data-dir=<dir>] [--extensions-dir=<dir>] [<folder>]
 //
 // Exit code: what the test runner passed to codeAutomationExit; 124 after SHIM_TIMEOUT_MS (default 10 min).
 // Environment: ATW_TRUST=untrusted opens the folder in restricted mode (workspace trust on, never trusted);
-// every other variable is passed on to code-server, whose extension host inherits it. SHIM_VERBOSE=1 also prints
+// SHIM_PORT=<n> listens on that port: code-server's workspace storage id depends on the port (the folder's
+// vscode-remote URI has it), so launches that must share workspace storage need the same port.
+// Every other variable is passed on to code-server, whose extension host inherits it. SHIM_VERBOSE=1 also prints
 // code-server's own log and the browser's errors.
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  declineWorkspaceTrust, forwardExtensionHostConsole, launchChromium, startCodeServer, workbenchUrl, writeUserSettings,
+  declineWorkspaceTrust, forwardExtensionHostConsole, installExtensionFolder, launchChromium, startCodeServer, workbenchUrl,
+  writeUserSettings,
 } from './code-server.mjs';
 
 const VALUE_FLAGS = new Set(['extensionDevelopmentPath', 'extensionTestsPath', 'user-data-dir', 'extensions-dir']);
@@ -54,7 +58,7 @@ async function finish(code) {
   finishing = true;
   clearTimeout(timer);
   await browser?.close().catch(() => {});
-  server?.stop();
+  await server?.stop();
   rmSync(temp, { recursive: true, force: true });
   process.exit(code);
 }
@@ -74,8 +78,10 @@ try {
     'extensions.autoUpdate': false,
     'telemetry.telemetryLevel': 'off',
   });
+  // The workbench payload carries one development extension; the others are installed into the extensions dir.
+  for (const extra of args.extensionDevelopmentPath.slice(1)) say(`installed ${installExtensionFolder(extra, extensionsDir)} from ${extra}`);
   server = await startCodeServer({
-    userDataDir, extensionsDir, folder: args.folders[0], trusted, log: verbose ? (line) => say(line) : () => {},
+    userDataDir, extensionsDir, folder: args.folders[0], trusted, port: Number(process.env.SHIM_PORT) || undefined, log: verbose ? (line) => say(line) : () => {},
   });
   const started = Date.now();
   browser = await launchChromium();
@@ -91,7 +97,7 @@ try {
   await page.goto(workbenchUrl({
     port: server.port,
     folder: args.folders[0],
-    extensionDevelopmentPaths: args.extensionDevelopmentPath,
+    extensionDevelopmentPath: args.extensionDevelopmentPath[0],
     extensionTestsPath: args.extensionTestsPath,
   }));
 } catch (error) {

@@ -5,6 +5,8 @@
 //   restart-1   makes tasks …
 //   restart-2   … and a second host on the same user data and workspace checks they survived
 //   untrusted   the workspace opens in restricted mode
+//   mcp         MCP delegation through the real dist/mcp-server.js
+//   mcp         MCP delegation: the SDK client runs dist/mcp-server.js against this window's socket
 //
 //   node scripts/run-integration.mjs [--phase main,untrusted] [--no-build] [--grep <mocha grep>]
 // Env: SHIM_TIMEOUT_MS (per phase, default 5 min), SHIM_VERBOSE=1, ATW_KEEP_TMP=1 (keep the temp folders).
@@ -14,9 +16,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { runTests } from '@vscode/test-electron';
 import { buildTests } from './build-tests.mjs';
+import { freePort } from './code-server.mjs';
 import { repoRoot } from './paths.mjs';
 
-const ALL_PHASES = ['main', 'restart-1', 'restart-2', 'untrusted'];
+const ALL_PHASES = ['main', 'restart-1', 'restart-2', 'untrusted', 'mcp'];
 const root = repoRoot();
 
 function option(name) {
@@ -49,9 +52,10 @@ if (!existsSync(path.join(root, 'dist', 'extension.js'))) {
 }
 
 const temp = mkdtempSync(path.join(os.tmpdir(), 'atw-integration-'));
-/** One workspace copy and user data dir per group of phases that must share them. */
+/** One workspace copy, user data dir and port per group of phases that must share them (workspace storage is keyed
+ *  by the folder's vscode-remote URI, which includes the port). */
 const homes = new Map();
-function homeFor(phase) {
+async function homeFor(phase) {
   const group = phase.startsWith('restart-') ? 'restart' : phase;
   if (!homes.has(group)) {
     const dir = path.join(temp, group);
@@ -62,6 +66,7 @@ function homeFor(phase) {
       userDataDir: path.join(dir, 'user-data'),
       extensionsDir: path.join(dir, 'extensions'),
       stateFile: path.join(dir, 'remembered-tasks.json'),
+      port: await freePort(),
     });
   }
   return homes.get(group);
@@ -69,7 +74,7 @@ function homeFor(phase) {
 
 const results = [];
 for (const phase of phases) {
-  const home = homeFor(phase);
+  const home = await homeFor(phase);
   const started = Date.now();
   console.log(`\n[integration] ── phase ${phase} ──`);
   let code = 0;
@@ -83,6 +88,7 @@ for (const phase of phases) {
         ATW_PHASE: phase,
         ATW_STATE_FILE: home.stateFile,
         ATW_USER_DATA_DIR: home.userDataDir,
+        SHIM_PORT: String(home.port),
         SHIM_TIMEOUT_MS: process.env.SHIM_TIMEOUT_MS ?? String(5 * 60_000),
         ...(option('grep') ? { ATW_GREP: option('grep') } : {}),
         ...(phase === 'untrusted' ? { ATW_TRUST: 'untrusted' } : {}),

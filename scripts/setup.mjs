@@ -8,13 +8,13 @@ import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
-  CODE_SERVER_VERSION, codeServerBin, codeServerDir, codeServerMarker, isCodeServerInstalled, repoRoot, which,
+  CODE_SERVER_VERSION, chromiumPath, codeServerBin, codeServerDir, codeServerMarker, isCodeServerInstalled, repoRoot, which,
 } from './paths.mjs';
 
 const APT_PACKAGES = ['chromium', 'ripgrep', 'bubblewrap', 'g++', 'make', 'python3', 'pkg-config', 'libkrb5-dev'];
-/** For machines without dpkg: a command (or header) that shows each package is there. */
+/** A command (or header) that shows each package's tool is there, however it was installed. */
 const PACKAGE_PROBES = {
-  chromium: () => ['chromium', 'chromium-browser'].some((c) => which(c)),
+  chromium: () => Boolean(chromiumPath()),
   ripgrep: () => Boolean(which('rg')),
   bubblewrap: () => Boolean(which('bwrap')),
   'g++': () => Boolean(which('g++')),
@@ -62,11 +62,10 @@ export function ensureNodeModules(root = repoRoot()) {
 }
 
 function isPackageInstalled(name) {
-  if (which('dpkg-query')) {
-    const result = spawnSync('dpkg-query', ['-W', '-f=${Status}', name], { encoding: 'utf8' });
-    return result.status === 0 && /install ok installed/.test(result.stdout);
-  }
-  return PACKAGE_PROBES[name]();
+  if (PACKAGE_PROBES[name]()) return true;
+  if (!which('dpkg-query')) return false;
+  const result = spawnSync('dpkg-query', ['-W', '-f=${Status}', name], { encoding: 'utf8' });
+  return result.status === 0 && /install ok installed/.test(result.stdout);
 }
 
 export function ensureSystemPackages() {
@@ -127,7 +126,7 @@ export function setup() {
   log(`ok (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   try {
     setup();
   } catch (error) {

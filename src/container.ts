@@ -11,6 +11,7 @@ import { AnswerGate } from './host/answering';
 import { createApi, type AgentTasksApi } from './host/api';
 import { commandTable, type CommandDependencies } from './host/commands';
 import { TaskDocuments } from './host/documents';
+import { McpHost } from './host/mcp-host';
 import { Notifier } from './host/notifications';
 import { Settings } from './host/settings';
 import { TaskIndicators } from './host/status-bar';
@@ -35,7 +36,6 @@ export class Container implements vscode.Disposable {
     const profiles = new ProfileManager(() => clock.now());
     profiles.setConfigs(settings.profiles());
 
-    let manager: TaskManager | undefined;
     const stateFile = new StateFile(
       storageDir,
       () => ({ version: 1, tasks: store.all(), profiles: profiles.toJSON(), lastSavedAt: clock.now() }),
@@ -44,7 +44,7 @@ export class Container implements vscode.Disposable {
       log,
     );
     const transcripts = new TranscriptStore(path.join(storageDir, 'tasks'), 200, log);
-    manager = new TaskManager({
+    const manager = new TaskManager({
       store,
       registry,
       profiles,
@@ -57,7 +57,7 @@ export class Container implements vscode.Disposable {
       transcripts,
     });
     this.manager = manager;
-    this.disposables.push({ dispose: () => manager?.dispose() });
+    this.disposables.push({ dispose: () => manager.dispose() });
 
     const answers = new AnswerGate(manager);
     const tree = new TaskTreeProvider(manager, registry);
@@ -74,6 +74,7 @@ export class Container implements vscode.Disposable {
     });
     const notifier = new Notifier(manager, settings, answers);
     this.disposables.push(tree, view, indicators, documents, panels, notifier, registry);
+    this.disposables.push(new McpHost(manager, answers, settings, log, context));
 
     const refresh = (): void => {
       tree.scheduleRefresh();

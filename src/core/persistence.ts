@@ -49,6 +49,9 @@ export class StateFile {
   private dirty = false;
   /** Set when the file on disk must not be overwritten (newer version). */
   private readOnly = false;
+  /** Each save is numbered when its state is collected; an older save never replaces a newer one on disk. */
+  private lastStarted = 0;
+  private lastCommitted = 0;
   saveCount = 0;
 
   constructor(
@@ -116,7 +119,8 @@ export class StateFile {
     if (this.readOnly || (!this.dirty && !force)) return this.writing;
     this.dirty = false;
     const state = this.collect();
-    this.writing = this.writing.then(() => this.write(state)).catch((error: unknown) => {
+    const seq = ++this.lastStarted;
+    this.writing = this.writing.then(() => this.write(state, seq)).catch((error: unknown) => {
       this.dirty = true;
       this.log.error(`Saving task state failed: ${String(error)}`);
     });
@@ -129,15 +133,20 @@ export class StateFile {
       this.clock.clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.readOnly || !this.dirty) return;
+    // A save still in flight counts as unsaved: the host may exit before it lands.
+    if (this.readOnly || (!this.dirty && this.lastStarted === this.lastCommitted)) return;
     this.dirty = false;
-    writeAtomicSync(this.file, this.backup, serialize(this.collect()));
+    const seq = ++this.lastStarted;
+    fs.mkdirSync(this.dir, { recursive: true });
+    writeAtomicSync(this.file, this.backup, serialize(this.collect()), `${this.file}.tmp-${process.pid}-${seq}`);
+    this.lastCommitted = seq;
     this.saveCount++;
   }
 
-  private async write(state: PersistedState): Promise<void> {
+  private async write(state: PersistedState, seq: number): Promise<void> {
     const text = serialize(state);
-    const tmp = `${this.file}.tmp-${process.pid}`;
+    // A temp file per save: flushSync() may run while this one is being written.
+    const tmp = `${this.file}.tmp-${process.pid}-${seq}`;
     await fsp.mkdir(this.dir, { recursive: true });
     const handle = await fsp.open(tmp, 'w', 0o600);
     try {
@@ -146,7 +155,14 @@ export class StateFile {
     } finally {
       await handle.close();
     }
-    await rotateIntoPlace(this.file, this.backup, tmp);
+    if (seq < this.lastCommitted) {
+      // flushSync() saved a newer state meanwhile (deactivate): this one is stale.
+      await fsp.rm(tmp, { force: true });
+      return;
+    }
+    // Synchronous renames: nothing can interleave between moving the old file aside and putting the new one in place.
+    rotateIntoPlaceSync(this.file, this.backup, tmp);
+    this.lastCommitted = seq;
     this.saveCount++;
   }
 
@@ -174,17 +190,16 @@ function serialize(state: PersistedState): string {
 
 // load() moves a corrupt state.json aside, so whatever is at `file` when we save was written or read back by us:
 // it is a good copy and becomes the backup.
-async function rotateIntoPlace(file: string, backup: string, tmp: string): Promise<void> {
+function rotateIntoPlaceSync(file: string, backup: string, tmp: string): void {
   try {
-    await fsp.rename(file, backup);
+    fs.renameSync(file, backup);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  await fsp.rename(tmp, file);
+  fs.renameSync(tmp, file);
 }
 
-function writeAtomicSync(file: string, backup: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
+function writeAtomicSync(file: string, backup: string, text: string, tmp: string): void {
   const fd = fs.openSync(tmp, 'w', 0o600);
   try {
     fs.writeFileSync(fd, text);
@@ -192,12 +207,7 @@ function writeAtomicSync(file: string, backup: string, text: string): void {
   } finally {
     fs.closeSync(fd);
   }
-  try {
-    fs.renameSync(file, backup);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-  fs.renameSync(tmp, file);
+  rotateIntoPlaceSync(file, backup, tmp);
 }
 
 type ReadOutcome =

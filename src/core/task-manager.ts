@@ -6,7 +6,7 @@ import { answerProblem, declineAnswer, describeAnswer, summarizeQuestion } from 
 import type { Clock, TimerHandle } from './clock';
 import { Emitter, type Disposable, type Logger } from './events';
 import { canTransition } from './fsm';
-import { NewerStateVersionError, StateFile, type LoadResult } from './persistence';
+import { NewerStateVersionError, type LoadResult, type StateFile } from './persistence';
 import type { ProfileConfig, ProfileManager } from './profiles';
 import { checkDependencies, Scheduler } from './scheduler';
 import { OUTPUT_RING_SIZE, snapshotOf, type TaskPatch, type TaskStore } from './task-store';
@@ -88,6 +88,8 @@ export class TaskManager implements Disposable {
   private readonly runs = new Map<string, ActiveRun>();
   private readonly outputLoaded = new Set<string>();
   private readonly awaitingProvider = new Map<string, 'resume'>();
+  /** Tasks being cancelled or timed out whose agent has not stopped yet. */
+  private readonly stopping = new Map<string, 'cancelled' | 'timed_out'>();
   private providerWaitTimer: TimerHandle | undefined;
   private disposed = false;
 
@@ -133,8 +135,9 @@ export class TaskManager implements Disposable {
         this.stateEmitter.fire(task);
         if (this.changeEmitter.hasListeners) this.changeEmitter.fire(this.snapshot(task));
         const urgent = change.kind === 'updated' && change.previousStatus !== task.status && (task.status === 'waiting_answer' || isTerminal(task.status));
+        // Mark dirty first: flush() writes only what was marked, and this change may be the only one.
+        this.options.stateFile?.scheduleSave();
         if (urgent) void this.options.stateFile?.flush();
-        else this.options.stateFile?.scheduleSave();
       }),
       this.options.registry.onDidChange(() => this.onProvidersChanged()),
     );
@@ -151,8 +154,13 @@ export class TaskManager implements Disposable {
     return this.store.all().map((task) => this.snapshot(task));
   }
 
-  /** The live task (read-only use): cheaper than a snapshot for views. */
+  /** The live task (read-only use): cheaper than a snapshot for views. Its output ring may not be loaded yet. */
   peek(id: string): TaskState | undefined {
+    return this.store.get(id);
+  }
+
+  /** The live task with its output ring loaded from the transcript (for the task panel). */
+  peekWithOutput(id: string): TaskState | undefined {
     const task = this.store.get(id);
     if (task) this.ensureOutput(id);
     return task;
@@ -541,11 +549,13 @@ export class TaskManager implements Disposable {
       return;
     }
     this.appendOutput(id, { kind: 'status', text: reason === 'cancelled' ? 'Cancelling…' : `${message}; stopping the agent…` });
+    this.stopping.set(id, reason);
     run.controller.abort(reason);
     this.withdrawAll(id, run, reason === 'cancelled' ? 'The task was cancelled' : 'The task timed out');
     let timer: TimerHandle | undefined;
     await Promise.race([run.done, new Promise<void>((resolve) => (timer = this.options.clock.setTimeout(resolve, CANCEL_GRACE_MS)))]);
     if (timer !== undefined) this.options.clock.clearTimeout(timer);
+    this.stopping.delete(id);
     const after = this.store.get(id);
     if (after && !isTerminal(after.status)) {
       this.finish(id, reason, reason === 'timed_out' ? { error: message } : {}, `${message} (the agent did not stop in time)`);
@@ -627,7 +637,8 @@ export class TaskManager implements Disposable {
 
   private expireQuestion(id: string, requestId: string, minutes: number): void {
     const pending = this.runs.get(id)?.questions.get(requestId);
-    if (!pending) return;
+    // After dispose the question belongs to the next window (it re-attaches or resumes): never answer it from here.
+    if (!pending || this.disposed) return;
     const answer = declineAnswer(pending.question);
     this.settleQuestion(id, requestId, answer, `[timeout] No answer after ${minutes} min: ${summarizeQuestion(pending.question)} was declined`);
   }
@@ -727,7 +738,20 @@ export class TaskManager implements Disposable {
    */
   dispose(): void {
     if (this.disposed) return;
-    for (const run of this.runs.values()) run.controller.abort('shutdown' satisfies TaskAbortReason);
+    // A cancel or timeout the agent has not acknowledged yet is still the user's decision: save it as final,
+    // or the next window would resume the task.
+    for (const [id, reason] of this.stopping) {
+      const task = this.store.get(id);
+      if (task && !isTerminal(task.status)) {
+        const message = reason === 'cancelled' ? 'Cancelled' : this.timeoutMessage(task);
+        this.finish(id, reason, reason === 'timed_out' ? { error: message } : {}, `${message} (the window closed before the agent stopped)`);
+      }
+    }
+    this.stopping.clear();
+    for (const run of this.runs.values()) {
+      run.controller.abort('shutdown' satisfies TaskAbortReason);
+      for (const pending of run.questions.values()) if (pending.timer !== undefined) this.options.clock.clearTimeout(pending.timer);
+    }
     this.disposed = true;
     this.scheduler.dispose();
     if (this.providerWaitTimer !== undefined) this.options.clock.clearTimeout(this.providerWaitTimer);

@@ -126,22 +126,29 @@ export class TaskStore {
     if (!task) return undefined;
     this.tasks.delete(id);
     this.openEntries.delete(id);
-    if (task.sessionId && this.bySession.get(task.sessionId) === id) this.bySession.delete(task.sessionId);
+    if (task.sessionId && this.bySession.get(task.sessionId) === id) {
+      // Follow-ups share a session: keep the index pointing at a task that still has it.
+      const other = this.all().find((candidate) => candidate.sessionId === task.sessionId);
+      if (other) this.bySession.set(task.sessionId, other.id);
+      else this.bySession.delete(task.sessionId);
+    }
     this.changeEmitter.fire({ kind: 'deleted', task });
     return task;
   }
 
-  /** Removes the oldest finished tasks beyond `keep`; returns what was removed. */
+  /**
+   * Removes finished tasks older than the `keep` newest ones; returns what was removed. A finished task a live task
+   * depends on is kept (on top of the `keep` newest).
+   */
   evictFinished(keep: number): TaskState[] {
     const finished = this.all()
       .filter((task) => isTerminal(task.status))
       .sort((a, b) => (a.timestamps.completed ?? a.timestamps.updated) - (b.timestamps.completed ?? b.timestamps.updated));
-    const excess = finished.length - keep;
+    const excess = finished.length - Math.max(0, keep);
     if (excess <= 0) return [];
     const referenced = new Set(this.all().filter((task) => !isTerminal(task.status)).flatMap((task) => task.dependsOn));
     const removed: TaskState[] = [];
-    for (const task of finished) {
-      if (removed.length >= excess) break;
+    for (const task of finished.slice(0, excess)) {
       if (referenced.has(task.id)) continue;
       this.delete(task.id);
       removed.push(task);

@@ -8,6 +8,7 @@ import type { ProviderRegistry } from '../providers/registry';
 import type { AnswerGate } from './answering';
 import { capabilitySummary } from './capabilities-text';
 import { requestOfProposedUri, type TaskDocuments } from './documents';
+import { copyMcpConfig } from './mcp-host';
 import { firstLine, STATUS_PRESENTATION } from './presentation';
 import type { TaskTreeNode } from './tree/task-tree';
 import type { TaskPanels } from './webview/task-panel';
@@ -157,11 +158,7 @@ export function commandTable(deps: CommandDependencies): Record<CommandId, Comma
       else deps.log.show(true);
     },
 
-    [CommandId.copyMcpConfig]: async () => {
-      void vscode.window.showInformationMessage(
-        'Delegating tasks over MCP is not part of this build yet: there is no MCP server config to copy.',
-      );
-    },
+    [CommandId.copyMcpConfig]: (arg?: unknown) => copyMcpConfig(arg),
   };
 }
 

@@ -29,8 +29,11 @@ suite('Activation', () => {
 });
 
 suite('Commands', () => {
-  const contributed = (): ContributedCommand[] =>
-    (vscode.extensions.getExtension(EXTENSION_ID)?.packageJSON.contributes?.commands ?? []) as ContributedCommand[];
+  const contributed = (): ContributedCommand[] => {
+    const extension = vscode.extensions.getExtension(EXTENSION_ID);
+    assert.ok(extension, `${EXTENSION_ID} is not loaded`);
+    return (extension.packageJSON.contributes?.commands ?? []) as ContributedCommand[];
+  };
 
   test('every contributed command is registered', async () => {
     await agentTasks();
@@ -52,6 +55,7 @@ suite('Commands', () => {
   });
 
   test('every command is titled "Agent Tasks: …" in the palette', () => {
+    assert.ok(contributed().length > 0, 'package.json contributes commands');
     const untitled = contributed().filter((c) => c.category !== 'Agent Tasks' && !c.title.startsWith('Agent Tasks: '));
     assert.deepEqual(untitled.map((c) => c.command), []);
   });

@@ -1,5 +1,4 @@
 // Restart, phase 1 of 2: make tasks that must survive the extension host restarting (DESIGN §5).
-import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { StatusRecorder, agentTasks, eventually, script } from './support/agent-tasks';
 import { type RememberedTask, persistedStateFiles, remember, saveRemembered } from './support/restart-state';

@@ -163,7 +163,7 @@ class TaskPanel {
   }
 
   private sendInit(): void {
-    const task = this.deps.manager.peek(this.taskId);
+    const task = this.deps.manager.peekWithOutput(this.taskId);
     if (!task) return;
     this.ready = true;
     this.pendingEntries = [];

@@ -3,36 +3,22 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Emitter, type Disposable, type Logger } from '../../core/events';
+import type { Disposable, Logger } from '../../core/events';
 import { killProcessTree, mergeEnv } from '../transport/process-transport';
 import { UnixWebSocketTransport } from '../transport/websocket-transport';
 import type { CodexExecutable } from './executable';
-import type { RequestId } from './protocol/RequestId';
-import type { ServerNotification } from './protocol/ServerNotification';
-import type { ServerRequest } from './protocol/ServerRequest';
-import { CodexRpcConnection, RpcErrorCode, type ClientMethod, type ClientParams, type ClientResults, type RequestOptions } from './rpc';
+import { CodexRpcConnection, ConnectionClosedError, type ClientMethod, type ClientParams, type ClientResults, type RequestOptions } from './rpc';
+import { ThreadRouter, type RequestReply, type ServerLost, type ThreadListener } from './thread-router';
+import { startWatchdog, touch, watchdogTiming, type WatchdogTiming } from './watchdog';
 
-/** Answers one server request on the connection it arrived on. */
-export interface RequestReply {
-  result(value: unknown): void;
-  error(code: number, message: string): void;
-}
+export type { RequestReply, ServerLost, ThreadListener };
 
-/** Why a thread lost its server. */
-export interface ServerLost {
-  /** True when the app-server process is gone (not just the connection). */
-  exited: boolean;
-  message: string;
-  /** The last lines the server wrote to its log (stderr). */
-  stderrTail: string;
-}
-
-/** Receives what the server sends about one thread. */
-export interface ThreadListener {
-  onNotification(notification: ServerNotification): void;
-  /** A server→client request for this thread; it must be answered through `reply` (or left for a later client). */
-  onRequest(request: ServerRequest, reply: RequestReply): void;
-  onServerLost(lost: ServerLost): void;
+/** What a task run needs from the server hosting its thread. */
+export interface ThreadHost {
+  attachThread(threadId: string, listener: ThreadListener): Disposable;
+  /** Increments with every new connection (server request ids restart at 0 on each). */
+  readonly connectionSerial: number;
+  request<M extends ClientMethod>(method: M, params: ClientParams<M>, options?: RequestOptions): Promise<ClientResults[M]>;
 }
 
 /** Thrown when the app-server cannot be started or reached. */
@@ -58,6 +44,8 @@ export interface CodexAppServerOptions {
   idleShutdownMs?: number;
   /** How long to wait for a spawned server to listen (default 30 s). */
   startTimeoutMs?: number;
+  /** Stop the server when no window has been connected for this long (default 30 min); read when it is spawned. */
+  keepRunningMs?: () => number;
 }
 
 /** What is written beside the socket so another window (or a reload) can find and stop the server. */
@@ -69,10 +57,11 @@ export interface CodexServerMetadata {
   logPath: string;
   command: string;
   startedAt: number;
+  /** The shell loop that stops the server when no window is connected (see watchdog.ts). */
+  watchdogPid?: number;
 }
 
 const CONNECT_TIMEOUT_MS = 3000;
-const UNROUTED_REQUEST_GRACE_MS = 5000;
 const MAX_LOG_BYTES = 4 * 1024 * 1024;
 const STDERR_TAIL_BYTES = 4 * 1024;
 
@@ -81,32 +70,36 @@ const STDERR_TAIL_BYTES = 4 * 1024;
  * after a reload a new instance finds the socket and reuses the running server. It hosts many threads at once;
  * notifications and server requests are routed to the listener of their thread.
  */
-export class CodexAppServer implements Disposable {
+export class CodexAppServer implements ThreadHost {
   readonly socketPath: string;
   readonly metadataPath: string;
   readonly logPath: string;
+  readonly heartbeatPath: string;
+  private readonly lockPath: string;
 
   private connection: CodexRpcConnection | undefined;
   private connecting: Promise<CodexRpcConnection> | undefined;
   private connectionSerialCounter = 0;
   private serverPid: number | undefined;
   private spawnedExit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  private spawnedExitPromise: Promise<unknown> | undefined;
   private logStartOffset = 0;
   private reusedServer = false;
-  private readonly listeners = new Map<string, ThreadListener>();
-  private readonly unrouted = new Map<string, { request: ServerRequest; reply: RequestReply; timer: ReturnType<typeof setTimeout> }[]>();
+  private readonly router: ThreadRouter;
   private readonly crashTimes: number[] = [];
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
   private disposed = false;
-  private readonly exitEmitter = new Emitter<ServerLost>();
-  /** Fires when the server process or the connection to it is lost unexpectedly. */
-  readonly onLost = this.exitEmitter.event;
+  private transportClose: (() => Promise<unknown>) | undefined;
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly options: CodexAppServerOptions) {
     const name = `codex-${safeFileKey(options.profileKey)}`;
     this.socketPath = path.join(options.socketDir, `${name}.sock`);
     this.metadataPath = path.join(options.socketDir, `${name}.json`);
     this.logPath = path.join(options.socketDir, `${name}.log`);
+    this.heartbeatPath = path.join(options.socketDir, `${name}.alive`);
+    this.lockPath = path.join(options.socketDir, `${name}.lock`);
+    this.router = new ThreadRouter(options.log);
     if (Buffer.byteLength(this.socketPath) >= 100) {
       throw new CodexStartError(`The Codex socket path is too long for a Unix socket: ${this.socketPath}`);
     }
@@ -139,35 +132,24 @@ export class CodexAppServer implements Disposable {
   async connect(signal?: AbortSignal): Promise<CodexRpcConnection> {
     if (this.disposed) throw new CodexStartError('The Codex provider was disposed');
     if (this.connection && !this.connection.closed) return this.connection;
-    this.connecting ??= this.establish(signal).finally(() => (this.connecting = undefined));
-    return this.connecting;
+    // One attempt serves every caller; a caller's abort only stops its own wait.
+    this.connecting ??= this.establish().finally(() => (this.connecting = undefined));
+    return raceAbort(this.connecting, signal);
   }
 
-  async request<M extends ClientMethod>(method: M, params: ClientParams<M>, options?: RequestOptions): Promise<ClientResults[M]> {
-    const connection = await this.connect();
+  /** Sends a request on the current connection (it never starts a server: a thread belongs to the one it was on). */
+  request<M extends ClientMethod>(method: M, params: ClientParams<M>, options?: RequestOptions): Promise<ClientResults[M]> {
+    const connection = this.connection;
+    if (!connection || connection.closed) return Promise.reject(new ConnectionClosedError(method));
     return connection.request(method, params, options);
   }
 
   /** Routes a thread's notifications and requests to `listener` until the returned disposable is disposed. */
   attachThread(threadId: string, listener: ThreadListener): Disposable {
-    this.listeners.set(threadId, listener);
     this.cancelIdleTimer();
-    for (const pending of this.unrouted.get(threadId) ?? []) {
-      clearTimeout(pending.timer);
-      listener.onRequest(pending.request, pending.reply);
-    }
-    this.unrouted.delete(threadId);
-    return {
-      dispose: () => {
-        if (this.listeners.get(threadId) !== listener) return;
-        this.listeners.delete(threadId);
-        if (this.listeners.size === 0) this.armIdleTimer();
-      },
-    };
-  }
-
-  get attachedThreads(): number {
-    return this.listeners.size;
+    return this.router.attach(threadId, listener, () => {
+      if (this.router.size === 0) this.armIdleTimer();
+    });
   }
 
   /** The last few KB the server wrote to its log since it was started. */
@@ -180,19 +162,20 @@ export class CodexAppServer implements Disposable {
     if (this.disposed) return;
     this.disposed = true;
     this.cancelIdleTimer();
-    this.dropUnrouted();
-    this.listeners.clear();
+    this.stopHeartbeat();
+    this.router.detachAll();
     const connection = this.connection;
     this.connection = undefined;
     connection?.dispose();
     await this.transportClose?.();
-    this.exitEmitter.dispose();
   }
 
   /** Stops the server (SIGTERM, then SIGKILL) and removes its socket and metadata. */
   async shutdown(): Promise<void> {
-    const pid = this.serverPid ?? readMetadata(this.metadataPath)?.pid;
+    const metadata = readMetadata(this.metadataPath);
+    const pid = this.serverPid ?? metadata?.pid;
     await this.dispose();
+    this.stopWatchdog(metadata);
     if (pid !== undefined && isCodexProcess(pid)) {
       killProcessTree(pid, 'SIGTERM');
       if (!(await waitForExit(pid, 3000))) killProcessTree(pid, 'SIGKILL');
@@ -200,23 +183,33 @@ export class CodexAppServer implements Disposable {
     }
     removeQuietly(this.socketPath);
     removeQuietly(this.metadataPath);
+    removeQuietly(this.heartbeatPath);
     this.serverPid = undefined;
   }
 
-  private transportClose: (() => Promise<unknown>) | undefined;
-
-  private async establish(signal?: AbortSignal): Promise<CodexRpcConnection> {
+  private async establish(): Promise<CodexRpcConnection> {
     ensurePrivateDir(this.options.socketDir);
-    await this.waitForBackoff(signal);
-    let transport = await this.tryConnectExisting(signal);
-    this.reusedServer = transport !== undefined;
-    if (!transport) transport = await this.spawnAndConnect(signal);
+    await this.waitForBackoff();
+    // Windows on the same workspace share the socket: one of them starts the server, the others join it.
+    const releaseLock = await acquireStartLock(this.lockPath);
+    let transport: UnixWebSocketTransport;
+    try {
+      const existing = await this.tryConnectExisting();
+      this.reusedServer = existing !== undefined;
+      transport = existing ?? (await this.spawnAndConnect());
+    } finally {
+      releaseLock();
+    }
     const connection = new CodexRpcConnection(transport, this.options.log);
-    const serial = ++this.connectionSerialCounter;
+    this.connectionSerialCounter++;
     this.transportClose = () => transport.close(500);
-    connection.onNotification((notification) => this.routeNotification(notification));
-    connection.onRequest((request) => this.routeRequest(request, connection, serial));
-    connection.onClose(() => void this.handleConnectionClosed(connection));
+    connection.onNotification((notification) => this.router.routeNotification(notification));
+    connection.onRequest((request) =>
+      this.router.routeRequest(request, {
+        result: (value) => connection.respond(request.id, value),
+        error: (code, message) => connection.respondError(request.id, code, message),
+      }),
+    );
     try {
       await connection.request(
         'initialize',
@@ -230,7 +223,10 @@ export class CodexAppServer implements Disposable {
       throw new CodexStartError(`codex app-server did not initialize: ${(error as Error).message}`, this.stderrTail());
     }
     this.connection = connection;
-    if (this.listeners.size === 0) this.armIdleTimer();
+    this.startHeartbeat();
+    connection.onClose(() => void this.handleConnectionClosed(connection));
+    if (connection.closed) void this.handleConnectionClosed(connection);
+    if (this.router.size === 0) this.armIdleTimer();
     this.options.log.info(
       `[codex] ${this.reusedServer ? 'reattached to' : 'started'} app-server for profile "${this.options.profileKey}" (pid ${this.serverPid ?? '?'})`,
     );
@@ -238,18 +234,17 @@ export class CodexAppServer implements Disposable {
   }
 
   /** Connects to a server already listening on the socket; removes a stale socket file. */
-  private async tryConnectExisting(signal?: AbortSignal): Promise<UnixWebSocketTransport | undefined> {
+  private async tryConnectExisting(): Promise<UnixWebSocketTransport | undefined> {
     if (!fs.existsSync(this.socketPath)) return undefined;
     const metadata = readMetadata(this.metadataPath);
     try {
-      const transport = await UnixWebSocketTransport.connect(this.socketPath, { timeoutMs: CONNECT_TIMEOUT_MS, signal });
+      const transport = await UnixWebSocketTransport.connect(this.socketPath, { timeoutMs: CONNECT_TIMEOUT_MS });
       this.serverPid = metadata?.pid;
       this.spawnedExit = undefined;
+      this.spawnedExitPromise = undefined;
       this.logStartOffset = fileSize(this.logPath);
-      this.watchForeignExit();
       return transport;
     } catch (error) {
-      if (signal?.aborted) throw error;
       // Nobody answers: the server died without cleaning up, or it is wedged. Stop what the metadata names.
       this.options.log.info(`[codex] removing the stale socket ${this.socketPath} (${(error as Error).message})`);
       if (metadata && isCodexProcess(metadata.pid)) killProcessTree(metadata.pid, 'SIGKILL');
@@ -258,20 +253,19 @@ export class CodexAppServer implements Disposable {
     }
   }
 
-  private async spawnAndConnect(signal?: AbortSignal): Promise<UnixWebSocketTransport> {
+  private async spawnAndConnect(): Promise<UnixWebSocketTransport> {
     const executable = this.options.executable();
     if (!executable) {
       throw new CodexStartError('Codex was not found. Set agentTasks.codex.path or put codex on PATH.', '', true);
     }
     rotateLog(this.logPath);
     const logFd = fs.openSync(this.logPath, 'a', 0o600);
-    this.logStartOffset = fileSize(this.logPath);
     fs.writeSync(logFd, `--- ${new Date().toISOString()} starting codex app-server for profile "${this.options.profileKey}"\n`);
     this.logStartOffset = fileSize(this.logPath);
     let child;
     try {
       child = spawn(executable.command, ['app-server', '--listen', `unix://${this.socketPath}`], {
-        cwd: os.homedir(),
+        cwd: this.options.socketDir,
         env: mergeEnv(process.env, { ...this.options.env, ...executable.env }),
         stdio: ['ignore', logFd, logFd],
         detached: true,
@@ -286,7 +280,7 @@ export class CodexAppServer implements Disposable {
     );
     child.unref();
     this.spawnedExit = undefined;
-    void exited.then((info) => {
+    this.spawnedExitPromise = exited.then((info) => {
       if (this.serverPid === child.pid) this.spawnedExit = info;
     });
     if (child.pid === undefined) {
@@ -303,106 +297,54 @@ export class CodexAppServer implements Disposable {
       logPath: this.logPath,
       command: executable.command,
       startedAt: Date.now(),
+      watchdogPid: startWatchdog(child.pid, this.heartbeatPath, this.timing()),
     };
     fs.writeFileSync(this.metadataPath, JSON.stringify(metadata, null, 2), { mode: 0o600 });
+    try {
+      return await this.waitForListening(child.pid, exited);
+    } catch (error) {
+      this.crashTimes.push(Date.now());
+      killProcessTree(child.pid, 'SIGKILL');
+      this.stopWatchdog(metadata);
+      removeQuietly(this.metadataPath);
+      removeQuietly(this.socketPath);
+      this.serverPid = undefined;
+      throw error;
+    }
+  }
 
+  private async waitForListening(pid: number, exited: Promise<unknown>): Promise<UnixWebSocketTransport> {
     const deadline = Date.now() + (this.options.startTimeoutMs ?? 30000);
     let lastError: Error | undefined;
     while (Date.now() < deadline) {
-      if (signal?.aborted) {
-        killProcessTree(child.pid, 'SIGKILL');
-        throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
-      }
       if (this.spawnedExit) {
         const { code, signal: exitSignal } = this.spawnedExit;
         throw new CodexStartError(`codex app-server exited during startup (${describeExit(code, exitSignal)})`, this.stderrTail());
       }
       if (fs.existsSync(this.socketPath)) {
         try {
-          return await UnixWebSocketTransport.connect(this.socketPath, { timeoutMs: CONNECT_TIMEOUT_MS, signal });
+          return await UnixWebSocketTransport.connect(this.socketPath, { timeoutMs: CONNECT_TIMEOUT_MS });
         } catch (error) {
           lastError = error as Error;
         }
       }
-      await Promise.race([delay(40), exited]);
+      await Promise.race([delay(15), exited]);
     }
-    killProcessTree(child.pid, 'SIGKILL');
     throw new CodexStartError(
-      `codex app-server did not listen on ${this.socketPath} in time${lastError ? ` (${lastError.message})` : ''}`,
+      `codex app-server (pid ${pid}) did not listen on ${this.socketPath} in time${lastError ? ` (${lastError.message})` : ''}`,
       this.stderrTail(),
     );
-  }
-
-  /** A server we did not spawn cannot be waited on; a dropped connection tells us, and a liveness check decides. */
-  private watchForeignExit(): void {
-    // Nothing to register: handleConnectionClosed checks the pid.
-  }
-
-  private routeNotification(notification: ServerNotification): void {
-    const threadId = threadIdOf(notification.params);
-    if (threadId !== undefined) {
-      this.listeners.get(threadId)?.onNotification(notification);
-      return;
-    }
-    switch (notification.method) {
-      case 'account/rateLimits/updated':
-        for (const listener of this.listeners.values()) listener.onNotification(notification);
-        return;
-      case 'configWarning':
-        this.options.log.warn(`[codex] ${notification.params.summary}${notification.params.details ? ` (${notification.params.details})` : ''}`);
-        return;
-      case 'deprecationNotice':
-        this.options.log.debug(`[codex] ${notification.params.summary}`);
-        return;
-      default:
-        this.options.log.trace(`[codex] ${notification.method}`);
-    }
-  }
-
-  private routeRequest(request: ServerRequest, connection: CodexRpcConnection, serial: number): void {
-    const reply: RequestReply = {
-      result: (value) => connection.respond(request.id, value),
-      error: (code, message) => connection.respondError(request.id, code, message),
-    };
-    void serial;
-    if (request.method === 'currentTime/read') {
-      reply.result({ currentTimeAt: Math.floor(Date.now() / 1000) });
-      return;
-    }
-    const threadId = threadIdOf(request.params);
-    if (threadId === undefined) {
-      this.options.log.warn(`[codex] answered the unsupported server request ${request.method} with an error`);
-      reply.error(RpcErrorCode.methodNotFound, `${request.method} is not supported by this client`);
-      return;
-    }
-    const listener = this.listeners.get(threadId);
-    if (listener) {
-      listener.onRequest(request, reply);
-      return;
-    }
-    // A thread being attached right now (resume) gets its re-sent requests a moment later; others are refused.
-    const timer = setTimeout(() => {
-      const queue = this.unrouted.get(threadId);
-      const index = queue?.findIndex((entry) => entry.request === request) ?? -1;
-      if (!queue || index < 0) return;
-      queue.splice(index, 1);
-      if (queue.length === 0) this.unrouted.delete(threadId);
-      this.options.log.warn(`[codex] no task is attached to thread ${threadId}; refused ${request.method} (id ${String(request.id)})`);
-      reply.error(RpcErrorCode.internalError, 'No task is attached to this thread');
-    }, UNROUTED_REQUEST_GRACE_MS);
-    timer.unref?.();
-    const queue = this.unrouted.get(threadId) ?? [];
-    queue.push({ request, reply, timer });
-    this.unrouted.set(threadId, queue);
   }
 
   private async handleConnectionClosed(connection: CodexRpcConnection): Promise<void> {
     if (this.connection !== connection && this.connection !== undefined) return;
     this.connection = undefined;
-    this.dropUnrouted();
+    this.stopHeartbeat();
+    this.router.dropUnrouted();
     if (this.disposed) return;
     const pid = this.serverPid;
     const exited = pid === undefined ? true : !(await isStillRunning(pid, 500));
+    if (exited && this.spawnedExitPromise) await Promise.race([this.spawnedExitPromise, delay(500)]);
     const exit = this.spawnedExit;
     const lost: ServerLost = {
       exited,
@@ -413,19 +355,17 @@ export class CodexAppServer implements Disposable {
     };
     if (exited) {
       this.crashTimes.push(Date.now());
+      this.stopWatchdog();
       removeQuietly(this.socketPath);
       removeQuietly(this.metadataPath);
       this.serverPid = undefined;
     }
     this.options.log.warn(`[codex] ${lost.message} (profile "${this.options.profileKey}")`);
-    const listeners = [...this.listeners.values()];
-    this.listeners.clear();
-    for (const listener of listeners) listener.onServerLost(lost);
-    this.exitEmitter.fire(lost);
+    this.router.lost(lost);
   }
 
   /** Repeated crashes delay the next start: 1 s, 2 s, 4 s … up to 30 s for crashes within two minutes. */
-  private async waitForBackoff(signal?: AbortSignal): Promise<void> {
+  private async waitForBackoff(): Promise<void> {
     const now = Date.now();
     while (this.crashTimes.length && now - this.crashTimes[0] > 120_000) this.crashTimes.shift();
     if (this.crashTimes.length < 2) return;
@@ -433,7 +373,30 @@ export class CodexAppServer implements Disposable {
     const remaining = this.crashTimes[this.crashTimes.length - 1] + wait - now;
     if (remaining <= 0) return;
     this.options.log.info(`[codex] app-server crashed ${this.crashTimes.length} times recently; waiting ${remaining} ms before starting it again`);
-    await abortableDelay(remaining, signal);
+    await delay(remaining);
+  }
+
+  private stopWatchdog(metadata = readMetadata(this.metadataPath)): void {
+    if (metadata?.watchdogPid !== undefined && commandLineIncludes(metadata.watchdogPid, this.heartbeatPath)) {
+      killProcessTree(metadata.watchdogPid, 'SIGKILL');
+    }
+  }
+
+  private timing(): WatchdogTiming {
+    return watchdogTiming(this.options.keepRunningMs?.() ?? 30 * 60_000);
+  }
+
+  /** Tells the watchdog a window is using the server. */
+  private startHeartbeat(): void {
+    this.stopHeartbeat();
+    touch(this.heartbeatPath);
+    this.heartbeatTimer = setInterval(() => touch(this.heartbeatPath), this.timing().heartbeatMs);
+    this.heartbeatTimer.unref?.();
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
   }
 
   private armIdleTimer(): void {
@@ -452,7 +415,7 @@ export class CodexAppServer implements Disposable {
   /** Stops the server when no task here needs it and no thread on it (maybe another window's) is running. */
   private async shutdownIfIdle(): Promise<void> {
     this.idleTimer = undefined;
-    if (this.listeners.size > 0 || !this.connection || this.disposed) return;
+    if (this.router.size > 0 || !this.connection || this.disposed) return;
     try {
       const loaded = await this.connection.request('thread/loaded/list', {}, { timeoutMs: 5000 });
       for (const threadId of loaded.data) {
@@ -465,14 +428,33 @@ export class CodexAppServer implements Disposable {
     } catch (error) {
       this.options.log.debug(`[codex] idle check failed: ${(error as Error).message}`);
     }
-    if (this.listeners.size > 0) return;
+    if (this.router.size > 0) return;
     this.options.log.info(`[codex] stopping the idle app-server for profile "${this.options.profileKey}"`);
     await this.shutdown();
   }
 
-  private dropUnrouted(): void {
-    for (const queue of this.unrouted.values()) for (const entry of queue) clearTimeout(entry.timer);
-    this.unrouted.clear();
+}
+
+/** Takes the start lock (an exclusive file); a lock older than 45 s is a crashed starter's and is broken. */
+async function acquireStartLock(lockPath: string): Promise<() => void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const fd = fs.openSync(lockPath, 'wx', 0o600);
+      fs.writeSync(fd, String(process.pid));
+      fs.closeSync(fd);
+      return () => removeQuietly(lockPath);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      let age = 0;
+      try {
+        age = Date.now() - fs.statSync(lockPath).mtimeMs;
+      } catch {
+        continue; // released meanwhile
+      }
+      if (age > 45_000 || Date.now() > deadline) removeQuietly(lockPath);
+      else await delay(100);
+    }
   }
 }
 
@@ -501,13 +483,6 @@ function ensurePrivateDir(dir: string): void {
   if ((stat.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
 }
 
-function threadIdOf(params: unknown): string | undefined {
-  if (params && typeof params === 'object' && 'threadId' in params) {
-    const threadId = (params as { threadId: unknown }).threadId;
-    if (typeof threadId === 'string') return threadId;
-  }
-  return undefined;
-}
 
 function readMetadata(file: string): CodexServerMetadata | undefined {
   try {
@@ -520,10 +495,14 @@ function readMetadata(file: string): CodexServerMetadata | undefined {
 
 /** True when `pid` is alive and (where /proc exists) is a codex app-server, so a reused pid is never killed. */
 function isCodexProcess(pid: number): boolean {
+  return commandLineIncludes(pid, 'app-server');
+}
+
+/** True when `pid` is alive and its command line contains `text` (assumed where /proc is missing). */
+function commandLineIncludes(pid: number, text: string): boolean {
   if (!processExists(pid)) return false;
   try {
-    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return cmdline.includes('app-server');
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text);
   } catch {
     return process.platform !== 'linux';
   }
@@ -610,19 +589,30 @@ function removeQuietly(file: string): void {
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
+/** Resolves like `promise`, or rejects with the signal's reason when it aborts first. */
+export function raceAbort<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(new AbortedError(signal.reason));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new AbortedError(signal.reason));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
   });
 }
 
-export type { RequestId };
+/** The caller's signal aborted while it waited. */
+export class AbortedError extends Error {
+  constructor(readonly reason: unknown) {
+    super('aborted');
+    this.name = 'AbortedError';
+  }
+}

@@ -23,7 +23,7 @@ export interface TranscriptOptions {
 
 type Entry = Omit<OutputEntry, 'at'>;
 
-/** A streaming entry that grows with deltas until its item completes. */
+/** A streaming entry that grows with deltas until its item completes; `entry` is private and copied on emit. */
 interface Stream {
   entry: Entry;
   dirty: boolean;
@@ -43,7 +43,7 @@ export class CodexTranscript {
   private readonly resultByTurn = new Map<string, string>();
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   private usageBaseline: { input: number; output: number } | undefined;
-  private lastErrorByTurn = new Map<string, TurnError>();
+  private readonly lastErrorByTurn = new Map<string, TurnError>();
 
   constructor(
     private readonly sink: TranscriptSink,
@@ -129,14 +129,12 @@ export class CodexTranscript {
     }
   }
 
-  /** The changes of a fileChange item, as its item/started (or a later patch update) described them. */
-  fileChanges(itemId: string): FileUpdateChange[] | undefined {
-    return this.changesByItem.get(itemId);
-  }
-
-  /** The changes of a fileChange item in the contract's shape (path, kind, unified patch, new content for adds). */
+  /**
+   * The changes of a fileChange item (from its item/started or a later patch update) in the contract's shape: path,
+   * kind, unified patch, and new content for adds.
+   */
   fileChangesForApproval(itemId: string): FileChange[] | undefined {
-    return this.changesByItem.get(itemId)?.map(toFileChange);
+    return this.changesByItem.get(itemId)?.map((change) => toFileChange(change, this.options.cwd));
   }
 
   /** Remembers what Codex reported before this client attached (thread/resume turns), without emitting it. */
@@ -168,7 +166,7 @@ export class CodexTranscript {
     for (const stream of this.streams.values()) {
       if (!stream.dirty) continue;
       stream.dirty = false;
-      this.emit(stream.entry);
+      this.emit({ ...stream.entry });
     }
   }
 
@@ -190,7 +188,7 @@ export class CodexTranscript {
         return;
       case 'commandExecution':
         this.startStream(item.id, { kind: 'command', id: item.id, text: displayCommand(item.command), detail: item.aggregatedOutput ?? '' });
-        this.emit(this.streams.get(item.id)!.entry);
+        this.emit({ ...this.streams.get(item.id)!.entry });
         return;
       case 'fileChange':
         this.changesByItem.set(item.id, item.changes);
@@ -198,7 +196,7 @@ export class CodexTranscript {
         return;
       case 'mcpToolCall':
         this.startStream(item.id, { kind: 'tool', id: item.id, text: `${item.server}.${item.tool}(${compactJson(item.arguments)})`, detail: '' });
-        this.emit(this.streams.get(item.id)!.entry);
+        this.emit({ ...this.streams.get(item.id)!.entry });
         return;
       case 'dynamicToolCall':
         this.emit({ kind: 'tool', id: item.id, text: `${qualified(item.namespace, item.tool)}(${compactJson(item.arguments)})` });
@@ -292,15 +290,12 @@ export class CodexTranscript {
       kind: 'file',
       id: itemId,
       text: `${summary || 'File change'}${suffix}`,
-      detail: changes.map((change) => toFileChange(change).patch).join(''),
+      detail: changes.map((change) => toFileChange(change, this.options.cwd).patch).join(''),
     };
   }
 
   private displayPath(file: string): string {
-    const cwd = this.options.cwd;
-    if (!cwd || !path.isAbsolute(file)) return file;
-    const relative = path.relative(cwd, file);
-    return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
+    return relativeInside(this.options.cwd, file) ?? file;
   }
 
   private startStream(itemId: string, entry: Entry): void {
@@ -318,14 +313,14 @@ export class CodexTranscript {
       stream = { entry: { kind, id: itemId, text: '' }, dirty: false };
       this.streams.set(itemId, stream);
     }
-    stream.entry = { ...stream.entry, text: stream.entry.text + delta };
+    stream.entry.text += delta;
     this.markDirty(stream);
   }
 
   private appendDetail(itemId: string, delta: string): void {
     const stream = this.streams.get(itemId);
     if (!stream) return;
-    stream.entry = { ...stream.entry, detail: tail((stream.entry.detail ?? '') + delta) };
+    stream.entry.detail = tail((stream.entry.detail ?? '') + delta);
     this.markDirty(stream);
   }
 
@@ -358,19 +353,35 @@ export class CodexTranscript {
   }
 }
 
-/** One file of a Codex fileChange as the contract's FileChange, with a unified diff and (for adds) the new content. */
-export function toFileChange(change: FileUpdateChange): FileChange {
+/**
+ * One file of a Codex fileChange as the contract's FileChange: a unified diff (git-style a/ b/ names when the file is
+ * inside `cwd`) and, for an add, the new content. `path` stays as Codex reported it.
+ */
+export function toFileChange(change: FileUpdateChange, cwd?: string): FileChange {
+  const [from, to] = diffNames(change.path, cwd);
   switch (change.kind.type) {
     case 'add':
-      return { path: change.path, kind: 'add', patch: wholeFilePatch('/dev/null', `b/${change.path}`, '+', change.diff), newContent: change.diff };
+      return { path: change.path, kind: 'add', patch: wholeFilePatch('/dev/null', to, '+', change.diff), newContent: change.diff };
     case 'delete':
-      return { path: change.path, kind: 'delete', patch: wholeFilePatch(`a/${change.path}`, '/dev/null', '-', change.diff) };
+      return { path: change.path, kind: 'delete', patch: wholeFilePatch(from, '/dev/null', '-', change.diff) };
     case 'update': {
-      const target = change.kind.move_path ?? change.path;
+      const target = change.kind.move_path ? diffNames(change.kind.move_path, cwd)[1] : to;
       const body = change.diff.endsWith('\n') || change.diff === '' ? change.diff : `${change.diff}\n`;
-      return { path: change.path, kind: 'update', patch: `--- a/${change.path}\n+++ b/${target}\n${body}` };
+      return { path: change.path, kind: 'update', patch: `--- ${from}\n+++ ${target}\n${body}` };
     }
   }
+}
+
+function diffNames(file: string, cwd: string | undefined): [string, string] {
+  const relative = relativeInside(cwd, file);
+  return relative === undefined ? [file, file] : [`a/${relative}`, `b/${relative}`];
+}
+
+/** `file` relative to `cwd` when it lies inside it. */
+function relativeInside(cwd: string | undefined, file: string): string | undefined {
+  if (!cwd || !path.isAbsolute(file)) return path.isAbsolute(file) ? undefined : file;
+  const relative = path.relative(cwd, file);
+  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative.split(path.sep).join('/') : undefined;
 }
 
 function wholeFilePatch(from: string, to: string, sign: '+' | '-', content: string): string {

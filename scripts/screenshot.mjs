@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// Takes a screenshot of the extension at work (for the README): a finished task, a running one and one that needs
+// you, with that task's panel open. Uses the e2e harness and the scripted test provider; needs the build.
+//
+//   node scripts/build-tests.mjs && node --import tsx scripts/screenshot.mjs [--out <file.png>]
+import * as path from 'node:path';
+import { Workbench } from '../test/e2e/harness.ts';
+
+const outIndex = process.argv.indexOf('--out');
+const out = path.resolve(outIndex > 0 ? process.argv[outIndex + 1] : 'agent-tasks-overview.png');
+
+const TASKS = [
+  'say: Added a --shout flag to hello.js; run: node hello.js --shout; done: hello.js prints the greeting in capitals',
+  'say: Writing tests for hello.js; sleep: 600000',
+  'think: The README should mention the new flag; say: I would like to run the tests first.; ask-command: npm test; done: ok',
+];
+
+const workbench = await Workbench.start();
+try {
+  await workbench.openAgentTasks();
+  let lastId = '';
+  for (const prompt of TASKS) {
+    const known = new Set((await workbench.treeRows()).map((row) => row.label));
+    await workbench.runCommand('Agent Tasks: New Task');
+    await workbench.submitInputBox(prompt);
+    await workbench.pickQuickItem(/scripted/i);
+    await workbench.pickQuickItem(/^general\b/i);
+    await workbench.waitForQuickInputClosed();
+    const row = await workbench.waitForTreeRow((r) => r.level > 1 && !known.has(r.label), 'the new task row');
+    lastId = row.label;
+  }
+  await workbench.waitForTaskInGroup(lastId, 'Needs you');
+  await workbench.treeRow(lastId).click();
+  const frame = await workbench.webviewFrame();
+  await frame.waitForSelector('#transcript .entry', { timeout: 15_000 });
+  await workbench.page.mouse.move(0, 0);
+  await workbench.page.screenshot({ path: out });
+  console.log(`[screenshot] ${out}`);
+} finally {
+  await workbench.stop();
+}

@@ -1,0 +1,181 @@
+// The local RPC between the MCP server bundle (dist/mcp-server.js, started by an MCP client) and the extension host
+// that owns the tasks: JSON lines over a per-workspace Unix socket (0600, in a 0700 directory), opened with a token.
+// Both ends import this file, so the wire shapes live in one place.
+import type {
+  Answer,
+  OutputEntry,
+  PendingQuestion,
+  PendingQuestionType,
+  TaskStatus,
+  TaskTypeName,
+  Usage,
+} from '../core/task-state';
+
+/** Environment variables the server bundle reads; `Agent Tasks: Copy MCP Server Config` writes them into the snippets. */
+export const ENV_SOCKET = 'AGENT_TASKS_SOCKET';
+export const ENV_TOKEN = 'AGENT_TASKS_TOKEN';
+
+/** Every task created over MCP carries this label, so the user sees where it came from. */
+export const DELEGATED_LABEL = 'delegated';
+
+/** Bumped on any incompatible change of the messages below. */
+export const HOST_PROTOCOL_VERSION = 1;
+
+/** A line longer than this is a protocol error (it would only come from a broken or hostile peer). */
+export const MAX_LINE_BYTES = 8 * 1024 * 1024;
+
+/** Whether the delegating agent may answer a question of a delegated task (DESIGN §6). */
+export const DELEGATOR_MAY_ANSWER: Record<PendingQuestionType, 'always' | 'ifAllowed'> = {
+  user_input: 'always',
+  elicitation: 'always',
+  command_approval: 'ifAllowed',
+  file_approval: 'ifAllowed',
+  dynamic_tool: 'ifAllowed',
+};
+
+export function delegatorMayAnswer(type: PendingQuestionType, allowAgentApprovals: boolean): boolean {
+  return DELEGATOR_MAY_ANSWER[type] === 'always' || allowAgentApprovals;
+}
+
+/** A pending question as the delegating agent sees it. */
+export type WireQuestion = PendingQuestion & {
+  /** False when only the user (in VS Code) may answer it. */
+  agentMayAnswer: boolean;
+};
+
+/** A task as the bundle sees it: the TaskSnapshot without its output ring (asked for separately). */
+export interface WireTask {
+  id: string;
+  status: TaskStatus;
+  provider: string;
+  taskType: TaskTypeName;
+  model?: string;
+  prompt: string;
+  labels: string[];
+  dependsOn: string[];
+  parentId?: string;
+  /** Created over MCP (carries DELEGATED_LABEL): only these can be changed over MCP. */
+  delegated: boolean;
+  created: number;
+  updated: number;
+  started?: number;
+  completed?: number;
+  result?: string;
+  error?: string;
+  usage?: Usage;
+  pendingQuestions: WireQuestion[];
+  /** The last entries of the transcript, when the request asked for them. */
+  output?: OutputEntry[];
+}
+
+/** The task fields an agent may set when it delegates (a subset of CreateTaskInput: no cwd, no profile). */
+export interface SpawnParams {
+  prompt: string;
+  provider?: string;
+  taskType?: TaskTypeName;
+  model?: string;
+  dependsOn?: string[];
+  labels?: string[];
+  timeoutMinutes?: number;
+  /** The MCP client's name (from initialize), recorded in the transcript. */
+  client?: string;
+}
+
+/** Methods the host serves, with their parameters and results. */
+export interface HostMethods {
+  spawn: { params: SpawnParams; result: WireTask };
+  get: { params: { taskId: string; outputEntries?: number }; result: WireTask };
+  list: { params: { status?: TaskStatus; label?: string; delegatedOnly?: boolean }; result: WireTask[] };
+  /** `answer` is an Answer or a shorthand (see normalizeAnswer). */
+  answer: { params: { taskId: string; requestId: string; answer: unknown }; result: WireTask };
+  cancel: { params: { taskId: string }; result: WireTask };
+  followUp: { params: { taskId: string; message: string }; result: WireTask };
+  transcript: { params: { taskId: string }; result: OutputEntry[] };
+}
+export type HostMethod = keyof HostMethods;
+export const HOST_METHODS: readonly HostMethod[] = ['spawn', 'get', 'list', 'answer', 'cancel', 'followUp', 'transcript'];
+
+/** Client → host, first line on a connection. */
+export interface HelloMessage {
+  type: 'hello';
+  version: number;
+  token: string;
+}
+
+/** Host → client, the answer to hello. */
+export type HelloReply =
+  | { type: 'welcome'; version: number; workspace: string }
+  | { type: 'refused'; reason: 'token' | 'version' | 'protocol'; message: string };
+
+/** Client → host after welcome. */
+export interface HostRequest<M extends HostMethod = HostMethod> {
+  type: 'request';
+  id: number;
+  method: M;
+  params: HostMethods[M]['params'];
+}
+
+/** Host → client, one per request. */
+export type HostResponse =
+  | { type: 'response'; id: number; result: unknown }
+  | { type: 'response'; id: number; error: { message: string } };
+
+/** Host → client, unsolicited. Output events carry no text: the client reads what it needs. */
+export type HostEvent =
+  | { type: 'event'; event: 'taskCreated'; task: WireTask }
+  | { type: 'event'; event: 'taskChanged'; task: WireTask }
+  | { type: 'event'; event: 'taskOutput'; taskId: string }
+  | { type: 'event'; event: 'taskRemoved'; taskId: string };
+
+export type HostToClient = HelloReply | HostResponse | HostEvent;
+
+/** Turns an agent's answer (the Answer union, or a shorthand) into the Answer the question expects. */
+export function normalizeAnswer(question: PendingQuestion, raw: unknown): Answer {
+  let value = raw;
+  if (typeof value === 'string') {
+    const text = value.trim();
+    if (text.startsWith('{')) {
+      try {
+        value = JSON.parse(text) as unknown;
+      } catch {
+        // Not JSON after all: treat it as text below.
+      }
+    }
+  }
+  if (typeof value === 'string') return answerFromText(question, value.trim());
+  if (typeof value !== 'object' || value === null) throw new Error('answer must be text or an object');
+  const object = value as Record<string, unknown>;
+  if (question.type === 'user_input' && typeof object.answers === 'object' && object.answers !== null && !Array.isArray(object.answers)) {
+    // Accept {answers: {q1: "A"}} as well as {answers: {q1: ["A"]}}.
+    const answers = Object.fromEntries(
+      Object.entries(object.answers as Record<string, unknown>).map(([id, v]) => [id, typeof v === 'string' ? [v] : v]),
+    );
+    return { answers } as Answer;
+  }
+  return object as Answer;
+}
+
+function answerFromText(question: PendingQuestion, text: string): Answer {
+  switch (question.type) {
+    case 'command_approval':
+    case 'file_approval': {
+      const decision = { approve: 'approve', approveforsession: 'approveForSession', deny: 'deny' }[text.toLowerCase().replace(/[\s_-]/g, '')];
+      if (!decision) throw new Error('Answer an approval with "approve", "approveForSession" or "deny"');
+      return { decision } as Answer;
+    }
+    case 'user_input':
+      if (question.questions.length !== 1) {
+        throw new Error(`This request has ${question.questions.length} questions: answer with {"answers": {"<questionId>": ["<text>"]}}`);
+      }
+      return { answers: { [question.questions[0].id]: [text] } };
+    case 'elicitation':
+      if (text === 'decline' || text === 'cancel') return { action: text };
+      throw new Error('Answer an elicitation with {"action": "accept", "content": {…}}, or "decline" / "cancel"');
+    case 'dynamic_tool':
+      return { text, success: true };
+    default: {
+      const never: never = question;
+      throw new Error(`Unknown question ${String(never)}`);
+    }
+  }
+}

@@ -1,0 +1,151 @@
+import type { Logger } from '../../core/events';
+import type { ProviderId } from '../../core/task-state';
+import type { ProviderAdapter, ProviderCapabilities, RunContext, RunOutcome, TaskHandle } from '../adapter';
+import { PROVIDER_CAPABILITIES } from '../capabilities';
+import type { AcpAgentLaunch } from './connection';
+import { AcpRun, type AcpRunEnd, type AcpRunPlan, type AcpTurnEnd } from './run';
+
+export const ACP_AGENTS_SETTING = 'agentTasks.acpAgents';
+
+/** What an agent is told when a task is resumed after its process stopped with the window. */
+export const ACP_RESUME_PROMPT =
+  'Your previous run of this task was interrupted: the editor window closed and your process stopped. ' +
+  'Any tool call that was waiting for approval did not run. Check the current state of the workspace, then continue the task.';
+
+/** An entry of the `agentTasks.acpAgents` setting. */
+export interface AcpAgentConfig {
+  name: string;
+  command: string;
+  args?: string[];
+  env?: Record<string, string>;
+}
+
+export interface AcpProviderOptions {
+  /** `acp:<name>` for agents from the setting. */
+  id: ProviderId;
+  displayName: string;
+  command: string;
+  args?: readonly string[];
+  /** Merged under the profile's env. */
+  env?: Record<string, string>;
+  log: Logger;
+  capabilities?: ProviderCapabilities;
+  /** The extension version, sent as client info. */
+  clientVersion?: string;
+  /** How long a cancel waits for the prompt to return `cancelled` (default 2 s). */
+  cancelGraceMs?: number;
+  /** How often streaming transcript entries are re-emitted (default 100 ms; 0 = every chunk). */
+  flushIntervalMs?: number;
+}
+
+/**
+ * Runs tasks on any Agent Client Protocol agent over stdio (built on @agentclientprotocol/sdk). One process per
+ * run; follow-ups and recovery use session/load when the agent supports it.
+ */
+export class AcpProvider implements ProviderAdapter {
+  readonly id: ProviderId;
+  readonly displayName: string;
+  readonly capabilities: ProviderCapabilities;
+  private readonly live = new Set<AcpRun>();
+  private runCounter = 0;
+
+  constructor(protected readonly options: AcpProviderOptions) {
+    this.id = options.id;
+    this.displayName = options.displayName;
+    this.capabilities = options.capabilities ?? PROVIDER_CAPABILITIES.acp.capabilities;
+  }
+
+  /** A provider for an `agentTasks.acpAgents` entry (`acp:<name>`). */
+  static fromConfig(config: AcpAgentConfig, log: Logger, clientVersion?: string): AcpProvider {
+    return new AcpProvider({
+      id: `acp:${config.name}`,
+      displayName: config.name,
+      command: config.command,
+      args: config.args,
+      env: config.env,
+      log,
+      clientVersion,
+    });
+  }
+
+  async start(context: RunContext, handle: TaskHandle): Promise<RunOutcome> {
+    const { task } = context;
+    const plan: AcpRunPlan =
+      task.continueSession && task.sessionId ? { kind: 'continue', sessionId: task.sessionId, prompt: task.prompt } : { kind: 'new', prompt: task.prompt };
+    return (await this.run(context, handle, plan)).outcome;
+  }
+
+  /**
+   * Continues a task whose process stopped with the window: session/load of its session and a prompt that says
+   * what happened. A pending permission is not asked again (the agent reports the tool call as interrupted).
+   */
+  async resume(context: RunContext, handle: TaskHandle): Promise<RunOutcome> {
+    const { task } = context;
+    const saved = task.providerState?.sessionId;
+    const sessionId = typeof saved === 'string' ? saved : task.sessionId;
+    if (!sessionId) {
+      handle.appendOutput({ kind: 'status', text: `[recovery] ${this.displayName} stopped before it started a session; there is nothing to resume.` });
+      return { status: 'failed', error: `The ${this.displayName} session was lost before it started. Retry the task.` };
+    }
+    handle.appendOutput({
+      kind: 'status',
+      text: `[recovery] ${this.displayName} stopped when the window closed. Loading session ${sessionId} (session/load); an approval that was pending is not asked again.`,
+    });
+    return (await this.run(context, handle, { kind: 'recover', sessionId, prompt: ACP_RESUME_PROMPT })).outcome;
+  }
+
+  /** Stops every running agent process. */
+  dispose(): void {
+    for (const run of this.live) run.kill();
+  }
+
+  /** How to start the agent for this run; undefined when the executable cannot be found. */
+  protected launch(context: RunContext): AcpAgentLaunch | undefined {
+    return {
+      command: this.options.command,
+      args: this.options.args ?? [],
+      env: { ...this.options.env, ...context.profile?.env },
+    };
+  }
+
+  /** The outcome when the executable is missing. */
+  protected missingCommand(): RunOutcome {
+    return {
+      status: 'failed',
+      error: `The ACP agent "${this.displayName}" could not be started: "${this.options.command}" was not found. Fix its command in ${ACP_AGENTS_SETTING}.`,
+      action: { kind: 'openSettings', setting: ACP_AGENTS_SETTING, label: 'Open Settings' },
+    };
+  }
+
+  /** Classifies a turn that ended; undefined keeps the default (end_turn completes). */
+  protected classifyTurnEnd(_turn: AcpTurnEnd): RunOutcome | undefined {
+    return undefined;
+  }
+
+  private async run(context: RunContext, handle: TaskHandle, plan: AcpRunPlan): Promise<AcpRunEnd> {
+    if (context.signal.aborted) return { outcome: { status: 'aborted' }, notFound: false };
+    const launch = this.launch(context);
+    if (!launch) return { outcome: this.missingCommand(), notFound: true };
+    const run = new AcpRun({
+      launch,
+      agentName: this.displayName,
+      cwd: context.task.cwd,
+      handle,
+      signal: context.signal,
+      log: context.log,
+      runKey: `${this.id}-${context.task.id}-${Date.now().toString(36)}-${++this.runCounter}`,
+      usageBefore: context.task.usage,
+      clientVersion: this.options.clientVersion ?? '0.0.0',
+      cancelGraceMs: this.options.cancelGraceMs,
+      flushIntervalMs: this.options.flushIntervalMs,
+      classifyTurnEnd: (turn) => this.classifyTurnEnd(turn),
+    });
+    this.live.add(run);
+    try {
+      const end = await run.execute(plan);
+      return end.notFound ? { ...end, outcome: this.missingCommand() } : end;
+    } finally {
+      this.live.delete(run);
+    }
+  }
+}

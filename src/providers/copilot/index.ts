@@ -1,0 +1,2 @@
+export { CopilotProvider, COPILOT_PATH_SETTING, classifyCopilotTurn, type CopilotProviderOptions } from './provider';
+export { resolveCopilotExecutable } from './executable';

@@ -1,0 +1,280 @@
+/**
+ * Core benchmarks. Each returns figures measured against a baseline in the same run, so the table reads as ratios
+ * that hold across machines:
+ *   ingest       1,000,000 output entries over 100 tasks through TaskManager.appendOutput (ring + JSONL transcript)
+ *                vs a bare array push of the same entries
+ *   persistence  StateFile save + load of 10,000 tasks vs JSON.stringify + writeFile / readFile + JSON.parse
+ *   bundle       sizes of dist/extension.js, dist/webview.js and the .vsix (if one was packaged)
+ * Run alone: node --import tsx test/bench/core.ts
+ */
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { systemClock } from '../../src/core/clock';
+import { silentLogger } from '../../src/core/events';
+import { emptyState, StateFile, STATE_VERSION, type PersistedState } from '../../src/core/persistence';
+import { ProfileManager } from '../../src/core/profiles';
+import { TaskManager } from '../../src/core/task-manager';
+import { TaskStore } from '../../src/core/task-store';
+import { TASK_STATUSES, type OutputEntry, type OutputKind, type TaskState } from '../../src/core/task-state';
+import { TranscriptStore } from '../../src/core/transcript';
+import type { RunOutcome } from '../../src/providers/adapter';
+import { ProviderRegistry } from '../../src/providers/registry';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+/** One line of the results table. `ratio` = value / baseline (lower is better for times and sizes). */
+export interface BenchRow {
+  name: string;
+  value: number;
+  unit: string;
+  baseline?: number;
+  ratio?: number;
+  note?: string;
+}
+
+function row(name: string, value: number, unit: string, baseline?: number, note?: string): BenchRow {
+  return { name, value, unit, baseline, ratio: baseline ? value / baseline : undefined, note };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+async function time(fn: () => unknown): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return performance.now() - start;
+}
+
+function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'atw-bench-'));
+}
+
+const KINDS: OutputKind[] = ['agent', 'reasoning', 'command', 'tool', 'status'];
+
+/** Entries shaped like real agent output: mostly short lines, every 50th a streaming update of one entry. */
+function makeEntries(count: number): (Omit<OutputEntry, 'at'> & { at: number })[] {
+  const entries: (Omit<OutputEntry, 'at'> & { at: number })[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const streaming = i % 50 === 0;
+    entries[i] = {
+      at: 1_700_000_000_000 + i,
+      kind: KINDS[i % KINDS.length],
+      text: streaming ? `streamed message, ${i} characters so far` : `output line ${i}: compiling src/module-${i % 97}.ts`,
+      ...(streaming ? { id: `stream-${i % 1_000}` } : {}),
+    };
+  }
+  return entries;
+}
+
+/** (a) 1,000,000 entries over 100 tasks through TaskManager.appendOutput vs a bare array push loop. */
+export async function benchOutputIngest(total = 1_000_000, taskCount = 100): Promise<BenchRow[]> {
+  const entries = makeEntries(total);
+
+  // Baseline: the same entries pushed into one array per task (best of 5: it allocates little, so the minimum is stable).
+  const baselineRuns: number[] = [];
+  for (let run = 0; run < 5; run++) {
+    const arrays: unknown[][] = Array.from({ length: taskCount }, () => []);
+    baselineRuns.push(
+      await time(() => {
+        for (let i = 0; i < total; i++) arrays[i % taskCount].push(entries[i]);
+      }),
+    );
+  }
+  const baseline = Math.min(...baselineRuns);
+
+  // The store alone (ring + streaming index), without disk.
+  const store = new TaskStore();
+  for (let t = 0; t < taskCount; t++) store.add(benchTask(`store-task-${t}`, 'running'));
+  const storeMs = await time(() => {
+    for (let i = 0; i < total; i++) store.appendOutput(`store-task-${i % taskCount}`, { ...entries[i] });
+  });
+
+  // The manager: store, transcript batching, JSONL written to disk (flushed before the clock stops).
+  const dir = tempDir();
+  const transcripts = new TranscriptStore(path.join(dir, 'tasks'), 200, silentLogger);
+  const registry = new ProviderRegistry();
+  registry.register({
+    id: 'bench',
+    displayName: 'Bench',
+    capabilities: { pauseKinds: [], resumeAfterCrash: false, survivesReload: false, followUps: false, sessionsPerProcess: 'many', reportsCost: false, rateLimitSignals: false },
+    start: (context) => new Promise<RunOutcome>((resolve) => context.signal.addEventListener('abort', () => resolve({ status: 'aborted' }), { once: true })),
+  });
+  const manager = new TaskManager({
+    store: new TaskStore(),
+    registry,
+    profiles: new ProfileManager(() => Date.now()),
+    clock: systemClock,
+    log: silentLogger,
+    settings: () => ({ defaultProvider: 'bench', maxConcurrentTasks: taskCount, defaultTimeoutMinutes: 0, questionTimeoutMinutes: 0 }),
+    isTrusted: () => true,
+    defaultCwd: () => dir,
+    transcripts,
+  });
+  const ids: string[] = [];
+  for (let t = 0; t < taskCount; t++) ids.push(manager.createTaskSync({ prompt: `bench task ${t}` }).id);
+  let managerMs: number;
+  try {
+    managerMs = await time(async () => {
+      const batch = 50_000;
+      for (let start = 0; start < total; start += batch) {
+        const end = Math.min(total, start + batch);
+        for (let i = start; i < end; i++) manager.appendOutput(ids[i % taskCount], entries[i]);
+        // Let the transcript write what it has, as it would between bursts of agent output.
+        await transcripts.flush();
+      }
+    });
+  } finally {
+    manager.dispose();
+  }
+  const bytesOnDisk = ids.reduce((sum, id) => sum + fs.statSync(transcripts.pathFor(id)).size, 0);
+  fs.rmSync(dir, { recursive: true, force: true });
+
+  return [
+    row(`ingest: bare array push (${total.toLocaleString('en')} entries)`, baseline, 'ms'),
+    row('ingest: TaskStore.appendOutput (ring, no disk)', storeMs, 'ms', baseline),
+    row(`ingest: TaskManager.appendOutput + JSONL over ${taskCount} tasks`, managerMs, 'ms', baseline, `${Math.round(total / (managerMs / 1000)).toLocaleString('en')} entries/s, ${(bytesOnDisk / 1024 / 1024).toFixed(1)} MB written`),
+  ];
+}
+
+function benchTask(id: string, status: TaskState['status'], i = 0): TaskState {
+  return {
+    id,
+    status,
+    provider: i % 3 === 0 ? 'codex' : 'claude-cli',
+    taskType: 'coder',
+    prompt: `Task ${i}: refactor the module and keep the tests green; explain what changed and why.`,
+    cwd: '/home/user/project',
+    model: 'gpt-5',
+    sessionId: `session-${i}`,
+    timestamps: { created: 1_700_000_000_000 + i, updated: 1_700_000_000_500 + i, started: 1_700_000_000_100 + i, completed: 1_700_000_001_000 + i },
+    timeoutMs: 1_800_000,
+    output: [],
+    outputFilePath: `/home/user/.storage/tasks/${id}.jsonl`,
+    dependsOn: i % 10 === 0 && i > 0 ? [`bench-task-${i - 1}`] : [],
+    labels: ['bench'],
+    pendingQuestions: [],
+    result: 'Done: 3 files changed.',
+    usage: { inputTokens: 12_000 + i, outputTokens: 800 + i, costUsd: 0.01 },
+    providerState: { threadId: `thread-${i}` },
+  };
+}
+
+/** (b) StateFile save + load of 10,000 tasks vs JSON.stringify + writeFile / readFile + JSON.parse of the same data. */
+export async function benchPersistence(count = 10_000, runs = 9): Promise<BenchRow[]> {
+  const tasks = Array.from({ length: count }, (_, i) => benchTask(`bench-task-${i}`, TASK_STATUSES[i % TASK_STATUSES.length], i));
+  const state: PersistedState = { version: STATE_VERSION, tasks, profiles: { work: { failureCount: 0 } }, lastSavedAt: 0 };
+  const dir = tempDir();
+  const file = new StateFile(dir, () => state, systemClock, 500, silentLogger);
+  const plainFile = path.join(dir, 'plain.json');
+
+  const save: number[] = [];
+  const load: number[] = [];
+  const plainSave: number[] = [];
+  const plainLoad: number[] = [];
+  try {
+    for (let run = 0; run < runs; run++) {
+      // Alternate the order so neither side always runs on a warmer cache.
+      const ours = async (): Promise<void> => {
+        save.push(await time(() => file.flush(true)));
+        load.push(await time(() => new StateFile(dir, () => emptyState(), systemClock).load()));
+      };
+      const plain = async (): Promise<void> => {
+        plainSave.push(await time(() => fsp.writeFile(plainFile, JSON.stringify(state))));
+        plainLoad.push(await time(async () => JSON.parse(await fsp.readFile(plainFile, 'utf8'))));
+      };
+      if (run % 2) {
+        await ours();
+        await plain();
+      } else {
+        await plain();
+        await ours();
+      }
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const baseline = median(plainSave) + median(plainLoad);
+  const ours = median(save) + median(load);
+  return [
+    row(`persistence: JSON.stringify+writeFile / readFile+JSON.parse (${count.toLocaleString('en')} tasks)`, baseline, 'ms'),
+    row('persistence: StateFile save (tmp + fsync + rename + .bak)', median(save), 'ms', median(plainSave)),
+    row('persistence: StateFile load (validated)', median(load), 'ms', median(plainLoad)),
+    row('persistence: StateFile save + load', ours, 'ms', baseline, ours / baseline <= 1.5 ? 'within the 1.5× aim' : 'ABOVE the 1.5× aim'),
+  ];
+}
+
+/** (c) Bundle sizes; the ratio is against the smallest build, the webview, for scale. */
+export function benchBundleSize(): BenchRow[] {
+  const rows: BenchRow[] = [];
+  const size = (file: string): number | undefined => {
+    try {
+      return fs.statSync(path.join(ROOT, file)).size;
+    } catch {
+      return undefined;
+    }
+  };
+  const extension = size('dist/extension.js');
+  const webview = size('dist/webview.js');
+  if (extension === undefined || webview === undefined) throw new Error('dist/ is missing: run `node esbuild.mjs` first');
+  rows.push(row('bundle: dist/extension.js', extension / 1024, 'KB'));
+  rows.push(row('bundle: dist/webview.js', webview / 1024, 'KB'));
+  const vsix = fs.readdirSync(ROOT).filter((name) => /^agent-task-worker-.*\.vsix$/.test(name)).sort();
+  for (const name of vsix) rows.push(row(`bundle: ${name}`, size(name)! / 1024, 'KB', undefined, 'as last packaged (npm run package)'));
+  if (vsix.length === 0) rows.push({ name: 'bundle: .vsix', value: Number.NaN, unit: 'KB', note: 'not packaged (npm run package)' });
+  return rows;
+}
+
+/** Activation time in the real host, measured by the integration run into out/bench-activation.json. */
+export function benchActivation(): BenchRow[] {
+  const file = path.join(ROOT, 'out', 'bench-activation.json');
+  if (!fs.existsSync(file)) return [{ name: 'activation (out/bench-activation.json)', value: Number.NaN, unit: 'ms', note: 'not measured in this checkout' }];
+  const data = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+  return figuresToRows('activation', data);
+}
+
+/** Turns a figures object from another bench ({name: number | string | {value, baseline?, unit?}} or rows) into rows. */
+export function figuresToRows(prefix: string, data: unknown): BenchRow[] {
+  if (Array.isArray(data)) {
+    return data.map((entry: Partial<BenchRow>) => ({
+      name: `${prefix}: ${entry.name ?? '?'}`,
+      value: Number(entry.value),
+      unit: entry.unit ?? '',
+      baseline: entry.baseline,
+      ratio: entry.ratio ?? (entry.baseline ? Number(entry.value) / entry.baseline : undefined),
+      note: entry.note,
+    }));
+  }
+  if (typeof data !== 'object' || data === null) return [{ name: prefix, value: Number(data), unit: '' }];
+  const rows: BenchRow[] = [];
+  for (const [rawKey, value] of Object.entries(data as Record<string, unknown>)) {
+    const key = rawKey.startsWith(`${prefix}.`) ? rawKey.slice(prefix.length + 1) : rawKey;
+    // A ratio another bench computed keeps its own direction, so it stays in the value column.
+    if (typeof value === 'number') rows.push({ name: `${prefix}: ${key}`, value, unit: unitOf(key) });
+    else if (typeof value === 'string') rows.push({ name: `${prefix}: ${key}`, value: Number.NaN, unit: '', note: value });
+    else if (value && typeof value === 'object' && 'value' in value) {
+      const figure = value as Partial<BenchRow>;
+      rows.push(row(`${prefix}: ${key}`, Number(figure.value), figure.unit ?? unitOf(key), figure.baseline, figure.note));
+    } else rows.push({ name: `${prefix}: ${key}`, value: Number.NaN, unit: '', note: JSON.stringify(value) });
+  }
+  return rows;
+}
+
+function unitOf(key: string): string {
+  if (/ratio|×|x$/i.test(key)) return '×';
+  if (/Ms$|_ms$|\bms\b|Time/i.test(key)) return 'ms';
+  if (/bytes$/i.test(key)) return 'B';
+  if (/kb$/i.test(key)) return 'KB';
+  if (/mb$|rss/i.test(key)) return 'MB';
+  return '';
+}
+
+if (require.main === module) {
+  void (async () => {
+    for (const rows of [await benchOutputIngest(), await benchPersistence(), benchBundleSize(), benchActivation()]) console.table(rows);
+  })();
+}
