@@ -5,7 +5,6 @@
 //   restart-1   makes tasks …
 //   restart-2   … and a second host on the same user data and workspace checks they survived
 //   untrusted   the workspace opens in restricted mode
-//   mcp         MCP delegation through the real dist/mcp-server.js
 //   mcp         MCP delegation: the SDK client runs dist/mcp-server.js against this window's socket
 //
 //   node scripts/run-integration.mjs [--phase main,untrusted] [--no-build] [--grep <mocha grep>]

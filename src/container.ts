@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { CommandId, OutputChannelName, ViewId } from './constants';
+import { CommandId, ConfigKey, OutputChannelName, ViewId } from './constants';
 import { systemClock } from './core/clock';
 import { StateFile } from './core/persistence';
 import { ProfileManager } from './core/profiles';
@@ -17,6 +17,8 @@ import { Settings } from './host/settings';
 import { TaskIndicators } from './host/status-bar';
 import { TaskTreeProvider, type TaskTreeNode } from './host/tree/task-tree';
 import { TaskPanels } from './host/webview/task-panel';
+import type { ProviderAdapter } from './providers/adapter';
+import { CodexProvider } from './providers/codex';
 import { ProviderRegistry } from './providers/registry';
 
 /** The composition root: the only place that creates the extension's parts and wires them together. */
@@ -24,6 +26,7 @@ export class Container implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   readonly manager: TaskManager;
   readonly api: AgentTasksApi;
+  private providerShutdown: () => Promise<void> = () => Promise.resolve();
 
   constructor(context: vscode.ExtensionContext) {
     const log = vscode.window.createOutputChannel(OutputChannelName, { log: true });
@@ -57,6 +60,21 @@ export class Container implements vscode.Disposable {
       transcripts,
     });
     this.manager = manager;
+
+    // Built-in providers. They are disposed after the manager (disposables run in reverse), so the manager's
+    // 'shutdown' abort reaches them first and they let their agents keep running for the next window.
+    const workspacePath = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? storageDir;
+    const builtIn: ProviderAdapter[] = [
+      new CodexProvider({
+        codexPath: () => settings.cliPath(ConfigKey.codexPath),
+        workspacePath,
+        log,
+        keepRunningMinutes: () => settings.keepRunningMinutes(),
+        clientVersion: String(context.extension.packageJSON.version ?? '0.0.0'),
+      }),
+    ];
+    for (const adapter of builtIn) this.disposables.push(toVscode(registry.register(adapter)));
+    this.providerShutdown = () => Promise.all(builtIn.map((adapter) => adapter.dispose?.())).then(() => undefined);
     this.disposables.push({ dispose: () => manager.dispose() });
 
     const answers = new AnswerGate(manager);
@@ -140,8 +158,18 @@ export class Container implements vscode.Disposable {
     log.info(`Agent Task Worker activated: ${manager.allTasks().length} task(s) restored from ${storageDir}`);
   }
 
+  /** Disposes everything, then lets providers release their connections (agents keep running). */
+  async disposeAsync(): Promise<void> {
+    this.dispose();
+    try {
+      await this.providerShutdown();
+    } catch (error) {
+      console.error('[agent-tasks] provider shutdown failed', error);
+    }
+  }
+
   dispose(): void {
-    for (const disposable of this.disposables.reverse()) {
+    for (const disposable of this.disposables.splice(0).reverse()) {
       try {
         disposable.dispose();
       } catch (error) {

@@ -6,11 +6,11 @@ let container: Container | undefined;
 
 export function activate(context: vscode.ExtensionContext): AgentTasksApi {
   container = new Container(context);
-  context.subscriptions.push(container);
   return container.api;
 }
 
-export function deactivate(): void {
-  container?.dispose();
+export async function deactivate(): Promise<void> {
+  const current = container;
   container = undefined;
+  await current?.disposeAsync();
 }

@@ -142,6 +142,7 @@ export function createServer(host: HostConnection): { server: Server; dispose():
   };
 
   const onHostEvent = (event: HostEvent): void => {
+    require('node:fs').appendFileSync('/tmp/mcpdbg.log', `DBG event ${JSON.stringify(event).slice(0, 300)} tracked=${[...mcpTasks.entries()].join(';')}\n`);
     switch (event.event) {
       case 'taskCreated':
       case 'taskRemoved':

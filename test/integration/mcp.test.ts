@@ -264,7 +264,7 @@ suite('MCP delegation', () => {
           await mcp.call('answer_question', { taskId, requestId, answer: '2' });
         })();
       }
-      if (message.type === 'result') assert.match(JSON.stringify(message.result.content), /You chose: 2/);
+      if (message.type === 'result') assert.match(JSON.stringify(message.result), /You chose: 2/);
       if (message.type === 'error') assert.fail(message.error.message);
     }
     assert.equal(messages[0], 'taskCreated');

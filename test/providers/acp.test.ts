@@ -197,12 +197,13 @@ describe('AcpProvider with an SDK-based test agent', { timeout: 5 * 60_000 }, ()
   });
 });
 
+/** This test process's children that are agents (tsx's esbuild service is not one of them). */
 function childPids(): string[] {
-  try {
-    return execFileSync('pgrep', ['-P', String(process.pid)], { encoding: 'utf8' }).split('\n').filter(Boolean);
-  } catch {
-    return [];
-  }
+  const lines = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(process.pid)], { encoding: 'utf8' }).split('\n');
+  return lines
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([pid, command]) => pid && command !== 'esbuild' && command !== 'ps')
+    .map(([pid]) => pid);
 }
 
 async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {

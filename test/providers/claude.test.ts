@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import type { ResolvedProfile } from '../../src/providers/adapter';
 import { ClaudeProvider } from '../../src/providers/claude';
 import type { TaskState } from '../../src/core/task-state';
@@ -28,6 +28,9 @@ describe('ClaudeProvider with the real Claude Code CLI', { timeout: 5 * 60_000 }
   after(async () => {
     await mock.close();
     fs.rmSync(root, { recursive: true, force: true });
+  });
+  afterEach(async () => {
+    await waitFor(() => childPids().length === 0, 10_000).catch(() => assert.fail(`processes left behind: ${childPids().join(', ')}`));
   });
 
   let counter = 0;
@@ -222,16 +225,24 @@ describe('ClaudeProvider with the real Claude Code CLI', { timeout: 5 * 60_000 }
   });
 });
 
-/** Kills this test's child processes (the CLI under test), as a crash would. */
+/** Kills this test's agent children (the CLI under test), as a crash would. */
 function killChildren(signal: NodeJS.Signals): void {
-  const children = execFileSync('pgrep', ['-P', String(process.pid)], { encoding: 'utf8' }).split('\n').filter(Boolean);
-  for (const pid of children) {
+  for (const pid of childPids()) {
     try {
       process.kill(Number(pid), signal);
     } catch {
       // Already gone.
     }
   }
+}
+
+/** This test process's children that are agents (tsx's esbuild service is not one of them). */
+function childPids(): string[] {
+  const lines = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(process.pid)], { encoding: 'utf8' }).split('\n');
+  return lines
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([pid, command]) => pid && command !== 'esbuild' && command !== 'ps')
+    .map(([pid]) => pid);
 }
 
 function findSessionFile(home: string, sessionId: string): string | undefined {

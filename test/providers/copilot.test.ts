@@ -30,7 +30,7 @@ describe('CopilotProvider with the real Copilot CLI', { timeout: 10 * 60_000 }, 
     fs.rmSync(root, { recursive: true, force: true });
   });
   afterEach(async () => {
-    await waitFor(() => childPids().length === 0, 5000).catch(() => assert.fail(`processes left behind: ${childPids().join(', ')}`));
+    await waitFor(() => childPids().length === 0, 10_000).catch(() => assert.fail(`processes left behind: ${childPids().join(', ')}`));
   });
 
   let counter = 0;
@@ -204,13 +204,13 @@ describe('CopilotProvider with the real Copilot CLI', { timeout: 10 * 60_000 }, 
   });
 });
 
-/** This test process's children (the CLI under test). */
+/** This test process's children that are agents (tsx's esbuild service is not one of them). */
 function childPids(): string[] {
-  try {
-    return execFileSync('pgrep', ['-P', String(process.pid)], { encoding: 'utf8' }).split('\n').filter(Boolean);
-  } catch {
-    return []; // pgrep exits 1 when there are none
-  }
+  const lines = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(process.pid)], { encoding: 'utf8' }).split('\n');
+  return lines
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([pid, command]) => pid && command !== 'esbuild' && command !== 'ps')
+    .map(([pid]) => pid);
 }
 
 async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
