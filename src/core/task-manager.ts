@@ -453,7 +453,7 @@ export class TaskManager implements Disposable {
         if (!controller.signal.aborted) this.options.log.error(`Task ${id}: ${adapter.id} threw: ${messageOf(error)}`);
       }
       if (this.runs.get(id) === run) this.runs.delete(id);
-      this.withdrawAll(id, run, 'The task stopped');
+      this.withdrawAll(id, run, 'The task stopped', !controller.signal.aborted);
       try {
         this.completeRun(id, run, outcome);
       } catch (error) {
@@ -507,6 +507,7 @@ export class TaskManager implements Disposable {
     let until = current
       ? profiles.markRateLimited(current.id, error, retryAfterMs)
       : now + (retryAfterMs ?? Math.min(30_000 * 2 ** (attempts - 1), 30 * 60_000));
+    if (task.status === 'waiting_answer') this.store.update(id, { status: 'running' });
     this.store.update(id, { status: 'rate_limited', rateLimitAttempts: attempts, error });
     this.appendOutput(id, { kind: 'status', text: `[rate limit] ${error} (attempt ${attempts} of ${MAX_RATE_LIMITED_ATTEMPTS})` });
     if (attempts >= MAX_RATE_LIMITED_ATTEMPTS) {
@@ -551,7 +552,7 @@ export class TaskManager implements Disposable {
     this.appendOutput(id, { kind: 'status', text: reason === 'cancelled' ? 'Cancelling…' : `${message}; stopping the agent…` });
     this.stopping.set(id, reason);
     run.controller.abort(reason);
-    this.withdrawAll(id, run, reason === 'cancelled' ? 'The task was cancelled' : 'The task timed out');
+    this.withdrawAll(id, run, reason === 'cancelled' ? 'The task was cancelled' : 'The task timed out', false);
     let timer: TimerHandle | undefined;
     await Promise.race([run.done, new Promise<void>((resolve) => (timer = this.options.clock.setTimeout(resolve, CANCEL_GRACE_MS)))]);
     if (timer !== undefined) this.options.clock.clearTimeout(timer);
@@ -663,7 +664,12 @@ export class TaskManager implements Disposable {
     else pending.reject(new QuestionWithdrawnError(requestId, line));
   }
 
-  private withdrawAll(id: string, run: ActiveRun, reason: string): void {
+  /**
+   * Rejects every open question of a run. When the agent is still going (`resumeRunning`), a task waiting on
+   * them is running again; when it is being stopped, the status is left for the terminal state that follows
+   * (waiting_answer → cancelled directly, never through a running the user did not see).
+   */
+  private withdrawAll(id: string, run: ActiveRun, reason: string, resumeRunning: boolean): void {
     for (const [requestId, pending] of [...run.questions]) {
       run.questions.delete(requestId);
       if (pending.timer !== undefined) this.options.clock.clearTimeout(pending.timer);
@@ -671,7 +677,7 @@ export class TaskManager implements Disposable {
     }
     const task = this.store.get(id);
     if (task && task.pendingQuestions.length > 0 && !isTerminal(task.status)) {
-      this.store.update(id, { pendingQuestions: [], status: task.status === 'waiting_answer' ? 'running' : task.status });
+      this.store.update(id, { pendingQuestions: [], status: resumeRunning && task.status === 'waiting_answer' ? 'running' : task.status });
     }
   }
 

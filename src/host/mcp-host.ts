@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Logger } from '../core/events';
 import { messageOf, type TaskManager } from '../core/task-manager';
-import { TASK_TYPES, type CreateTaskInput, type TaskState } from '../core/task-state';
+import { TASK_TYPES, type CreateTaskInput, type TaskState, type TaskStatus } from '../core/task-state';
+import { clientSnippets, type McpClientKind } from '../mcp/client-config';
 import { ensurePrivateDir, loadOrCreateToken, SOCKET_FILE, tokenMatches, workspaceSocketDir } from '../mcp/endpoint';
 import {
   DELEGATED_LABEL,
@@ -31,8 +32,6 @@ import type { Settings } from './settings';
 
 /** The id under contributes.mcpServerDefinitionProviders (VS Code ≥ 1.101). */
 export const MCP_PROVIDER_ID = 'agentTasks.mcpServer';
-/** The server's name in the configs other agents get. */
-export const MCP_SERVER_NAME = 'agent-tasks';
 const HELLO_TIMEOUT_MS = 5_000;
 /** Task events are coalesced for this long, so a streaming agent does not flood the socket. */
 const EVENT_DELAY_MS = 50;
@@ -46,8 +45,6 @@ export interface McpClientConfig {
   env: Record<string, string>;
   snippets: Record<McpClientKind, string>;
 }
-
-export type McpClientKind = 'claude' | 'claudeCli' | 'codex';
 
 const CLIENT_LABELS: Record<McpClientKind, { label: string; detail: string }> = {
   claude: { label: 'Claude Code — .mcp.json', detail: 'Project config; merge into .mcp.json at the workspace root (keep it out of version control: it holds a token)' },
@@ -69,7 +66,8 @@ export class McpHost implements vscode.Disposable {
   private unavailable: string | undefined = 'Agent Tasks is still starting the MCP socket';
   private readonly connections = new Set<net.Socket>();
   private readonly known = new Set<string>();
-  private readonly dirty = new Map<string, 'taskCreated' | 'taskChanged'>();
+  private readonly dirty = new Set<string>();
+  private readonly lastStatus = new Map<string, TaskStatus>();
   private readonly outputDirty = new Set<string>();
   private readonly removed = new Set<string>();
   private flushTimer: NodeJS.Timeout | undefined;
@@ -109,9 +107,12 @@ export class McpHost implements vscode.Disposable {
         return this.manager.fullTranscript(taskId);
       },
     };
-    for (const task of manager.allTasks()) this.known.add(task.id);
+    for (const task of manager.allTasks()) {
+      this.known.add(task.id);
+      this.lastStatus.set(task.id, task.status);
+    }
     this.disposables.push(
-      manager.onDidUpdateTask((task) => this.markDirty(task.id)),
+      manager.onDidUpdateTask((task) => this.onTaskUpdated(task)),
       manager.onDidAppendOutput(({ taskId }) => this.markOutput(taskId)),
       manager.onDidRemoveTask((id) => this.markRemoved(id)),
       this.definitionsChanged,
@@ -323,15 +324,19 @@ export class McpHost implements vscode.Disposable {
 
   // Events
 
-  private markDirty(id: string): void {
-    if (this.connections.size === 0) {
-      this.known.add(id);
+  /** Status changes go out at once (a client must see every status); other changes are coalesced. */
+  private onTaskUpdated(task: TaskState): void {
+    const created = !this.known.has(task.id);
+    const statusChanged = this.lastStatus.get(task.id) !== task.status;
+    this.known.add(task.id);
+    this.lastStatus.set(task.id, task.status);
+    if (this.connections.size === 0) return;
+    if (created || statusChanged) {
+      this.dirty.delete(task.id);
+      this.broadcast([{ type: 'event', event: created ? 'taskCreated' : 'taskChanged', task: this.wire(task) }]);
       return;
     }
-    if (!this.known.has(id)) {
-      this.known.add(id);
-      this.dirty.set(id, 'taskCreated');
-    } else if (!this.dirty.has(id)) this.dirty.set(id, 'taskChanged');
+    this.dirty.add(task.id);
     this.scheduleFlush();
   }
 
@@ -343,6 +348,7 @@ export class McpHost implements vscode.Disposable {
 
   private markRemoved(id: string): void {
     this.known.delete(id);
+    this.lastStatus.delete(id);
     if (this.connections.size === 0) return;
     this.dirty.delete(id);
     this.outputDirty.delete(id);
@@ -359,15 +365,19 @@ export class McpHost implements vscode.Disposable {
     const events: HostEvent[] = [];
     const allowApprovals = this.settings.allowAgentApprovals();
     const tasks = new Map(this.manager.allTasks().map((task) => [task.id, task]));
-    for (const [id, event] of this.dirty) {
+    for (const id of this.dirty) {
       const task = tasks.get(id);
-      if (task) events.push({ type: 'event', event, task: this.wire(task, 0, allowApprovals) });
+      if (task) events.push({ type: 'event', event: 'taskChanged', task: this.wire(task, 0, allowApprovals) });
     }
     for (const id of this.outputDirty) events.push({ type: 'event', event: 'taskOutput', taskId: id });
     for (const id of this.removed) events.push({ type: 'event', event: 'taskRemoved', taskId: id });
     this.dirty.clear();
     this.outputDirty.clear();
     this.removed.clear();
+    this.broadcast(events);
+  }
+
+  private broadcast(events: HostEvent[]): void {
     if (events.length === 0) return;
     const payload = events.map(encodeJsonLine).join('');
     for (const socket of this.connections) if (!socket.destroyed) socket.write(payload);
@@ -451,31 +461,6 @@ export async function copyMcpConfig(arg?: unknown): Promise<McpClientConfig | un
     `Copied the ${CLIENT_LABELS[kind].label} config. It contains this workspace's access token: keep it private and out of version control.`,
   );
   return config;
-}
-
-/** Ready-to-paste configs that start `node <extension>/dist/mcp-server.js` with the socket and token. */
-export function clientSnippets(serverPath: string, env: Record<string, string>): Record<McpClientKind, string> {
-  const claude = JSON.stringify({ mcpServers: { [MCP_SERVER_NAME]: { type: 'stdio', command: 'node', args: [serverPath], env } } }, null, 2);
-  const claudeCli = [
-    'claude mcp add',
-    MCP_SERVER_NAME,
-    ...Object.entries(env).map(([key, value]) => `-e ${shellQuote(`${key}=${value}`)}`),
-    '-- node',
-    shellQuote(serverPath),
-  ].join(' ');
-  const codex = [
-    `[mcp_servers.${MCP_SERVER_NAME}]`,
-    'command = "node"',
-    `args = [${JSON.stringify(serverPath)}]`,
-    // wait_for_task may wait up to 10 minutes.
-    'tool_timeout_sec = 660',
-    `env = { ${Object.entries(env).map(([key, value]) => `${key} = ${JSON.stringify(value)}`).join(', ')} }`,
-  ].join('\n');
-  return { claude, claudeCli, codex };
-}
-
-function shellQuote(value: string): string {
-  return /^[A-Za-z0-9_./=:@-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
 function isDelegated(task: TaskState): boolean {

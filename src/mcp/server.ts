@@ -17,6 +17,7 @@ import {
   UnsubscribeRequestSchema,
   type CallToolResult,
   type Resource,
+  type Task as McpTask,
 } from '@modelcontextprotocol/sdk/types.js';
 import { version } from '../../package.json';
 import { outputUri, parseTaskUri, POLL_INTERVAL_MS, statusMessage, taskMarkdown, taskUri, toMcpTask, transcriptText } from './format';
@@ -84,9 +85,12 @@ export function createServer(host: HostConnection): { server: Server; dispose():
       if (!extra.taskStore) throw new McpError(ErrorCode.InternalError, 'No task store');
       try {
         const task = await spawn(host, checked.data, clientName());
-        mcpTasks.set(task.id, statusKey(task));
+        mcpTasks.set(task.id, statusKey(toMcpTask(task)));
         const context: SpawnedTaskContext = { agentTaskId: task.id };
-        return { task: await extra.taskStore.createTask({ ttl: null, pollInterval: POLL_INTERVAL_MS, context }) };
+        const created = await extra.taskStore.createTask({ ttl: null, pollInterval: POLL_INTERVAL_MS, context });
+        // From here on the client knows this status; notifications report what changes after it.
+        mcpTasks.set(task.id, statusKey(created));
+        return { task: created };
       } catch (error) {
         throw new McpError(ErrorCode.InternalError, messageOf(error));
       }
@@ -142,19 +146,20 @@ export function createServer(host: HostConnection): { server: Server; dispose():
   };
 
   const onHostEvent = (event: HostEvent): void => {
-    require('node:fs').appendFileSync('/tmp/mcpdbg.log', `DBG event ${JSON.stringify(event).slice(0, 300)} tracked=${[...mcpTasks.entries()].join(';')}\n`);
     switch (event.event) {
-      case 'taskCreated':
       case 'taskRemoved':
         notify(() => server.sendResourceListChanged());
         break;
+      case 'taskCreated':
       case 'taskChanged': {
         const { task } = event;
+        if (event.event === 'taskCreated') notify(() => server.sendResourceListChanged());
         if (subscriptions.has(taskUri(task.id))) notify(() => server.sendResourceUpdated({ uri: taskUri(task.id) }));
         const told = mcpTasks.get(task.id);
-        if (told !== undefined && told !== statusKey(task)) {
-          mcpTasks.set(task.id, statusKey(task));
-          notify(() => server.notification({ method: 'notifications/tasks/status', params: toMcpTask(task) }));
+        const mcpTask = toMcpTask(task);
+        if (told !== undefined && told !== statusKey(mcpTask)) {
+          mcpTasks.set(task.id, statusKey(mcpTask));
+          notify(() => server.notification({ method: 'notifications/tasks/status', params: mcpTask }));
         }
         break;
       }
@@ -204,7 +209,7 @@ function resourcesOf(task: WireTask): Resource[] {
   ];
 }
 
-const statusKey = (task: WireTask): string => `${toMcpTask(task).status}\0${statusMessage(task)}`;
+const statusKey = (task: McpTask): string => `${task.status}\0${task.statusMessage ?? ''}`;
 
 async function hostCall<T>(call: () => Promise<T>): Promise<T> {
   try {

@@ -20,32 +20,27 @@ export interface AcpSessionListener {
 const CLIENT_CAPABILITIES: acp.ClientCapabilities = { fs: { readTextFile: false, writeTextFile: false }, terminal: false };
 
 /**
- * An ACP agent process and the SDK client connection over its stdio (JSON-RPC as NDJSON). Messages go through
- * ProcessTransport, so the agent leads its own process group (cancel kills its tools too), a line that is not JSON
- * is logged with its raw text and skipped, and a missing executable surfaces as CommandNotFoundError.
+ * An ACP agent and the SDK client connection to it. Messages go through a MessageTransport (ProcessTransport for a
+ * stdio agent: the agent leads its own process group, so cancel kills its tools too, and a missing executable
+ * surfaces as CommandNotFoundError); a line that is not JSON is logged with its raw text and skipped.
  */
 export class AcpAgentProcess {
-  readonly transport: ProcessTransport;
   readonly connection: acp.ClientConnection;
   private readonly listeners = new Map<string, AcpSessionListener>();
   private readonly subscriptions: Disposable[] = [];
+  private readonly closedPromise: Promise<TransportClosed>;
 
   constructor(
-    launch: AcpAgentLaunch,
-    cwd: string,
+    readonly transport: MessageTransport,
     private readonly log: Logger,
     /** Names the agent in log lines. */
     private readonly label: string,
   ) {
-    this.transport = new ProcessTransport({
-      command: launch.command,
-      args: launch.args,
-      cwd,
-      env: launch.env,
-      onStderr: (text) => log.trace(`[${label} stderr] ${text.trimEnd()}`),
-    });
+    let markClosed!: (closed: TransportClosed) => void;
+    this.closedPromise = new Promise((resolve) => (markClosed = resolve));
     this.subscriptions.push(
-      this.transport.onMalformed(({ raw, error }) => log.warn(`${label} wrote a line that is not JSON (${error.message}); skipped: ${raw}`)),
+      transport.onMalformed(({ raw, error }) => log.warn(`${label} wrote a line that is not JSON (${error.message}); skipped: ${raw}`)),
+      transport.onClose(markClosed),
     );
     const app = acp
       .client({ name: 'agent-task-worker' })
@@ -60,10 +55,6 @@ export class AcpAgentProcess {
         return listener.onPermission(params, signal);
       });
     this.connection = app.connect(acpStreamOver(this.transport, this.subscriptions));
-  }
-
-  get pid(): number | undefined {
-    return this.transport.pid;
   }
 
   get agent(): acp.ClientContext {
@@ -84,15 +75,15 @@ export class AcpAgentProcess {
     });
   }
 
-  /** Resolves when the process has exited. */
+  /** Resolves when the agent has gone (process exit, or the connection closed). */
   whenClosed(): Promise<TransportClosed> {
-    return this.transport.whenClosed();
+    return this.closedPromise;
   }
 
   /** Ends the agent: closes stdin (agents exit on EOF), then kills the process group after `graceMs`. */
-  async close(graceMs = 1500): Promise<TransportClosed> {
+  async close(graceMs = 1500): Promise<void> {
     try {
-      return await this.transport.close(graceMs);
+      await this.transport.close(graceMs);
     } finally {
       this.connection.close();
       for (const subscription of this.subscriptions.splice(0)) subscription.dispose();
@@ -102,11 +93,17 @@ export class AcpAgentProcess {
   kill(): void {
     this.transport.kill();
   }
+}
 
-  /** Logs a protocol surprise with the raw message. */
-  logSurprise(what: string, raw: unknown): void {
-    this.log.warn(`${this.label}: ${what}: ${JSON.stringify(raw).slice(0, 2000)}`);
-  }
+/** Spawns an ACP agent speaking NDJSON over stdio, in its own process group; stderr goes to the trace log. */
+export function spawnAcpAgent(launch: AcpAgentLaunch, cwd: string, log: Logger, label: string): ProcessTransport {
+  return new ProcessTransport({
+    command: launch.command,
+    args: launch.args,
+    cwd,
+    env: launch.env,
+    onStderr: (text) => log.trace(`[${label} stderr] ${text.trimEnd()}`),
+  });
 }
 
 /**

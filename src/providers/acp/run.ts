@@ -3,8 +3,8 @@ import type { Disposable, Logger } from '../../core/events';
 import type { Answer, Usage } from '../../core/task-state';
 import type { RunOutcome, TaskHandle } from '../adapter';
 import { CommandNotFoundError } from '../transport/process-transport';
-import type { TransportClosed } from '../transport/transport';
-import { AcpAgentProcess, type AcpAgentLaunch } from './connection';
+import type { MessageTransport, TransportClosed } from '../transport/transport';
+import { AcpAgentProcess, spawnAcpAgent, type AcpAgentLaunch } from './connection';
 import { permissionOutcome, permissionQuestion } from './permissions';
 import { StreamingOutput } from './streaming-output';
 import { AcpTranscript } from './transcript';
@@ -41,6 +41,8 @@ export interface AcpRunOptions {
   flushIntervalMs?: number;
   /** Classifies a turn that ended normally; undefined = the default (end_turn completes, others fail). */
   classifyTurnEnd?: (turn: AcpTurnEnd) => RunOutcome | undefined;
+  /** The connection to the agent; default: spawn `launch` (tests replay recorded traffic through their own). */
+  transport?: MessageTransport;
 }
 
 /** How a run ended, with the facts the provider needs. */
@@ -81,7 +83,8 @@ export class AcpRun {
   constructor(private readonly options: AcpRunOptions) {
     this.output = new StreamingOutput(options.handle, options.flushIntervalMs ?? 100);
     this.transcript = new AcpTranscript(this.output, options.runKey, options.cwd);
-    this.process = new AcpAgentProcess(options.launch, options.cwd, options.log, options.agentName);
+    const transport = options.transport ?? spawnAcpAgent(options.launch, options.cwd, options.log, options.agentName);
+    this.process = new AcpAgentProcess(transport, options.log, options.agentName);
     this.closed = this.process.whenClosed();
   }
 
@@ -236,7 +239,9 @@ export class AcpRun {
 
   /** Races a request with the process exiting, so a dead agent fails the run with its exit and stderr. */
   private async untilClosed<T>(request: Promise<T>): Promise<T> {
-    const exited = this.closed.then((closed) => {
+    const exited = this.closed.then(async (closed) => {
+      // A response that arrived just before the exit is still in the SDK's dispatch: let it win.
+      await settleNotifications();
       throw new RunStop(this.exitOutcome(closed), closed.error instanceof CommandNotFoundError);
     });
     exited.catch(() => undefined);
@@ -245,7 +250,10 @@ export class AcpRun {
     } catch (error) {
       if (error instanceof RunStop) throw error;
       // The SDK rejects pending requests when the connection closes; prefer the process's own story.
-      if (this.process.transport.closed) throw new RunStop(this.exitOutcome(await this.closed), false);
+      if (this.process.transport.closed) {
+        const closed = await this.closed;
+        throw new RunStop(this.exitOutcome(closed), closed.error instanceof CommandNotFoundError);
+      }
       throw error;
     }
   }

@@ -84,8 +84,8 @@ export class ClaudeProvider implements ProviderAdapter {
   }
 
   /** Stops every running Claude Code process. */
-  async dispose(): Promise<void> {
-    await Promise.all([...this.live].map((run) => run.kill()));
+  dispose(): void {
+    for (const run of this.live) run.kill();
   }
 
   private async run(context: RunContext, handle: TaskHandle, request: RunRequest): Promise<ClaudeRunEnd> {

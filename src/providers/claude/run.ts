@@ -3,7 +3,7 @@ import type { Usage } from '../../core/task-state';
 import { QuestionWithdrawnError, type RunOutcome, type TaskHandle } from '../adapter';
 import { StreamingOutput } from '../acp/streaming-output';
 import { CommandNotFoundError, ProcessTransport } from '../transport/process-transport';
-import type { TransportClosed } from '../transport/transport';
+import type { MessageTransport, TransportClosed } from '../transport/transport';
 import { toolPermissionPrompt } from './permissions';
 import {
   isCanUseToolRequest,
@@ -34,6 +34,8 @@ export interface ClaudeRunOptions {
   /** How long a cancel waits for Claude Code to confirm the interrupt before the process is ended (default 2 s). */
   interruptGraceMs?: number;
   flushIntervalMs?: number;
+  /** The connection to Claude Code; default: spawn `command` (tests replay recorded traffic through their own). */
+  transport?: MessageTransport;
 }
 
 /** How a run ended, with the facts the provider needs to decide what to do next. */
@@ -53,7 +55,7 @@ const STDERR_LINES_IN_ERRORS = 20;
  * turns `can_use_tool` control requests into questions, interrupts on cancel, and reports usage and cost.
  */
 export class ClaudeRun {
-  private readonly transport: ProcessTransport;
+  private readonly transport: MessageTransport;
   private readonly output: StreamingOutput;
   private readonly transcript: ClaudeTranscript;
   private readonly subscriptions: Disposable[] = [];
@@ -72,22 +74,20 @@ export class ClaudeRun {
   constructor(private readonly options: ClaudeRunOptions) {
     this.output = new StreamingOutput(options.handle, options.flushIntervalMs ?? 100);
     this.transcript = new ClaudeTranscript(this.output, options.runKey, { cwd: options.cwd });
-    this.transport = new ProcessTransport({
-      command: options.command,
-      args: options.args,
-      cwd: options.cwd,
-      env: options.env,
-      onStderr: (text) => options.log.trace(`[claude stderr] ${text.trimEnd()}`),
-    });
+    this.transport =
+      options.transport ??
+      new ProcessTransport({
+        command: options.command,
+        args: options.args,
+        cwd: options.cwd,
+        env: options.env,
+        onStderr: (text) => options.log.trace(`[claude stderr] ${text.trimEnd()}`),
+      });
     this.subscriptions.push(
       this.transport.onMessage((message) => this.onMessage(message)),
       this.transport.onMalformed(({ raw, error }) => options.log.warn(`Claude Code wrote a line that is not JSON (${error.message}); skipped: ${raw}`)),
       this.transport.onClose((closed) => this.onClosed(closed)),
     );
-  }
-
-  get pid(): number | undefined {
-    return this.transport.pid;
   }
 
   /** Sends the prompt and resolves when the run has ended and its process is gone. */
@@ -109,10 +109,9 @@ export class ClaudeRun {
   }
 
   /** Ends the process at once (the provider is being disposed). */
-  async kill(): Promise<void> {
+  kill(): void {
     this.finish({ status: 'aborted' });
     this.transport.kill();
-    await this.transport.whenClosed();
   }
 
   /** Interrupts the turn, waits briefly for Claude Code to confirm with a result, then ends the run. */
