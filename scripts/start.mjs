@@ -223,11 +223,25 @@ async function checkWorkbench(port, workspace) {
       if (Date.now() - opened > 15_000) throw new Error('"Agent Tasks: New Task" did not open its prompt box (did the extension activate?)');
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    await page.keyboard.press('Escape');
     say('"Agent Tasks: New Task" runs (the extension is active)');
+    // A real demo task: the pinned Codex CLI against the bundled demo model, start to Completed.
+    await input.fill('Say hello to the demo');
+    await page.keyboard.press('Enter');
+    await pickRow(page, 'Codex');
+    await pickRow(page, 'general');
+    await page.locator('.part.sidebar .monaco-list-row[aria-label*="Completed, codex"]').first()
+      .waitFor({ state: 'visible', timeout: 90_000 });
+    say('a demo task ran on Codex with the demo model and completed');
   } finally {
     await browser.close().catch(() => {});
   }
+}
+
+/** Picks the quick-pick row that contains `text` once the list shows it. */
+async function pickRow(page, text) {
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: text }).first();
+  await row.waitFor({ state: 'visible', timeout: 15_000 });
+  await row.click();
 }
 
 try {

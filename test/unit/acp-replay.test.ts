@@ -164,19 +164,22 @@ async function replay(frames: Frame[], plan: AcpRunPlan, answer?: (question: Pen
     classifyTurnEnd: classifyCopilotTurn,
     transport,
   });
+  const running = run.execute(plan);
+  let done = false;
+  void running.then(() => (done = true));
+  // Answer each question as the recorded client did, until the run ends.
   let answered = 0;
-  const answering = (async () => {
-    for (;;) {
-      const question = await handle.waitForQuestion((q) => !handle.asked.slice(0, answered).includes(q), 3000).catch(() => undefined);
-      if (!question) return;
-      answered = handle.asked.indexOf(question) + 1;
-      const given = answer?.(question) ?? answerFor(question, frames);
-      handle.answer(question.requestId, given);
-    }
-  })();
-  const end = await run.execute(plan);
+  while (!done) {
+    const next = handle.waitForQuestion((q) => handle.asked.indexOf(q) >= answered, 60_000);
+    const question = await Promise.race([next, running.then(() => undefined)]);
+    next.catch(() => undefined);
+    if (!question) break;
+    answered = handle.asked.indexOf(question) + 1;
+    const given = answer ? answer(question) : answerFor(question, frames);
+    if (given) handle.answer(question.requestId, given);
+  }
+  const end = await running;
   transport.exit(0);
-  await answering;
   return { end, handle, transport };
 }
 

@@ -36,6 +36,9 @@ export class AcpTranscript {
   }
 
   onUpdate(update: acp.SessionUpdate): void {
+    // Without message ids, any other update ends the message being streamed (Copilot sends usage_update before
+    // each model request, so two replies in one turn stay two entries).
+    if (update.sessionUpdate !== 'agent_message_chunk' && update.sessionUpdate !== 'agent_thought_chunk') this.endMessage();
     switch (update.sessionUpdate) {
       case 'agent_message_chunk':
       case 'agent_thought_chunk':
@@ -43,11 +46,9 @@ export class AcpTranscript {
         return;
       case 'tool_call':
       case 'tool_call_update':
-        this.endMessage();
         this.onToolCall(update);
         return;
       case 'plan':
-        this.endMessage();
         this.output.append({
           id: `${this.runKey}:plan`,
           kind: 'status',
@@ -55,7 +56,6 @@ export class AcpTranscript {
         });
         return;
       case 'notice':
-        this.endMessage();
         this.output.append({ kind: update.severity === 'error' ? 'error' : 'status', text: update.description ? `${update.title}: ${update.description}` : update.title });
         return;
       case 'compaction_update':

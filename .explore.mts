@@ -1,0 +1,27 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnSync, spawn } from 'node:child_process';
+import { startMockResponsesServer } from './test/fixtures/mock-responses/server.ts';
+import { writeCodexHome } from './test/fixtures/mock-responses/codex-home.ts';
+import { startFakeHost } from './test/fixtures/mcp-client/fake-host.ts';
+import { clientSnippets } from './src/mcp/client-config.ts';
+const mock = await startMockResponsesServer();
+const host = await startFakeHost();
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cx-explore-'));
+const ws = path.join(root, 'ws'); fs.mkdirSync(ws);
+const home = path.join(root, 'home');
+await writeCodexHome(home, { port: mock.port, cwd: ws });
+const snip = clientSnippets(path.resolve('dist/mcp-server.js'), { AGENT_TASKS_SOCKET: host.socketPath, AGENT_TASKS_TOKEN: host.token });
+fs.appendFileSync(path.join(home, 'config.toml'), '\n' + snip.codex.replace('command = "node"', `command = ${JSON.stringify(process.execPath)}`) + '\n');
+console.log(fs.readFileSync(path.join(home, 'config.toml'), 'utf8'));
+const r = await new Promise<any>((resolve) => {
+  const p = spawn('node_modules/.bin/codex', ['exec', '--skip-git-repo-check', '-C', ws, 'hello there'], { env: { ...process.env, CODEX_HOME: home, MOCK_API_KEY: 'k' } });
+  let out = ''; p.stdout.on('data', d => out += d); p.stderr.on('data', d => out += d);
+  p.on('close', (code) => resolve({ code, out }));
+});
+console.log(r.code, r.out.slice(-3000));
+const body = mock.requests[0]?.body as any;
+console.log(JSON.stringify(body?.tools?.map((t: any) => ({ type: t.type, name: t.name, ns: t.namespace, tools: t.tools?.map((x: any) => x.name) }))));
+fs.writeFileSync('/tmp/cx-body.json', JSON.stringify(body, null, 1));
+await mock.close(); await host.close();
