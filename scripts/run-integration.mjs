@@ -6,19 +6,21 @@
 //   restart-2   … and a second host on the same user data and workspace checks they survived
 //   untrusted   the workspace opens in restricted mode
 //   mcp         MCP delegation: the SDK client runs dist/mcp-server.js against this window's socket
+//   codex       the real pinned Codex binary against the mock Responses server the suite starts in the host
 //
 //   node scripts/run-integration.mjs [--phase main,untrusted] [--no-build] [--grep <mocha grep>]
 // Env: SHIM_TIMEOUT_MS (per phase, default 5 min), SHIM_VERBOSE=1, ATW_KEEP_TMP=1 (keep the temp folders).
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runTests } from '@vscode/test-electron';
 import { buildTests } from './build-tests.mjs';
-import { freePort } from './code-server.mjs';
+import { freePort, writeUserSettings } from './code-server.mjs';
 import { repoRoot } from './paths.mjs';
 
-const ALL_PHASES = ['main', 'restart-1', 'restart-2', 'untrusted', 'mcp'];
+const ALL_PHASES = ['main', 'restart-1', 'restart-2', 'untrusted', 'mcp', 'codex'];
 const root = repoRoot();
 
 function option(name) {
@@ -71,6 +73,22 @@ async function homeFor(phase) {
   return homes.get(group);
 }
 
+/**
+ * Phase codex: user settings point agentTasks.codex.path at the pinned native binary and add a Codex profile whose
+ * CODEX_HOME the suite writes (test/fixtures/mock-responses/codex-home.ts) once its mock server listens.
+ */
+function prepareCodexPhase(home) {
+  const codexHome = path.join(path.dirname(home.workspace), 'codex-home');
+  const pkg = createRequire(import.meta.url).resolve(`@openai/codex-${process.platform}-${process.arch}/package.json`);
+  const vendor = path.join(path.dirname(pkg), 'vendor');
+  writeUserSettings(home.userDataDir, {
+    'agentTasks.codex.path': path.join(vendor, readdirSync(vendor)[0], 'bin', 'codex'),
+    // MOCK_API_KEY: the env_key of the mock model provider in that CODEX_HOME.
+    'agentTasks.profiles': [{ id: 'mock', provider: 'codex', configDir: codexHome, env: { MOCK_API_KEY: 'test-key' } }],
+  });
+  return { ATW_CODEX_HOME: codexHome };
+}
+
 const results = [];
 for (const phase of phases) {
   const home = await homeFor(phase);
@@ -91,6 +109,7 @@ for (const phase of phases) {
         SHIM_TIMEOUT_MS: process.env.SHIM_TIMEOUT_MS ?? String(5 * 60_000),
         ...(option('grep') ? { ATW_GREP: option('grep') } : {}),
         ...(phase === 'untrusted' ? { ATW_TRUST: 'untrusted' } : {}),
+        ...(phase === 'codex' ? prepareCodexPhase(home) : {}),
       },
     });
   } catch (error) {

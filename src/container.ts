@@ -18,7 +18,10 @@ import { TaskIndicators } from './host/status-bar';
 import { TaskTreeProvider, type TaskTreeNode } from './host/tree/task-tree';
 import { TaskPanels } from './host/webview/task-panel';
 import type { ProviderAdapter } from './providers/adapter';
+import { AcpProvider } from './providers/acp';
+import { ClaudeProvider } from './providers/claude';
 import { CodexProvider } from './providers/codex';
+import { CopilotProvider } from './providers/copilot';
 import { ProviderRegistry } from './providers/registry';
 
 /** The composition root: the only place that creates the extension's parts and wires them together. */
@@ -64,17 +67,44 @@ export class Container implements vscode.Disposable {
     // Built-in providers. They are disposed after the manager (disposables run in reverse), so the manager's
     // 'shutdown' abort reaches them first and they let their agents keep running for the next window.
     const workspacePath = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? storageDir;
+    const clientVersion = String(context.extension.packageJSON.version ?? '0.0.0');
     const builtIn: ProviderAdapter[] = [
       new CodexProvider({
         codexPath: () => settings.cliPath(ConfigKey.codexPath),
         workspacePath,
         log,
         keepRunningMinutes: () => settings.keepRunningMinutes(),
-        clientVersion: String(context.extension.packageJSON.version ?? '0.0.0'),
+        clientVersion,
       }),
+      new ClaudeProvider({ claudePath: () => settings.cliPath(ConfigKey.claudePath), log }),
+      new CopilotProvider({ copilotPath: () => settings.cliPath(ConfigKey.copilotPath), log, clientVersion }),
     ];
     for (const adapter of builtIn) this.disposables.push(toVscode(registry.register(adapter)));
-    this.providerShutdown = () => Promise.all(builtIn.map((adapter) => adapter.dispose?.())).then(() => undefined);
+    // ACP agents come from a setting, so they are registered again whenever it changes.
+    let acpAdapters: { adapter: AcpProvider; registration: { dispose(): void } }[] = [];
+    const registerAcpAgents = (): void => {
+      for (const { adapter, registration } of acpAdapters) {
+        registration.dispose();
+        void adapter.dispose?.();
+      }
+      acpAdapters = [];
+      for (const agent of settings.acpAgents()) {
+        const adapter = AcpProvider.fromConfig(agent, log, clientVersion);
+        try {
+          acpAdapters.push({ adapter, registration: registry.register(adapter) });
+        } catch (error) {
+          log.warn(`ACP agent "${agent.name}" was not added: ${messageOf(error)}`);
+        }
+      }
+    };
+    registerAcpAgents();
+    this.disposables.push(
+      settings.onDidChange((event) => {
+        if (event.affectsConfiguration(`agentTasks.${ConfigKey.acpAgents}`)) registerAcpAgents();
+      }),
+    );
+    this.providerShutdown = () =>
+      Promise.all([...builtIn, ...acpAdapters.map((entry) => entry.adapter)].map((adapter) => adapter.dispose?.())).then(() => undefined);
     this.disposables.push({ dispose: () => manager.dispose() });
 
     const answers = new AnswerGate(manager);

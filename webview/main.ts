@@ -219,9 +219,19 @@ function renderQuestions(): void {
   if (key === renderedQuestionKey) return;
   renderedQuestionKey = key;
   questionsEl.replaceChildren(...views.map(renderQuestion));
-  const first = questionsEl.querySelector<HTMLElement>('button.primary, input, textarea');
-  first?.focus();
+  // Only while the panel has the keyboard: a question arriving in a background panel must not take focus from
+  // what the user is doing (an open command palette would close, typing would land here).
+  if (document.hasFocus()) focusFirstQuestionControl();
 }
+
+function focusFirstQuestionControl(): void {
+  questionsEl.querySelector<HTMLElement>('button.primary, input, textarea')?.focus();
+}
+
+// When the user brings the panel to the keyboard (opens or clicks into it), start on the first question's control.
+window.addEventListener('focus', () => {
+  if (document.activeElement === null || document.activeElement === document.body) focusFirstQuestionControl();
+});
 
 function renderQuestion(view: QuestionView): HTMLElement {
   const q = view.question;

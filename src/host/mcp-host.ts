@@ -36,6 +36,8 @@ const HELLO_TIMEOUT_MS = 5_000;
 /** Task events are coalesced for this long, so a streaming agent does not flood the socket. */
 const EVENT_DELAY_MS = 50;
 const MAX_OUTPUT_ENTRIES = 200;
+/** How often a window checks whether the window serving its workspace's socket has gone. */
+const TAKE_OVER_MS = 30_000;
 
 /** What an MCP client needs to start the server bundle; also what the copy command returns to programmatic callers. */
 export interface McpClientConfig {
@@ -71,6 +73,8 @@ export class McpHost implements vscode.Disposable {
   private readonly outputDirty = new Set<string>();
   private readonly removed = new Set<string>();
   private flushTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private disposed = false;
   private readonly disposables: { dispose(): void }[] = [];
   private readonly handlers: RequestHandlers;
   private readonly definitionsChanged = new vscode.EventEmitter<void>();
@@ -128,6 +132,8 @@ export class McpHost implements vscode.Disposable {
   }
 
   private async start(): Promise<void> {
+    this.retryTimer = undefined;
+    if (this.disposed) return;
     const workspacePath = workspaceKey();
     const storage = this.context.storageUri?.fsPath;
     if (!workspacePath || !storage) {
@@ -141,9 +147,11 @@ export class McpHost implements vscode.Disposable {
       this.socketPath = path.join(dir, SOCKET_FILE);
       if (await isListening(this.socketPath)) {
         this.unavailable = 'Another VS Code window on this workspace serves its MCP socket; use the config from that window.';
-        this.log.info(`[mcp] ${this.socketPath} is served by another window`);
+        this.log.info(`[mcp] ${this.socketPath} is served by another window; taking over when it closes`);
+        this.retryTimer = setTimeout(() => void this.start(), TAKE_OVER_MS);
         return;
       }
+      if (this.disposed) return;
       fs.rmSync(this.socketPath, { force: true });
       const server = net.createServer((socket) => this.accept(socket));
       await new Promise<void>((resolve, reject) => {
@@ -153,6 +161,11 @@ export class McpHost implements vscode.Disposable {
           resolve();
         });
       });
+      if (this.disposed) {
+        server.close();
+        fs.rmSync(this.socketPath, { force: true });
+        return;
+      }
       fs.chmodSync(this.socketPath, 0o600);
       server.on('error', (error) => this.log.error(`[mcp] socket error: ${messageOf(error)}`));
       this.server = server;
@@ -196,6 +209,8 @@ export class McpHost implements vscode.Disposable {
           socket.write(encodeJsonLine(reply));
           if (reply.type !== 'welcome') {
             this.log.warn(`[mcp] refused a connection: ${reply.message}`);
+            // One hello per connection: nothing more is read from a refused peer.
+            socket.removeAllListeners('data');
             socket.end();
             return;
           }
@@ -427,8 +442,10 @@ export class McpHost implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.disposed = true;
     liveHosts.delete(this);
     clearTimeout(this.flushTimer);
+    clearTimeout(this.retryTimer);
     for (const socket of this.connections) socket.destroy();
     this.connections.clear();
     if (this.server) {

@@ -21,6 +21,9 @@ export function clientSnippets(serverPath: string, env: Record<string, string>):
     `args = [${JSON.stringify(serverPath)}]`,
     // wait_for_task may wait up to 10 minutes.
     'tool_timeout_sec = 660',
+    '# Codex asks before each call of a tool that changes something; delegated tasks still ask you in VS Code before',
+    '# their agents run commands or change files. Remove this line to be asked for every spawn_task too.',
+    'default_tools_approval_mode = "approve"',
     `env = { ${Object.entries(env).map(([key, value]) => `${key} = ${JSON.stringify(value)}`).join(', ')} }`,
   ].join('\n');
   return { claude, claudeCli, codex };

@@ -22,7 +22,11 @@ export interface HostConnectionOptions {
 
 /** Why the host could not be reached; the message tells the agent (and the user behind it) what to do. */
 export class HostUnavailableError extends Error {
-  constructor(message: string) {
+  /** False when trying again cannot help (no config, a refused token) until the user fixes the config. */
+  constructor(
+    message: string,
+    readonly retryable = true,
+  ) {
     super(message);
     this.name = 'HostUnavailableError';
   }
@@ -83,11 +87,11 @@ export class HostConnection {
     const { socketPath, token } = this.options;
     if (!socketPath) {
       return Promise.reject(
-        new HostUnavailableError(`${ENV_SOCKET} is not set. In VS Code run "Agent Tasks: Copy MCP Server Config" and use that config to start this server.`),
+        new HostUnavailableError(`${ENV_SOCKET} is not set. In VS Code run "Agent Tasks: Copy MCP Server Config" and use that config to start this server.`, false),
       );
     }
     if (!token) {
-      return Promise.reject(new HostUnavailableError('AGENT_TASKS_TOKEN is not set. Copy the config again with "Agent Tasks: Copy MCP Server Config" in VS Code.'));
+      return Promise.reject(new HostUnavailableError('AGENT_TASKS_TOKEN is not set. Copy the config again with "Agent Tasks: Copy MCP Server Config" in VS Code.', false));
     }
     const limit = this.options.connectTimeoutMs ?? 3_000;
     return new Promise<net.Socket>((resolve, reject) => {
@@ -135,7 +139,7 @@ export class HostConnection {
               resolve(socket);
               this.connectedEmitter.fire(true);
             } else if (message.type === 'refused') {
-              fail(new HostUnavailableError(`Agent Task Worker refused the connection: ${message.message}`));
+              fail(new HostUnavailableError(`Agent Task Worker refused the connection: ${message.message}`, false));
               return;
             }
             continue;

@@ -21,7 +21,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { version } from '../../package.json';
 import { outputUri, parseTaskUri, POLL_INTERVAL_MS, statusMessage, taskMarkdown, taskUri, toMcpTask, transcriptText } from './format';
-import { HostConnection } from './host-connection';
+import { HostConnection, HostUnavailableError } from './host-connection';
 import { ENV_SOCKET, ENV_TOKEN, type HostEvent, type WireTask } from './protocol';
 import { HostTaskStore, type SpawnedTaskContext } from './task-store';
 import { spawn, TOOLS, type ToolContext, type ToolDefinition } from './tools';
@@ -176,11 +176,12 @@ export function createServer(host: HostConnection): { server: Server; dispose():
 
   // Keep a connection while the client is attached, so events (and so notifications) flow; retry quietly.
   let reconnectTimer: NodeJS.Timeout | undefined;
-  const keepConnected = (): void => {
-    if (reconnectTimer) return;
+  const keepConnected = (error?: unknown): void => {
+    // A refused token or a missing config stays wrong until the user fixes it: tool calls report it, no retry loop.
+    if (reconnectTimer || (error instanceof HostUnavailableError && !error.retryable)) return;
     reconnectTimer = setTimeout(() => {
       reconnectTimer = undefined;
-      host.connect().catch(() => keepConnected());
+      host.connect().catch(keepConnected);
     }, RECONNECT_MS);
     reconnectTimer.unref();
   };
@@ -188,7 +189,7 @@ export function createServer(host: HostConnection): { server: Server; dispose():
     if (!up) keepConnected();
   });
   server.oninitialized = () => {
-    host.connect().catch(() => keepConnected());
+    host.connect().catch(keepConnected);
   };
 
   return {

@@ -1,7 +1,7 @@
 import type { CreateTaskOptions, TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/interfaces.js';
 import type { CallToolResult, Request, RequestId, Result, Task as McpTask } from '@modelcontextprotocol/sdk/types.js';
 import { isTerminal } from '../core/task-state';
-import { finishedText, taskMarkdown, toMcpTask } from './format';
+import { finishedText, statusMessage, taskMarkdown, toMcpTask } from './format';
 import type { HostConnection } from './host-connection';
 import type { WireTask } from './protocol';
 
@@ -70,7 +70,7 @@ export function taskResult(task: WireTask): CallToolResult {
   const failed = isTerminal(task.status) && task.status !== 'completed';
   return {
     content: [{ type: 'text', text: isTerminal(task.status) ? finishedText(task) : taskMarkdown(task) }],
-    structuredContent: structuredTask(task),
+    structuredContent: { message: isTerminal(task.status) ? finishedText(task) : statusMessage(task), ...structuredTask(task) },
     isError: failed || undefined,
   };
 }

@@ -2,7 +2,7 @@
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { CallToolResult, ServerNotification, ServerRequest, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import { isTerminal, TASK_STATUSES, TASK_TYPES, type TaskStatus, type TaskTypeName } from '../core/task-state';
-import { finishedText, taskMarkdown } from './format';
+import { finishedText, statusMessage, taskMarkdown } from './format';
 import type { HostConnection } from './host-connection';
 import { DELEGATED_LABEL, type WireQuestion, type WireTask } from './protocol';
 import { structuredTask } from './task-store';
@@ -84,7 +84,7 @@ export const TOOLS: readonly ToolDefinition[] = [
     annotations: { readOnlyHint: true, openWorldHint: false },
     run: async (args, { host }) => {
       const task = await host.call('get', { taskId: String(args.taskId), outputEntries: 20 });
-      return result(taskMarkdown(task, task.output), structuredTask(task));
+      return result(taskMarkdown(task, task.output), structuredTask(task), `Task ${task.id} is ${task.status}: ${statusMessage(task)}`);
     },
   },
   {
@@ -299,8 +299,12 @@ function nextChange(host: HostConnection, taskId: string, ms: number, signal: Ab
   return { promise, cancel: () => finish() };
 }
 
-function result(text: string, structuredContent: Record<string, unknown>): CallToolResult {
-  return { content: [{ type: 'text', text }], structuredContent };
+/**
+ * A tool result: text for the agent, and the same facts as JSON. Some clients (Codex) show the model only the JSON,
+ * so it carries `message` too: what happened and what to do next.
+ */
+function result(text: string, structuredContent: Record<string, unknown>, message = text.split('\n\n', 1)[0]): CallToolResult {
+  return { content: [{ type: 'text', text }], structuredContent: { message, ...structuredContent } };
 }
 
 function firstLine(text: string, max = 100): string {

@@ -12,18 +12,25 @@ interface Section {
   run: () => Promise<BenchRow[]> | BenchRow[];
 }
 
+/** A section from another benchmark module, skipped with a note when that module is absent. */
+function optional(title: string, file: string, exportName: string): Section {
+  return {
+    title,
+    run: async () => {
+      if (!fs.existsSync(path.join(__dirname, file))) return [{ name: title, value: Number.NaN, unit: '', note: `test/bench/${file} not present` }];
+      const module = (await import(`./${file.replace(/\.ts$/, '')}`)) as Record<string, () => Promise<unknown>>;
+      return figuresToRows(title, await module[exportName]());
+    },
+  };
+}
+
 const sections: Section[] = [
   { title: 'output ingest', run: () => benchOutputIngest() },
   { title: 'persistence', run: () => benchPersistence() },
   { title: 'bundle size', run: () => benchBundleSize() },
-  {
-    title: 'codex',
-    run: async () => {
-      if (!fs.existsSync(path.join(__dirname, 'codex.ts'))) return [{ name: 'codex', value: Number.NaN, unit: '', note: 'test/bench/codex.ts not present' }];
-      const { benchCodex } = (await import('./codex')) as { benchCodex: () => Promise<unknown> };
-      return figuresToRows('codex', await benchCodex());
-    },
-  },
+  optional('codex', 'codex.ts', 'benchCodex'),
+  optional('providers', 'providers.ts', 'benchProviders'),
+  optional('keeper', 'keeper.ts', 'benchKeeper'),
   { title: 'activation', run: () => benchActivation() },
 ];
 

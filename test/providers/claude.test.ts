@@ -159,6 +159,18 @@ describe('ClaudeProvider with the real Claude Code CLI', { timeout: 5 * 60_000 }
     assert.ok(Date.now() - started < 5000, `cancel took ${Date.now() - started} ms`);
   });
 
+  it('cancels while an approval is pending: the question is withdrawn, nothing runs, the run aborts', { timeout: TEST_TIMEOUT }, async () => {
+    const { cwd, context, controller, handle } = setup('Please do the run-approval step');
+    const running = provider.start(context, handle);
+    const question = await handle.waitForQuestion();
+    const started = Date.now();
+    controller.abort('cancelled');
+    assert.deepEqual(await running, { status: 'aborted' });
+    assert.ok(Date.now() - started < 5000, `cancel took ${Date.now() - started} ms`);
+    assert.ok(handle.withdrawn.some((entry) => entry.requestId === question.requestId));
+    assert.equal(fs.existsSync(path.join(cwd, 'approved.txt')), false);
+  });
+
   it('fails with the exit when the CLI dies mid-turn, and resume() continues the saved session', { timeout: TEST_TIMEOUT }, async () => {
     const { context, handle, task, home } = setup('Please do the run-approval step, then stop');
     const running = provider.start(context, handle);

@@ -150,6 +150,9 @@ describe('client configs', () => {
         'command = "node"',
         `args = ["/ext's dir/dist/mcp-server.js"]`,
         'tool_timeout_sec = 660',
+        '# Codex asks before each call of a tool that changes something; delegated tasks still ask you in VS Code before',
+        '# their agents run commands or change files. Remove this line to be asked for every spawn_task too.',
+        'default_tools_approval_mode = "approve"',
         'env = { AGENT_TASKS_SOCKET = "/tmp/atw-1/mcp.sock", AGENT_TASKS_TOKEN = "abc" }',
       ].join('\n'),
     );

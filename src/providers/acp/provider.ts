@@ -126,6 +126,7 @@ export class AcpProvider implements ProviderAdapter {
     if (context.signal.aborted) return { outcome: { status: 'aborted' }, notFound: false };
     const launch = this.launch(context);
     if (!launch) return { outcome: this.missingCommand(), notFound: true };
+    this.options.log.debug(`${this.displayName}: ${launch.command} ${launch.args.join(' ')} in ${context.task.cwd} (${plan.kind})`);
     const run = new AcpRun({
       launch,
       agentName: this.displayName,

@@ -96,7 +96,6 @@ export class AcpRun {
       if (signal.aborted) throw new RunStop({ status: 'aborted' });
       const init = await this.untilClosed(this.process.initialize(this.options.clientVersion));
       const canLoad = init.agentCapabilities?.loadSession === true;
-      let prompt = plan.prompt;
       if (plan.kind === 'new') {
         this.sessionId = await this.newSession();
       } else if (!canLoad) {
@@ -117,13 +116,12 @@ export class AcpRun {
           }
           this.status(`Could not continue the ${this.options.agentName} session ${plan.sessionId} (${message}); starting a new conversation.`);
           this.sessionId = await this.newSession();
-          prompt = plan.prompt;
         }
       }
       this.options.handle.setSessionId(this.sessionId);
       this.options.handle.setProviderState({ sessionId: this.sessionId });
       if (signal.aborted) throw new RunStop({ status: 'aborted' });
-      return { outcome: await this.prompt(this.sessionId, prompt), notFound: false, sessionId: this.sessionId };
+      return { outcome: await this.prompt(this.sessionId, plan.prompt), notFound: false, sessionId: this.sessionId };
     } catch (error) {
       if (error instanceof RunStop) return { outcome: error.outcome, notFound: error.notFound, sessionId: this.sessionId };
       if (this.cancelled) return { outcome: { status: 'aborted' }, notFound: false, sessionId: this.sessionId };
@@ -163,9 +161,9 @@ export class AcpRun {
     this.subscriptions.push(
       this.process.attach(sessionId, {
         onUpdate: (notification) => {
-          if (this.replaying) return;
           try {
-            this.transcript.onUpdate(notification.update);
+            if (this.replaying) this.transcript.onReplayedUpdate(notification.update);
+            else this.transcript.onUpdate(notification.update);
           } catch (error) {
             this.options.log.error(`${this.options.agentName}: could not map an update (${errorText(error)}): ${JSON.stringify(notification).slice(0, 2000)}`);
           }

@@ -83,6 +83,16 @@ export class AcpTranscript {
     }
   }
 
+  /**
+   * An update replayed by session/load: history, not this run, so nothing is written; tool calls are remembered so
+   * that a later update of one (e.g. "interrupted") still shows what the call was.
+   */
+  onReplayedUpdate(update: acp.SessionUpdate): void {
+    if (update.sessionUpdate === 'tool_call' || update.sessionUpdate === 'tool_call_update') {
+      this.tools.set(update.toolCallId, mergeToolCall(this.tools.get(update.toolCallId), update));
+    }
+  }
+
   /** Closes the message being streamed (the next chunk starts a new entry). */
   endMessage(): void {
     this.message = undefined;

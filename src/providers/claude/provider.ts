@@ -92,11 +92,9 @@ export class ClaudeProvider implements ProviderAdapter {
     if (context.signal.aborted) return { outcome: { status: 'aborted' }, sessionLost: false, notFound: false };
     const command = resolveClaudeExecutable(this.options.claudePath());
     if (!command) return { outcome: this.notFound(), sessionLost: false, notFound: true };
+    // A new conversation gets its id up front (--session-id); Claude Code reports it again in system/init.
     const sessionId = request.resumeSessionId ?? randomUUID();
-    if (!request.resumeSessionId) {
-      handle.setSessionId(sessionId);
-      handle.setProviderState({ sessionId });
-    }
+    this.options.log.debug(`Claude Code: ${command} ${request.resumeSessionId ? `--resume ${sessionId}` : `--session-id ${sessionId}`} in ${context.task.cwd}`);
     const run = new ClaudeRun({
       command,
       args: claudeArgs(context.task, request.resumeSessionId ? { resume: request.resumeSessionId } : { sessionId }, this.options.streamPartialMessages ?? true),

@@ -94,16 +94,18 @@ export class ClaudeRun {
   async execute(): Promise<ClaudeRunEnd> {
     const { signal } = this.options;
     const onAbort = (): void => void this.cancel();
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    this.send({ type: 'user', message: { role: 'user', content: this.options.prompt } });
+    if (signal.aborted) this.finish({ status: 'aborted' });
+    else {
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.send({ type: 'user', message: { role: 'user', content: this.options.prompt } });
+    }
     try {
-      const end = await this.ended;
-      return end;
+      return await this.ended;
     } finally {
       signal.removeEventListener('abort', onAbort);
       this.output.dispose();
-      await this.transport.close(1500);
+      // After a cancel the process may be stuck mid-turn: give it less time to leave on its own.
+      await this.transport.close(this.cancelling ? 500 : 1500);
       for (const subscription of this.subscriptions) subscription.dispose();
     }
   }
@@ -243,7 +245,7 @@ export class ClaudeRun {
       this.finish({ status: 'rate_limited', error: limit.error, retryAfterMs: limit.retryAfterMs });
       return;
     }
-    this.output.append({ kind: 'error', text });
+    // The manager writes the failure into the transcript; an API error already showed as Claude's own message.
     if (result.subtype === 'error_max_turns') {
       this.finish({ status: 'failed', error: `Claude Code stopped after reaching its maximum number of turns (${result.num_turns ?? '?'})` });
       return;

@@ -1,4 +1,5 @@
 import type { Logger } from '../../core/events';
+import { PROVIDER_CAPABILITIES } from '../capabilities';
 import type { TaskState } from '../../core/task-state';
 import type {
   ProviderAdapter,
@@ -22,15 +23,8 @@ import { CodexThreadRun } from './thread-run';
 export const CODEX_PATH_SETTING = 'agentTasks.codex.path';
 
 /** What the Codex provider can do (DESIGN §4: capabilities are data). */
-export const CODEX_CAPABILITIES: ProviderCapabilities = {
-  pauseKinds: ['command_approval', 'file_approval', 'user_input', 'elicitation', 'dynamic_tool'],
-  resumeAfterCrash: true,
-  survivesReload: true,
-  followUps: true,
-  sessionsPerProcess: 'many',
-  reportsCost: false,
-  rateLimitSignals: true,
-};
+/** Codex's row of the capability table (src/providers/capabilities.ts). */
+export const CODEX_CAPABILITIES: ProviderCapabilities = PROVIDER_CAPABILITIES.codex.capabilities;
 
 /** Thread settings a task runs with; unset fields are left to the profile's Codex config (config.toml). */
 export interface CodexThreadPolicy {

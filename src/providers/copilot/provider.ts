@@ -40,7 +40,9 @@ export class CopilotProvider extends AcpProvider {
 
   protected override launch(context: RunContext): AcpAgentLaunch | undefined {
     const command = resolveCopilotExecutable(this.copilot.copilotPath());
-    return command ? { command, args: ['--acp'], env: { ...context.profile?.env } } : undefined;
+    if (!command) return undefined;
+    const model = context.task.model ? ['--model', context.task.model] : [];
+    return { command, args: ['--acp', ...model], env: { ...context.profile?.env } };
   }
 
   protected override missingCommand(): RunOutcome {

@@ -149,6 +149,8 @@ export interface KeeperMetadata {
   reason?: string;
   exit?: { code: number | null; signal: NodeJS.Signals | null };
   stderrTail?: string;
+  /** Written when the keeper ends with its journal kept: what the last host acknowledged. */
+  ackedSeq?: number;
 }
 
 /** Where one keeper's files live: all in the private directory, all named after its id. */
@@ -341,14 +343,15 @@ export class ByteLineSplitter {
     let index = chunk.indexOf(NEWLINE, start);
     while (index !== -1) {
       const piece = chunk.subarray(start, index);
+      let line = piece;
       if (this.pendingBytes > 0) {
         this.pending.push(piece);
-        lines.push(Buffer.concat(this.pending, this.pendingBytes + piece.length));
+        line = Buffer.concat(this.pending, this.pendingBytes + piece.length);
         this.pending = [];
         this.pendingBytes = 0;
-      } else {
-        lines.push(piece);
       }
+      for (; line.length > this.maxLineBytes; line = line.subarray(this.maxLineBytes)) lines.push(line.subarray(0, this.maxLineBytes));
+      lines.push(line);
       start = index + 1;
       index = chunk.indexOf(NEWLINE, start);
     }

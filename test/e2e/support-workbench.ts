@@ -1,0 +1,194 @@
+/**
+ * What the needs-you and Codex e2e suites do in the workbench beyond test/e2e/harness.ts: create a task from the
+ * palette with a chosen agent and task type, find a task's panel and its question form, read the transcript,
+ * answer from a notification toast or the diff editor's title bar, reload the window, switch the color theme and
+ * take screenshots of the panel.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Frame, Locator } from 'playwright-core';
+import { type TreeRow, Workbench, waitUntil } from './harness';
+
+/** The activity bar item of Agent Tasks (its label may carry a keybinding). */
+const ACTIVITY_ITEM = '.part.activitybar a.action-label[aria-label^="Agent Tasks"]';
+
+export const THEMES = { light: 'Default Light Modern', dark: 'Default Dark Modern' } as const;
+export type ThemeName = keyof typeof THEMES;
+
+/** A transcript entry as the panel renders it. */
+export interface RenderedEntry {
+  kind: string;
+  text: string;
+}
+
+/** Task rows of the tree that belong to the task list (not groups). */
+const isTaskRow = (row: TreeRow): boolean => row.level > 1 && /^[a-z]+-[a-z]+-\d{3}$/.test(row.label);
+
+/**
+ * Runs "Agent Tasks: New Task" and walks its quick input — prompt, agent, task type — then returns the id of the
+ * task row that appeared.
+ */
+export async function newTaskFromPalette(workbench: Workbench, prompt: string, agent: RegExp, taskType: RegExp): Promise<string> {
+  await workbench.openAgentTasks();
+  await workbench.expandGroups();
+  const known = new Set((await workbench.treeRows()).filter(isTaskRow).map((row) => row.label));
+  await workbench.runCommand('Agent Tasks: New Task');
+  await workbench.submitInputBox(prompt);
+  await workbench.pickQuickItem(agent);
+  await workbench.pickQuickItem(taskType);
+  await workbench.waitForQuickInputClosed();
+  await workbench.openAgentTasks();
+  const row = await workbench.waitForTreeRow((r) => isTaskRow(r) && !known.has(r.label), 'the row of the new task', 30_000);
+  return row.label;
+}
+
+/**
+ * The content frame of the visible task panel of `taskId` (its header names the task). Opens the panel from the
+ * tree when `open` is set.
+ */
+export async function taskPanel(workbench: Workbench, taskId: string, options: { open?: boolean; timeoutMs?: number } = {}): Promise<Frame> {
+  if (options.open) {
+    await workbench.openAgentTasks();
+    await workbench.waitForTreeRow((row) => row.label === taskId, `the tree row of ${taskId}`);
+    await workbench.treeRow(taskId).click();
+  }
+  return waitUntil(async () => {
+    const frame = await workbench.webviewFrame(5_000);
+    const header = await frame.locator('#header h1').textContent({ timeout: 1_000 });
+    return header?.trim() === taskId ? frame : null;
+  }, (frame) => frame !== null, `the task panel of ${taskId}`, options.timeoutMs ?? 20_000) as Promise<Frame>;
+}
+
+/** The question form of a given kind in a task panel, once it shows. */
+export async function questionForm(frame: Frame, kind: 'command_approval' | 'file_approval' | 'user_input' | 'elicitation' | 'dynamic_tool', timeoutMs = 30_000): Promise<Locator> {
+  const form = frame.locator(`form.question.q-${kind}`).first();
+  await form.waitFor({ state: 'visible', timeout: timeoutMs });
+  return form;
+}
+
+/** A button of a question form by its exact label ("Approve", not "Approve for session"); the shortcut hint is ignored. */
+export function formButton(form: Locator, label: string): Locator {
+  return form.locator(`button:has(> span:text-is(${JSON.stringify(label)}))`).first();
+}
+
+/** The transcript entries the panel shows now. */
+export function transcript(frame: Frame): Promise<RenderedEntry[]> {
+  return frame.$$eval('#transcript .entry', (nodes) => nodes.map((node) => ({
+    kind: node.getAttribute('data-kind') ?? '',
+    text: node.querySelector('.body')?.textContent ?? '',
+  })));
+}
+
+/** Waits until the panel's transcript has an entry for which `accept` holds; returns the whole transcript. */
+export function waitForEntry(frame: Frame, accept: (entry: RenderedEntry) => boolean, what: string, timeoutMs = 30_000): Promise<RenderedEntry[]> {
+  return waitUntil(() => transcript(frame), (entries) => entries.some(accept), what, timeoutMs);
+}
+
+/** Waits for the header's status badge to read `label` (e.g. "Completed"). */
+export async function waitForPanelStatus(frame: Frame, label: RegExp, timeoutMs = 30_000): Promise<string> {
+  return waitUntil(() => frame.locator('#status').innerText({ timeout: 2_000 }), (text) => label.test(text), `the panel status ${label}`, timeoutMs);
+}
+
+/** Waits for a file to exist (and to hold `content`, when given); returns its content. */
+export function waitForFile(file: string, content?: string, timeoutMs = 30_000): Promise<string> {
+  return waitUntil(
+    () => Promise.resolve(fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null),
+    (text) => text !== null && (content === undefined || text === content),
+    `${path.basename(file)}${content === undefined ? '' : ` holding ${JSON.stringify(content)}`}`,
+    timeoutMs,
+  ) as Promise<string>;
+}
+
+/** The notification toast whose message matches `message` (toasts are the bottom-right popups). */
+export function toast(workbench: Workbench, message: string | RegExp): Locator {
+  return workbench.page.locator('.notifications-toasts .notification-list-item').filter({ hasText: message }).first();
+}
+
+/** Clicks a button of the toast whose message matches; waits for the toast first. */
+export async function clickToastButton(workbench: Workbench, message: string | RegExp, button: string, timeoutMs = 30_000): Promise<void> {
+  const item = toast(workbench, message);
+  await item.waitFor({ state: 'visible', timeout: timeoutMs });
+  await item.locator('.monaco-button', { hasText: new RegExp(`^${button}$`) }).first().click();
+}
+
+/** Closes every toast now showing, so later tests see only their own. */
+export async function clearNotifications(workbench: Workbench): Promise<void> {
+  await workbench.runCommand('Notifications: Clear All Notifications').catch(() => undefined);
+  await workbench.page.keyboard.press('Escape');
+}
+
+/** "Developer: Reload Window", then waits for the workbench and the Agent Tasks item to be back. */
+export async function reloadWindow(workbench: Workbench): Promise<void> {
+  const page = workbench.page;
+  const loaded = page.waitForEvent('load', { timeout: 60_000 });
+  await workbench.runCommand('Developer: Reload Window');
+  await loaded;
+  await page.waitForSelector('.monaco-workbench .part.activitybar', { timeout: 60_000 });
+  await page.waitForSelector(ACTIVITY_ITEM, { timeout: 60_000 });
+}
+
+/** Switches the color theme through "Preferences: Color Theme" and waits for the workbench and webviews to follow. */
+export async function switchTheme(workbench: Workbench, theme: ThemeName): Promise<void> {
+  const page = workbench.page;
+  const workbenchClass = theme === 'light' ? 'vs' : 'vs-dark';
+  const isApplied = (): Promise<boolean> => page.locator('.monaco-workbench').first().evaluate((el, cls) => el.classList.contains(cls), workbenchClass);
+  if (await isApplied()) return;
+  await workbench.runCommand('Preferences: Color Theme');
+  await workbench.pickQuickItem(new RegExp(`^${THEMES[theme]}`));
+  await workbench.waitForQuickInputClosed();
+  await waitUntil(isApplied, (applied) => applied, `the ${THEMES[theme]} theme`);
+}
+
+/** Waits until the webview body carries the theme class VS Code gives it (vscode-light / vscode-dark). */
+export async function waitForWebviewTheme(frame: Frame, theme: ThemeName): Promise<void> {
+  await waitUntil(() => frame.evaluate((cls) => document.body.classList.contains(cls), `vscode-${theme}`), (ok) => ok, `the panel in the ${theme} theme`);
+}
+
+/** Saves a screenshot of the visible task panel (the webview only) to `file`. */
+export async function screenshotPanel(workbench: Workbench, file: string): Promise<void> {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  for (const outer of await workbench.page.locator('iframe.webview.ready').all()) {
+    if (await outer.isVisible()) {
+      await outer.screenshot({ path: file });
+      return;
+    }
+  }
+  throw new Error('no visible webview to take a screenshot of');
+}
+
+/** Cancels a task from the palette ("Agent Tasks: Cancel Task", then the task in the picker). */
+export async function cancelTask(workbench: Workbench, taskId: string): Promise<void> {
+  await workbench.runCommand('Agent Tasks: Cancel Task');
+  await workbench.pickQuickItem(taskId);
+  await workbench.waitForTaskInGroup(taskId, 'Cancelled');
+}
+
+/** Groups of tasks that are not finished. */
+const ACTIVE_GROUPS = new Set(['Needs you', 'Running', 'Rate limited', 'Pending', 'Waiting']);
+
+/** Cancels the tasks of `taskIds` that are still active, then clears every finished task from the tree. */
+export async function clearTasks(workbench: Workbench, taskIds: readonly string[]): Promise<void> {
+  await workbench.openAgentTasks();
+  await workbench.expandGroups();
+  for (const id of taskIds) {
+    const group = await workbench.groupOfTask(id);
+    if (group && ACTIVE_GROUPS.has(group.label)) await cancelTask(workbench, id);
+  }
+  // The command is in the palette only while finished tasks exist.
+  await workbench.runCommand('Agent Tasks: Clear Finished Tasks', 5_000).catch(() => undefined);
+  await workbench.page.keyboard.press('Escape');
+}
+
+/**
+ * After a command that answers "the" question (Approve, Answer…): when several tasks wait, it first asks which
+ * question; pick the one of `taskId`. Does nothing when the next step is not that picker.
+ */
+export async function pickQuestionOf(workbench: Workbench, taskId: string): Promise<void> {
+  const rows = await waitUntil(() => workbench.quickPickRows(), (all) => all.length > 0, 'a quick pick', 10_000).catch(() => []);
+  if (rows.some((row) => row.label.includes(taskId))) await workbench.pickQuickItem(taskId);
+}
+
+/** Closes all editors (task panels, diffs), so the next test starts from an empty editor area. */
+export async function closeAllEditors(workbench: Workbench): Promise<void> {
+  await workbench.runCommand('View: Close All Editors');
+}
