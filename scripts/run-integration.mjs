@@ -7,6 +7,7 @@
 //   untrusted   the workspace opens in restricted mode
 //   mcp         MCP delegation: the SDK client runs dist/mcp-server.js against this window's socket
 //   codex       the real pinned Codex binary against the mock Responses server the suite starts in the host
+//   agents      Claude Code, Copilot CLI and a generic ACP agent against mock model servers the suite starts
 //
 //   node scripts/run-integration.mjs [--phase main,untrusted] [--no-build] [--grep <mocha grep>]
 // Env: SHIM_TIMEOUT_MS (per phase, default 5 min), SHIM_VERBOSE=1, ATW_KEEP_TMP=1 (keep the temp folders).
@@ -20,7 +21,7 @@ import { buildTests } from './build-tests.mjs';
 import { freePort, writeUserSettings } from './code-server.mjs';
 import { repoRoot } from './paths.mjs';
 
-const ALL_PHASES = ['main', 'restart-1', 'restart-2', 'untrusted', 'mcp', 'codex'];
+const ALL_PHASES = ['main', 'restart-1', 'restart-2', 'untrusted', 'mcp', 'codex', 'agents'];
 const root = repoRoot();
 
 function option(name) {

@@ -229,8 +229,11 @@ function focusFirstQuestionControl(): void {
 }
 
 // When the user brings the panel to the keyboard (opens or clicks into it), start on the first question's control.
+// Deferred, so a click that focuses a control of its own keeps it.
 window.addEventListener('focus', () => {
-  if (document.activeElement === null || document.activeElement === document.body) focusFirstQuestionControl();
+  setTimeout(() => {
+    if (document.activeElement === null || document.activeElement === document.body) focusFirstQuestionControl();
+  }, 0);
 });
 
 function renderQuestion(view: QuestionView): HTMLElement {

@@ -8,6 +8,7 @@ const PHASES: Record<string, string[]> = {
   'restart-1': ['restart-1.test.js'],
   'restart-2': ['restart-2.test.js'],
   untrusted: ['untrusted.test.js'],
+  agents: ['agents.test.js'],
   mcp: ['mcp.test.js', 'mcp-codex.test.js'],
   codex: ['codex.test.js'],
 };

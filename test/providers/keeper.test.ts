@@ -360,7 +360,8 @@ describe('keeper', { timeout: 120_000 }, () => {
   });
 
   test('keepRunning expiry with an agent that ignores EOF and signals ends in SIGKILL of its group', async () => {
-    const transport = await start(['--ignore-eof', '--ignore-signals'], { keepRunningMs: 200, stopGraceMs: 150 });
+    const transport = await start(['--greet', '--ignore-eof', '--ignore-signals'], { keepRunningMs: 200, stopGraceMs: 150 });
+    await new Recorder(transport).waitFor((m) => m.some((x) => x.type === 'ready'), 'the agent to set up its signal handlers');
     const { pid: keeperPid, cliPid } = metadataOf(transport);
     await transport.detach();
     await waitFor(() => !isRunning(keeperPid) && !isRunning(cliPid), 5000, 'the keeper and agent to stop');

@@ -541,7 +541,8 @@ export class KeeperTransport implements MessageTransport {
     }
     this.reconnecting = false;
     this.pendingWrites = [];
-    const alive = isSameProcess(this.keeperPid, this.keeperStart);
+    // A killed process closes its sockets a moment before it leaves the process table.
+    const alive = !(await waitUntil(() => !isSameProcess(this.keeperPid, this.keeperStart), 500));
     // An agent nobody can reach would run unattended until keepRunningMinutes: end it (the watchdog would too).
     if (isSameProcess(this.pid, this.cliStart)) killProcessTree(this.pid, 'SIGKILL');
     killKeeperProcesses(this.ref, metadata);
@@ -1001,3 +1002,13 @@ function readTail(file: string, bytes = 4096): string {
 }
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` until it holds (true) or `timeoutMs` passes (false). */
+async function waitUntil(check: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() >= deadline) return false;
+    await delay(20);
+  }
+  return true;
+}
