@@ -192,6 +192,9 @@ function unreachableMessage(socketPath: string, error: NodeJS.ErrnoException): s
         `Agent Task Worker is not running for this workspace (nothing listens on ${socketPath}). ` +
         'Open the workspace in VS Code with the Agent Task Worker extension enabled, then try again.'
       );
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return `Agent Task Worker closed the connection on ${socketPath} (was its VS Code window closed or reloaded?); try again.`;
     case 'EACCES':
     case 'EPERM':
       return `Not allowed to open ${socketPath}: the socket belongs to another user.`;

@@ -11,7 +11,6 @@ import {
   ListResourcesRequestSchema,
   ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
-  McpError,
   ReadResourceRequestSchema,
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
@@ -72,17 +71,22 @@ export function createServer(host: HostConnection): { server: Server; dispose():
 
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const tool = tools.get(request.params.name);
-    if (!tool) throw new McpError(ErrorCode.InvalidParams, `Unknown tool ${request.params.name}; the tools are ${TOOLS.map((t) => t.name).join(', ')}`);
+    if (!tool) throw protocolError(ErrorCode.InvalidParams, `Unknown tool ${request.params.name}; the tools are ${TOOLS.map((t) => t.name).join(', ')}`);
     const isTaskRequest = request.params.task !== undefined;
     if (isTaskRequest && !tool.definition.taskSupport) {
-      throw new McpError(ErrorCode.MethodNotFound, `${tool.definition.name} does not run as a task; call it without task augmentation`);
+      throw protocolError(ErrorCode.MethodNotFound, `${tool.definition.name} does not run as a task; call it without task augmentation`);
     }
     const args = request.params.arguments ?? {};
     const checked = tool.validate(args);
-    if (!checked.valid) return errorResult(`Invalid arguments for ${tool.definition.name}: ${checked.errorMessage}`);
+    if (!checked.valid) {
+      const problem = `Invalid arguments for ${tool.definition.name}: ${checked.errorMessage}`;
+      // A task-augmented call expects a CreateTaskResult: the problem goes back as a protocol error instead.
+      if (isTaskRequest) throw protocolError(ErrorCode.InvalidParams, problem);
+      return errorResult(problem);
+    }
     if (isTaskRequest) {
       // SEP-1686: start the agent task, then register it with the SDK's task machinery under the same id.
-      if (!extra.taskStore) throw new McpError(ErrorCode.InternalError, 'No task store');
+      if (!extra.taskStore) throw protocolError(ErrorCode.InternalError, 'No task store');
       try {
         const task = await spawn(host, checked.data, clientName());
         mcpTasks.set(task.id, statusKey(toMcpTask(task)));
@@ -92,7 +96,7 @@ export function createServer(host: HostConnection): { server: Server; dispose():
         mcpTasks.set(task.id, statusKey(created));
         return { task: created };
       } catch (error) {
-        throw new McpError(ErrorCode.InternalError, messageOf(error));
+        throw protocolError(ErrorCode.InternalError, messageOf(error));
       }
     }
     const context: ToolContext = { host, clientName: clientName(), reportedQuestions, extra };
@@ -118,7 +122,7 @@ export function createServer(host: HostConnection): { server: Server; dispose():
   server.setRequestHandler(ReadResourceRequestSchema, async (request) => {
     const { uri } = request.params;
     const parsed = parseTaskUri(uri);
-    if (!parsed) throw new McpError(ErrorCode.InvalidParams, `Not a task resource: ${uri} (use task://{id} or task://{id}/output)`);
+    if (!parsed) throw protocolError(ErrorCode.InvalidParams, `Not a task resource: ${uri} (use task://{id} or task://{id}/output)`);
     if (parsed.part === 'summary') {
       const task = await hostCall(() => host.call('get', { taskId: parsed.taskId, outputEntries: 20 }));
       return { contents: [{ uri, mimeType: 'text/markdown', text: taskMarkdown(task, task.output) }] };
@@ -128,7 +132,7 @@ export function createServer(host: HostConnection): { server: Server; dispose():
   });
 
   server.setRequestHandler(SubscribeRequestSchema, (request) => {
-    if (!parseTaskUri(request.params.uri)) throw new McpError(ErrorCode.InvalidParams, `Not a task resource: ${request.params.uri}`);
+    if (!parseTaskUri(request.params.uri)) throw protocolError(ErrorCode.InvalidParams, `Not a task resource: ${request.params.uri}`);
     subscriptions.add(request.params.uri);
     // Subscribing is also a reason to hold a connection: updates come as host events.
     void host.connect().catch(() => undefined);
@@ -216,9 +220,13 @@ async function hostCall<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
-    // A plain Error becomes a JSON-RPC internal error with just this message (McpError would prefix its code twice).
-    throw new Error(messageOf(error));
+    throw protocolError(ErrorCode.InternalError, messageOf(error));
   }
+}
+
+/** A JSON-RPC error with this code and exactly this message (McpError would put its code into the message, twice). */
+function protocolError(code: ErrorCode, message: string): Error {
+  return Object.assign(new Error(message), { code });
 }
 
 function errorResult(message: string): CallToolResult {

@@ -16,7 +16,7 @@ import { writeCodexHome } from '../fixtures/mock-responses/codex-home';
 import { startMockResponsesServer, type MockResponsesServer } from '../fixtures/mock-responses/server';
 import { repoRoot } from '../../scripts/paths.mjs';
 import { ARTIFACTS_DIR, Workbench, waitUntil } from './harness';
-import { MCP_ELICIT_SCRIPT, codexProcessesOf, codexSettings, pinnedCodexBinary, stopCodexAppServers } from './support-codex';
+import { MCP_ELICIT_SCRIPT, codexProcessesOf, codexSettings, pinnedCodexBinary, socketDirOf, stopCodexAppServers } from './support-codex';
 import {
   type RenderedEntry, type ThemeName, cancelTask, clearNotifications, clearTasks, clickToastButton, closeAllEditors, pickQuestionOf, formButton, newTaskFromPalette, questionForm, screenshotPanel,
   switchTheme, taskPanel, transcript, waitForEntry, waitForFile, waitForPanelStatus, waitForWebviewTheme,
@@ -44,15 +44,29 @@ async function codexBed(): Promise<{ root: string; settings: Record<string, unkn
   };
 }
 
-/** Stops the suite's Codex app-servers, then the workbench, and checks nothing of Codex is left. */
-async function teardown(workbench: Workbench | undefined, root: string | undefined, mock: MockResponsesServer | undefined): Promise<void> {
+/**
+ * Stops the suite's Codex app-servers, then the workbench, and checks nothing of Codex is left. Keeps what explains
+ * a failure in the artifacts folder: the app-server logs and what the mock model was asked.
+ */
+async function teardown(name: string, workbench: Workbench | undefined, root: string | undefined, mock: MockResponsesServer | undefined): Promise<void> {
   const workspace = workbench?.workspace;
+  if (workspace) keepCodexDiagnostics(name, workspace, mock);
   const stopped = workspace ? await stopCodexAppServers(workspace).catch((error: Error) => [error.message]) : [];
   await workbench?.stop();
   const left = workspace ? codexProcessesOf(workspace) : [];
   if (root) fs.rmSync(root, { recursive: true, force: true });
   await mock?.close();
   assert.deepEqual(left, [], `no Codex process outlives the suite (stopped: ${stopped.join('; ')})`);
+}
+
+function keepCodexDiagnostics(name: string, workspace: string, mock: MockResponsesServer | undefined): void {
+  fs.mkdirSync(ARTIFACTS_DIR, { recursive: true });
+  const dir = socketDirOf(workspace);
+  for (const log of fs.existsSync(dir) ? fs.readdirSync(dir).filter((file) => file.endsWith('.log')) : []) {
+    fs.copyFileSync(path.join(dir, log), path.join(ARTIFACTS_DIR, `${name}-${log}`));
+  }
+  const requests = (mock?.requests ?? []).map((r) => ({ at: new Date(r.at).toISOString(), thread: r.threadKey, scenario: r.scenario, last: r.lastItemType, user: r.userText, planMode: r.planMode }));
+  fs.writeFileSync(path.join(ARTIFACTS_DIR, `${name}-mock-requests.json`), `${JSON.stringify(requests, null, 2)}\n`);
 }
 
 describe('Needs you: answering agents in the workbench', { timeout: 900_000 }, () => {
@@ -72,7 +86,7 @@ describe('Needs you: answering agents in the workbench', { timeout: 900_000 }, (
     await bed.writeHome(mock.port, workspace);
   });
   after(async () => {
-    await teardown(workbench, root, mock);
+    await teardown('needs-you', workbench, root, mock);
   });
   beforeEach(() => {
     for (const file of ['approved.txt', 'hello.txt']) fs.rmSync(path.join(workspace, file), { force: true });
@@ -251,11 +265,17 @@ describe('Needs you: answering agents in the workbench', { timeout: 900_000 }, (
       const id = await newTask('ask-command: npm run stale-check; done: stale done', SCRIPTED, GENERAL);
       const frame = await taskPanel(workbench, id, { open: true });
       const form = await questionForm(frame, 'command_approval');
-      // The panel keeps showing the form as it was: task updates stop reaching it (as when it lags behind).
+      // The panel keeps showing the form as it was, as a panel lagging behind the host would: from here on its
+      // script reads every task update from the host as a message of no known type.
       await frame.evaluate(() => {
-        window.addEventListener('message', (event: MessageEvent<{ type?: string }>) => {
-          if (event.data?.type === 'task') event.stopImmediatePropagation();
-        }, true);
+        const data = Object.getOwnPropertyDescriptor(MessageEvent.prototype, 'data')!;
+        Object.defineProperty(MessageEvent.prototype, 'data', {
+          configurable: true,
+          get(this: MessageEvent) {
+            const value = data.get!.call(this) as { type?: string } | undefined;
+            return value?.type === 'task' ? { type: 'withheld-by-test' } : value;
+          },
+        });
       });
       // Another surface answers first: "Agent Tasks: Approve" sends through the same gate as the API's answer().
       await workbench.runCommand('Agent Tasks: Approve');
@@ -335,8 +355,7 @@ describe('Needs you: answering agents in the workbench', { timeout: 900_000 }, (
       // Codex's MCP client gives up on an elicitation after 60 s: create it last and take its pictures first.
       await make('elicitation', 'elicitation', 'Pick a color for the chart (elicit)', CODEX, GENERAL);
       tasks.reverse();
-      console.log('DEBUG created', new Date().toISOString());
-      for (const task of tasks) { await workbench.waitForTaskInGroup(task.id, 'Needs you', TURN_MS); console.log('DEBUG needs you', task.kind, new Date().toISOString()); }
+      for (const task of tasks) await workbench.waitForTaskInGroup(task.id, 'Needs you', TURN_MS);
       for (const theme of ['dark', 'light'] as ThemeName[]) {
         await switchTheme(workbench, theme);
         for (const task of tasks) {
@@ -345,7 +364,6 @@ describe('Needs you: answering agents in the workbench', { timeout: 900_000 }, (
           await waitForWebviewTheme(frame, theme);
           await clearNotifications(workbench);
           await screenshotPanel(workbench, path.join(SCREENSHOTS_DIR, `form-${task.kind}-${theme}.png`));
-          console.log('DEBUG shot', task.kind, theme, new Date().toISOString());
         }
       }
       for (const task of tasks) await cancelTask(workbench, task.id);
@@ -367,7 +385,7 @@ describe('Needs you: a question nobody answers', { timeout: 300_000 }, () => {
     await bed.writeHome(mock.port, workbench.workspace);
   });
   after(async () => {
-    await teardown(workbench, root, mock);
+    await teardown('question-timeout', workbench, root, mock);
   });
 
   test('is declined when agentTasks.questionTimeoutMinutes runs out, and the transcript says so', async () => {

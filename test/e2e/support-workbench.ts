@@ -144,14 +144,19 @@ export async function waitForWebviewTheme(frame: Frame, theme: ThemeName): Promi
   await waitUntil(() => frame.evaluate((cls) => document.body.classList.contains(cls), `vscode-${theme}`), (ok) => ok, `the panel in the ${theme} theme`);
 }
 
-/** Saves a screenshot of the visible task panel (the webview only) to `file`. */
+/** Saves a screenshot of the visible task panel (the webview only, down to the end of its transcript) to `file`. */
 export async function screenshotPanel(workbench: Workbench, file: string): Promise<void> {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   for (const outer of await workbench.page.locator('iframe.webview.ready').all()) {
-    if (await outer.isVisible()) {
-      await outer.screenshot({ path: file });
-      return;
-    }
+    const box = await outer.boundingBox();
+    if (!box || !(await outer.isVisible())) continue;
+    const frame = await workbench.webviewFrame();
+    const used = await frame.evaluate(() => {
+      const last = document.querySelector('#transcript .entry:last-child') ?? document.querySelector('#questions') ?? document.body;
+      return Math.ceil(last.getBoundingClientRect().bottom) + 16;
+    });
+    await workbench.page.screenshot({ path: file, clip: { x: box.x, y: box.y, width: box.width, height: Math.min(box.height, Math.max(used, 200)) } });
+    return;
   }
   throw new Error('no visible webview to take a screenshot of');
 }
@@ -184,8 +189,14 @@ export async function clearTasks(workbench: Workbench, taskIds: readonly string[
  * question; pick the one of `taskId`. Does nothing when the next step is not that picker.
  */
 export async function pickQuestionOf(workbench: Workbench, taskId: string): Promise<void> {
-  const rows = await waitUntil(() => workbench.quickPickRows(), (all) => all.length > 0, 'a quick pick', 10_000).catch(() => []);
-  if (rows.some((row) => row.label.includes(taskId))) await workbench.pickQuickItem(taskId);
+  const widget = workbench.page.locator('.quick-input-widget');
+  const rows = await waitUntil(
+    async () => ((await widget.isVisible()) ? workbench.quickPickRows() : 'closed' as const),
+    (seen) => seen === 'closed' || seen.length > 0,
+    'a quick pick, or the palette to close',
+    10_000,
+  );
+  if (rows !== 'closed' && rows.some((row) => row.label.includes(taskId))) await workbench.pickQuickItem(taskId);
 }
 
 /** Closes all editors (task panels, diffs), so the next test starts from an empty editor area. */

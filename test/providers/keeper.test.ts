@@ -24,6 +24,7 @@ import {
   type KeeperTransport,
 } from '../../src/providers/transport/keeper-transport';
 import {
+  decodeLineRecord,
   encodeFrame,
   encodeJsonFrame,
   FrameDecoder,
@@ -148,13 +149,13 @@ describe('keeper', { timeout: 120_000 }, () => {
       { cmd: 'raw', base64: Buffer.from('{"last":"no newline"}').toString('base64') },
       { cmd: 'exit', code: 3 },
     ];
-    const run = async (transport: MessageTransport) => {
+    const run = async (transport: MessageTransport & { whenClosed(): Promise<TransportClosed> }) => {
       const recorder = new Recorder(transport);
       for (const command of script) {
         transport.send(command);
         await delay(30);
       }
-      const closed = await (transport as { whenClosed(): Promise<TransportClosed> }).whenClosed();
+      const closed = await transport.whenClosed();
       return { messages: recorder.messages, malformed: recorder.malformed, code: closed.code, signal: closed.signal, stderrTail: closed.stderrTail };
     };
     const direct = await run(new ProcessTransport({ command: process.execPath, args: [fakeCli('agent')], cwd: root }));
@@ -224,6 +225,26 @@ describe('keeper', { timeout: 120_000 }, () => {
     await after.waitFor((m) => m.some((x) => x.type === 'echo'), 'a live echo');
     second.send({ cmd: 'exit' });
     assert.equal((await second.whenClosed()).code, 0);
+  });
+
+  test('reattach from a sequence number in the middle of a batch of lines replays from exactly the next line', async () => {
+    const first = await start([]);
+    const before = new Recorder(first);
+    first.send({ cmd: 'print', count: 500 }); // written at once: the keeper journals it as a few large records
+    await before.waitFor((m) => m.filter((x) => x.type === 'line').length === 500, '500 lines');
+    const lineSeqs = before.messages.map((message, index) => ({ message, seq: before.seqs[index] })).filter(({ message }) => message.type === 'line');
+    await first.detach();
+    for (const cut of [0, 1, 137, 498, 499]) {
+      const again = await attachKeeper(first.ref, { lastSeq: lineSeqs[cut].seq, autoAck: false });
+      const recorder = new Recorder(again);
+      const expected = 499 - cut;
+      if (expected > 0) await recorder.waitFor((m) => m.filter((x) => x.type === 'line').length === expected, `${expected} lines after line ${cut}`);
+      else await delay(100);
+      assert.deepEqual(recorder.ofType('line').map((m) => m.n), [...Array(expected).keys()].map((i) => cut + 1 + i));
+      assert.deepEqual(recorder.seqs, lineSeqs.slice(cut + 1).map(({ seq }) => seq));
+      await again.detach();
+    }
+    assert.ok(await killKeeper(first.ref));
   });
 
   test('an approval survives the window: the new window sees the question again from the journal, answers, and the agent finishes', async () => {
@@ -494,11 +515,13 @@ describe('keeper', { timeout: 120_000 }, () => {
             socket.on('data', (chunk) => {
               for (const frame of decoder.push(chunk)) {
                 if (frame.type !== FrameType.out) continue;
-                const seq = frame.body.readUIntBE(0, 6);
-                assert.ok(seq > lastSeq, 'no record twice');
-                lastSeq = seq;
-                const message = JSON.parse(frame.body.subarray(6).toString('utf8')) as { type: string; text: string };
-                if (message.type === 'echo') got.push(message.text);
+                const { firstSeq, lines } = decodeLineRecord(frame.body);
+                assert.ok(firstSeq > lastSeq, 'no line twice');
+                lastSeq = firstSeq + lines.length - 1;
+                for (const line of lines) {
+                  const message = JSON.parse(line.toString('utf8')) as { type: string; text: string };
+                  if (message.type === 'echo') got.push(message.text);
+                }
               }
               if (got.length === texts.length) {
                 clearTimeout(timer);

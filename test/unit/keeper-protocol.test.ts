@@ -13,11 +13,12 @@ import { LineDecoder } from '../../src/providers/transport/jsonl';
 import {
   ByteLineSplitter,
   decodeAck,
+  decodeLineRecord,
   decodeLineText,
-  decodeRecord,
   encodeAck,
+  encodeExitRecord,
   encodeFrame,
-  encodeRecords,
+  encodeLineRecord,
   ensurePrivateDir,
   FrameDecoder,
   FrameError,
@@ -25,10 +26,12 @@ import {
   isSameProcess,
   keeperDirFor,
   keeperPaths,
+  LineBatcher,
   MAX_HELLO_BYTES,
   MAX_SOCKET_PATH_BYTES,
   processStartTime,
   readKeeperMetadata,
+  recordSeq,
   writeKeeperMetadata,
   type Frame,
   type KeeperMetadata,
@@ -49,12 +52,17 @@ function feedInChunks<T>(bytes: Buffer, cuts: number[], push: (chunk: Buffer) =>
 
 const copyFrame = (frame: Frame): Frame => ({ type: frame.type, body: Buffer.from(frame.body) });
 
+/** Bytes of a line: anything but a newline. */
+const arbitraryLine = fc.uint8Array({ maxLength: 200 }).map((bytes) => Buffer.from(bytes.map((b) => (b === 0x0a ? 0x0b : b))));
+const MAX_SEQ = 2 ** 48 - 1;
+
 const arbitraryFrame = fc.oneof(
   fc.record({ type: fc.constantFrom(FrameType.stdin, FrameType.stderr, FrameType.welcome, FrameType.bye), body: fc.uint8Array({ maxLength: 300 }) }).map(({ type, body }) => encodeFrame(type, Buffer.from(body))),
-  fc.record({ type: fc.constantFrom(FrameType.out, FrameType.in, FrameType.exit), seq: fc.integer({ min: 0, max: 2 ** 48 - 1 }), payloads: fc.array(fc.uint8Array({ maxLength: 200 }), { minLength: 1, maxLength: 5 }) }).map(
-    ({ type, seq, payloads }) => encodeRecords(type, Math.min(seq, 2 ** 48 - payloads.length), payloads.map((p) => Buffer.from(p))),
+  fc.record({ type: fc.constantFrom(FrameType.out, FrameType.in), seq: fc.integer({ min: 0, max: MAX_SEQ - 10 }), lines: fc.array(arbitraryLine, { minLength: 1, maxLength: 5 }) }).map(
+    ({ type, seq, lines }) => encodeLineRecord(type, seq, lines),
   ),
-  fc.integer({ min: 0, max: 2 ** 48 - 1 }).map((seq) => encodeAck(seq)),
+  fc.integer({ min: 0, max: MAX_SEQ }).map((seq) => encodeExitRecord(seq, { code: 0, signal: null, stderrTail: 'é', stop: 'exited' })),
+  fc.integer({ min: 0, max: MAX_SEQ }).map((seq) => encodeAck(seq)),
 );
 
 describe('keeper framing', () => {
@@ -64,6 +72,7 @@ describe('keeper framing', () => {
         const bytes = Buffer.concat(encoded);
         const cuts = rawCuts.map((n) => (bytes.length ? n % bytes.length : 0));
         const whole = new FrameDecoder().push(Buffer.from(bytes)).map(copyFrame);
+        for (const frame of whole) if (frame.type === FrameType.out || frame.type === FrameType.exit) assert.ok(recordSeq(frame.body) >= 0);
         const decoder = new FrameDecoder();
         const chunked = feedInChunks(bytes, cuts, (chunk) => decoder.push(chunk).map(copyFrame));
         assert.deepEqual(chunked, whole);
@@ -75,21 +84,12 @@ describe('keeper framing', () => {
     );
   });
 
-  test('records carry their sequence numbers and any bytes (invalid UTF-8, NUL, CR) unchanged', () => {
+  test('line records carry their first sequence number and any bytes (invalid UTF-8, NUL, CR) unchanged', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 2 ** 40 }), fc.array(fc.uint8Array({ maxLength: 500 }), { minLength: 1, maxLength: 20 }), (first, raw) => {
-        const payloads = raw.map((bytes) => Buffer.from(bytes));
-        const offsets: number[] = [];
-        const encoded = encodeRecords(FrameType.out, first, payloads, offsets);
-        const frames = new FrameDecoder().push(encoded);
-        assert.equal(frames.length, payloads.length);
-        frames.forEach((frame, index) => {
-          const { seq, payload } = decodeRecord(frame.body);
-          assert.equal(seq, first + index);
-          assert.deepEqual(payload, payloads[index]);
-          // The offsets the keeper indexes its journal with point at each record's header.
-          assert.equal(new FrameDecoder().push(encoded.subarray(offsets[index]))[0].body.readUIntBE(0, 6), first + index);
-        });
+      fc.property(fc.integer({ min: 1, max: 2 ** 40 }), fc.array(arbitraryLine, { minLength: 1, maxLength: 20 }), (first, lines) => {
+        const [frame] = new FrameDecoder().push(encodeLineRecord(FrameType.out, first, lines));
+        assert.equal(frame.type, FrameType.out);
+        assert.deepEqual(decodeLineRecord(frame.body), { firstSeq: first, lines });
       }),
       { numRuns: 300 },
     );
@@ -98,14 +98,15 @@ describe('keeper framing', () => {
   test('a multi-megabyte line crosses in many chunks intact', () => {
     const line = Buffer.alloc(5 * 1024 * 1024 + 3, 0x61);
     line[1000] = 0xff; // invalid UTF-8 in the middle
-    const bytes = encodeRecords(FrameType.out, 7, [line]);
+    const bytes = encodeLineRecord(FrameType.out, 7, [line]);
     const decoder = new FrameDecoder();
     const frames: Frame[] = [];
     for (let at = 0; at < bytes.length; at += 65536) frames.push(...decoder.push(bytes.subarray(at, at + 65536)));
     assert.equal(frames.length, 1);
-    const { seq, payload } = decodeRecord(frames[0].body);
-    assert.equal(seq, 7);
-    assert.ok(payload.equals(line));
+    const { firstSeq, lines } = decodeLineRecord(frames[0].body);
+    assert.equal(firstSeq, 7);
+    assert.equal(lines.length, 1);
+    assert.ok(lines[0].equals(line));
   });
 
   test('a length of 0 or above the limit is a protocol error (an unauthenticated peer cannot make the keeper buffer much)', () => {
@@ -152,12 +153,45 @@ describe('keeper line handling', () => {
     assert.deepEqual(lines.map(String), ['0123456789', 'abcdefghij', 'XY']);
   });
 
+  test('the batcher frames the same lines as the splitter, numbered without a gap, for any chunking and line limit', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 3000 }), fc.array(fc.nat(), { maxLength: 40 }), fc.constantFrom(8, 64, 1 << 20), fc.integer({ min: 1, max: 1000 }), (raw, rawCuts, maxLine, firstSeq) => {
+        const bytes = Buffer.from(raw.map((b) => (b % 9 === 0 ? 0x0a : b)));
+        const cuts = rawCuts.map((n) => (bytes.length ? n % bytes.length : 0));
+        const batcher = new LineBatcher(FrameType.out, maxLine);
+        let seq = firstSeq;
+        const lines: Buffer[] = [];
+        const take = (batch: { frame: Buffer; count: number } | undefined) => {
+          if (!batch) return [];
+          const [frame] = new FrameDecoder().push(batch.frame);
+          const decoded = decodeLineRecord(frame.body);
+          assert.equal(decoded.firstSeq, seq, 'numbered on from the last record');
+          assert.equal(decoded.lines.length, batch.count);
+          seq += batch.count;
+          lines.push(...decoded.lines);
+          return [];
+        };
+        feedInChunks(bytes, cuts, (chunk) => take(batcher.push(chunk, seq)));
+        take(batcher.end(seq));
+        const splitter = new ByteLineSplitter(maxLine);
+        const expected: Buffer[] = splitter.push(Buffer.from(bytes)).map((line) => Buffer.from(line));
+        const rest = splitter.end();
+        if (rest) expected.push(rest);
+        assert.deepEqual(lines, expected);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   test('a line decodes to exactly what ProcessTransport (LineDecoder) makes of the same bytes', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 400 }), (raw) => {
         const bytes = Buffer.from(raw.filter((b) => b !== 0x0a));
         const viaLineDecoder = new LineDecoder().push(Buffer.concat([bytes, Buffer.from('\n')]));
         assert.deepEqual([decodeLineText(bytes)], viaLineDecoder);
+        // Inside a larger buffer, by range, as the transport decodes it.
+        const framed = Buffer.concat([Buffer.from('ab'), bytes, Buffer.from('\ncd')]);
+        assert.deepEqual([decodeLineText(framed, 2, 2 + bytes.length)], viaLineDecoder);
       }),
       { numRuns: 500 },
     );

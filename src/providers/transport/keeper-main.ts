@@ -23,12 +23,15 @@ import {
   decodeAck,
   encodeFrame,
   encodeJsonFrame,
-  encodeRecords,
+  encodeExitRecord,
+  encodeLineRecord,
+  forEachRecordLine,
   ensurePrivateDir,
   FrameDecoder,
   FrameType,
   KEEPER_PROTOCOL_VERSION,
   keeperPaths,
+  LineBatcher,
   MAX_FRAME_BYTES,
   MAX_HELLO_BYTES,
   MAX_SOCKET_PATH_BYTES,
@@ -92,15 +95,16 @@ class Keeper {
   private server: net.Server | undefined;
   private journalFd = -1;
   private journalSize = 0;
-  /** offsets[i] is the journal offset of record firstSeq + i. */
-  private offsets: number[] = [];
+  /** The journal offset and first sequence number of every record, in order (the replay index). */
+  private recordStarts: number[] = [];
+  private recordSeqs: number[] = [];
   private firstSeq = 1;
   private nextSeq = 1;
   private ackedSeq = 0;
   private exitSeq: number | undefined;
   private exitInfo: KeeperExit | undefined;
   private client: Client | undefined;
-  private readonly splitter = new ByteLineSplitter();
+  private readonly stdoutBatcher = new LineBatcher(FrameType.out);
   private stderrTail = '';
   private stopKind: KeeperStopKind | undefined;
   private stopReason: string | undefined;
@@ -331,7 +335,17 @@ class Keeper {
     try {
       // The exit record is always sent again, so a host that saw it but did not acknowledge it still learns the end.
       const from = Math.max(Math.min(lastSeq + 1, this.exitSeq ?? Infinity), this.firstSeq);
-      let offset = from < this.nextSeq ? this.offsets[from - this.firstSeq] : this.journalSize;
+      let offset = this.journalSize;
+      if (from < this.nextSeq) {
+        const index = this.recordIndexOf(from);
+        offset = this.recordStarts[index];
+        if (this.recordSeqs[index] < from) {
+          // `from` is inside a batch: send its tail as a record of its own, then whole records.
+          const end = this.recordStarts[index + 1] ?? this.journalSize;
+          if (!client.socket.write(this.tailOfRecord(offset, end, from))) await drained(client.socket);
+          offset = end;
+        }
+      }
       // Records appended meanwhile (host input, the exit record) are picked up: the loop runs to the current end.
       while (offset < this.journalSize) {
         if (this.client !== client || client.socket.destroyed) return;
@@ -346,6 +360,29 @@ class Keeper {
       client.replaying = false;
       this.release('replay');
     }
+  }
+
+  /** The index of the record holding sequence number `seq` (the last record starting at or before it). */
+  private recordIndexOf(seq: number): number {
+    let low = 0;
+    let high = this.recordSeqs.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if (this.recordSeqs[middle] <= seq) low = middle;
+      else high = middle - 1;
+    }
+    return low;
+  }
+
+  /** The lines from `seq` on of the line record at journal bytes [start, end), as a record of their own. */
+  private tailOfRecord(start: number, end: number, seq: number): Buffer {
+    const frame = Buffer.allocUnsafe(end - start);
+    fs.readSync(this.journalFd, frame, 0, frame.length, start);
+    const lines: Buffer[] = [];
+    forEachRecordLine(frame, 5, frame.length, (lineSeq, _buffer, from, to) => {
+      if (lineSeq >= seq) lines.push(frame.subarray(from, to));
+    });
+    return encodeLineRecord(frame[4], seq, lines);
   }
 
   private onClientFrame(frame: Frame): void {
@@ -380,8 +417,8 @@ class Keeper {
   }
 
   private onAgentStdout(chunk: Buffer): void {
-    const lines = this.splitter.push(chunk);
-    if (lines.length > 0) this.appendRecords(FrameType.out, lines);
+    const batch = this.stdoutBatcher.push(chunk, this.nextSeq);
+    if (batch) this.appendRecord(FrameType.out, batch.frame, batch.count);
   }
 
   private onAgentStderr(chunk: Buffer): void {
@@ -398,20 +435,23 @@ class Keeper {
     const lines = splitter.push(bytes);
     const rest = splitter.end();
     if (rest) lines.push(rest);
-    if (lines.length > 0) this.appendRecords(FrameType.in, lines);
+    if (lines.length > 0) this.appendRecord(FrameType.in, encodeLineRecord(FrameType.in, this.nextSeq, lines), lines.length);
     stdin.write(Buffer.from(bytes));
   }
 
-  /** Journals records and sends agent output (not host input: the host knows it) to a live client. */
-  private appendRecords(type: number, payloads: Buffer[]): void {
-    const relative: number[] = [];
-    const bytes = encodeRecords(type, this.nextSeq, payloads, relative);
-    for (const offset of relative) this.offsets.push(this.journalSize + offset);
-    writeFully(this.journalFd, bytes, this.journalSize);
-    this.journalSize += bytes.length;
-    this.nextSeq += payloads.length;
+  /**
+   * Journals a record holding `count` sequence numbers and sends it to a live client, unless it is host input (the
+   * host knows it).
+   */
+  private appendRecord(type: number, frame: Buffer, count: number): void {
+    const base = this.journalSize;
+    this.recordStarts.push(base);
+    this.recordSeqs.push(this.nextSeq);
+    writeFully(this.journalFd, frame, base);
+    this.journalSize += frame.length;
+    this.nextSeq += count;
     const client = this.client;
-    if (type !== FrameType.in && client && !client.replaying && !client.socket.write(bytes) && !this.stdoutHolds.has('backpressure')) {
+    if (type !== FrameType.in && client && !client.replaying && !client.socket.write(frame) && !this.stdoutHolds.has('backpressure')) {
       this.hold('backpressure');
       client.socket.once('drain', () => this.release('backpressure'));
     }
@@ -464,13 +504,13 @@ class Keeper {
   private onAgentClosed(code: number | null, signal: NodeJS.Signals | null): void {
     for (const timer of this.stopTimers) clearTimeout(timer);
     this.stopTimers.clear();
-    const rest = this.splitter.end();
-    if (rest) this.appendRecords(FrameType.out, [rest]);
+    const rest = this.stdoutBatcher.end(this.nextSeq);
+    if (rest) this.appendRecord(FrameType.out, rest.frame, rest.count);
     const stop = this.stopKind ?? 'exited';
     const exit: KeeperExit = { code, signal, stderrTail: this.stderrTail, stop, reason: this.stopReason };
     this.exitInfo = exit;
     this.exitSeq = this.nextSeq;
-    this.appendRecords(FrameType.exit, [Buffer.from(JSON.stringify(exit), 'utf8')]);
+    this.appendRecord(FrameType.exit, encodeExitRecord(this.nextSeq, exit), 1);
     log(`the agent exited (${signal ? `signal ${signal}` : `code ${code}`}, ${stop})`);
     // A stop the keeper or host decided ends the whole group, stragglers included.
     if (stop !== 'exited' && stop !== 'host-close') killGroup(this.child.pid as number, 'SIGKILL');
@@ -527,11 +567,13 @@ class Keeper {
     setTimeout(exit, 2000).unref();
   }
 
+  /** Drops acknowledged records from the head of the journal (at a record boundary) once they take compactBytes. */
   private compactIfWorthIt(): void {
     if (this.activeReplays > 0 || this.finishing) return;
     const cutSeq = this.ackedSeq + 1;
     if (cutSeq <= this.firstSeq) return;
-    const cut = cutSeq < this.nextSeq ? this.offsets[cutSeq - this.firstSeq] : this.journalSize;
+    const index = cutSeq < this.nextSeq ? this.recordIndexOf(cutSeq) : this.recordStarts.length;
+    const cut = this.recordStarts[index] ?? this.journalSize;
     if (cut < this.config.compactBytes) return;
     const tmp = `${this.paths.journal}.tmp`;
     const fd = fs.openSync(tmp, 'w+', 0o600);
@@ -544,9 +586,10 @@ class Keeper {
     fs.renameSync(tmp, this.paths.journal);
     fs.closeSync(this.journalFd);
     this.journalFd = fd;
-    this.offsets = this.offsets.slice(cutSeq - this.firstSeq).map((offset) => offset - cut);
+    this.recordStarts = this.recordStarts.slice(index).map((offset) => offset - cut);
+    this.recordSeqs = this.recordSeqs.slice(index);
     this.journalSize -= cut;
-    this.firstSeq = cutSeq;
+    this.firstSeq = this.recordSeqs[0] ?? this.nextSeq;
   }
 
   private endAgentStdin(): void {

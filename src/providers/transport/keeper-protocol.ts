@@ -3,9 +3,10 @@
  * config, the metadata file beside the socket, and the paths of one keeper's files.
  *
  * A frame is `u32 length (big-endian) | u8 type | body`, where length counts the type byte and the body. Records
- * (what the journal holds) carry a 48-bit sequence number before their payload: `u48 seq | payload`. Payloads are
- * bytes, never re-encoded, so a line the agent wrote reaches the host exactly as written (invalid UTF-8 included) and
- * is decoded once, on the host, the way ProcessTransport decodes it.
+ * (what the journal holds) start with a 48-bit sequence number. A line record (`out`, `in`) is a batch:
+ * `u48 seq of its first line | line \n line \n …`, every line numbered on from there — the keeper frames a whole stdout
+ * chunk at once instead of copying line by line. Lines are bytes, never re-encoded, so what the agent wrote reaches
+ * the host exactly (invalid UTF-8 included) and is decoded once, on the host, the way ProcessTransport decodes it.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -28,9 +29,9 @@ export const FrameType = {
   kill: 5,
   /** Keeper → host, JSON {@link KeeperWelcome}: the answer to a valid hello. */
   welcome: 16,
-  /** Record: one line the agent wrote to stdout (without its newline). */
+  /** Record: lines the agent wrote to stdout (u48 seq of the first, then each line with its \n). */
   out: 17,
-  /** Record: one line the host sent to the agent's stdin (journaled so a later host knows what was answered). */
+  /** Record: lines the host sent to the agent's stdin (journaled so a later host knows what was answered). */
   in: 18,
   /** Record: JSON {@link KeeperExit}; the agent's process ended. Always the last record. */
   exit: 19,
@@ -52,8 +53,8 @@ export interface Frame {
 export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
 /** Largest frame a connection may send before it authenticated. */
 export const MAX_HELLO_BYTES = 4096;
-/** Largest line the keeper holds before it cuts it. */
-export const MAX_LINE_BYTES = MAX_FRAME_BYTES - 16;
+/** Largest line the keeper holds before it cuts it (a record holds at least one whole line). */
+export const MAX_LINE_BYTES = MAX_FRAME_BYTES / 2;
 
 const HEADER_BYTES = 5;
 const SEQ_BYTES = 6;
@@ -225,48 +226,89 @@ export function encodeJsonFrame(type: number, value: unknown): Buffer {
   return encodeFrame(type, JSON.stringify(value));
 }
 
+/** Writes a 48-bit sequence number (faster than writeUIntBE on the hot path). */
+export function writeSeq(buffer: Buffer, seq: number, offset: number): void {
+  buffer.writeUInt16BE(Math.floor(seq / 0x100000000), offset);
+  buffer.writeUInt32BE(seq >>> 0, offset + 2);
+}
+
+export function readSeq(buffer: Buffer, offset: number): number {
+  return buffer.readUInt16BE(offset) * 0x100000000 + buffer.readUInt32BE(offset + 2);
+}
+
 export function encodeAck(seq: number): Buffer {
   const frame = Buffer.allocUnsafe(HEADER_BYTES + SEQ_BYTES);
   frame.writeUInt32BE(SEQ_BYTES + 1, 0);
   frame[4] = FrameType.ack;
-  frame.writeUIntBE(seq, HEADER_BYTES, SEQ_BYTES);
+  writeSeq(frame, seq, HEADER_BYTES);
   return frame;
 }
 
-/**
- * Encodes consecutive records `firstSeq, firstSeq + 1, …` into one buffer (one write to the journal and the socket).
- * `offsets`, when given, receives each record's offset within the returned buffer.
- */
-export function encodeRecords(type: number, firstSeq: number, payloads: readonly Buffer[], offsets?: number[]): Buffer {
-  let total = 0;
-  for (const payload of payloads) total += RECORD_HEADER_BYTES + payload.length;
+/** A line record: `lines` numbered from `firstSeq`, each followed by \n. */
+export function encodeLineRecord(type: number, firstSeq: number, lines: readonly Buffer[]): Buffer {
+  let total = RECORD_HEADER_BYTES;
+  for (const line of lines) total += line.length + 1;
   const out = Buffer.allocUnsafe(total);
-  let at = 0;
-  let seq = firstSeq;
-  for (const payload of payloads) {
-    offsets?.push(at);
-    out.writeUInt32BE(1 + SEQ_BYTES + payload.length, at);
-    out[at + 4] = type;
-    out.writeUIntBE(seq++, at + HEADER_BYTES, SEQ_BYTES);
-    payload.copy(out, at + RECORD_HEADER_BYTES);
-    at += RECORD_HEADER_BYTES + payload.length;
+  writeRecordHeader(out, 0, total, type, firstSeq);
+  let at = RECORD_HEADER_BYTES;
+  for (const line of lines) {
+    at += line.copy(out, at);
+    out[at++] = NEWLINE;
   }
   return out;
+}
+
+/** The exit record: its sequence number and the JSON of a KeeperExit. */
+export function encodeExitRecord(seq: number, exit: KeeperExit): Buffer {
+  const json = Buffer.from(JSON.stringify(exit), 'utf8');
+  const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + json.length);
+  writeRecordHeader(out, 0, out.length, FrameType.exit, seq);
+  json.copy(out, RECORD_HEADER_BYTES);
+  return out;
+}
+
+function writeRecordHeader(out: Buffer, at: number, frameBytes: number, type: number, seq: number): void {
+  out.writeUInt32BE(frameBytes - 4, at);
+  out[at + 4] = type;
+  writeSeq(out, seq, at + HEADER_BYTES);
 }
 
 export function isRecordType(type: number): boolean {
   return type === FrameType.out || type === FrameType.in || type === FrameType.exit;
 }
 
-/** Splits a record's body into its sequence number and payload. */
-export function decodeRecord(body: Buffer): { seq: number; payload: Buffer } {
-  if (body.length < SEQ_BYTES) throw new FrameError(`record of ${body.length} bytes has no sequence number`);
-  return { seq: body.readUIntBE(0, SEQ_BYTES), payload: body.subarray(SEQ_BYTES) };
+/** The sequence number a record's body starts with. */
+export function recordSeq(body: Buffer, start = 0, end = body.length): number {
+  if (end - start < SEQ_BYTES) throw new FrameError(`record of ${end - start} bytes has no sequence number`);
+  return readSeq(body, start);
+}
+
+/**
+ * Visits the lines of a line record whose body is `buffer[start, end)`: each line's sequence number and byte range
+ * (without its \n). Returns the number of lines.
+ */
+export function forEachRecordLine(buffer: Buffer, start: number, end: number, visit: (seq: number, buffer: Buffer, lineStart: number, lineEnd: number) => void): number {
+  let seq = recordSeq(buffer, start, end);
+  let count = 0;
+  for (let at = start + SEQ_BYTES; at < end; count++) {
+    let newline = buffer.indexOf(NEWLINE, at);
+    if (newline === -1 || newline >= end) newline = end; // a keeper always ends lines; stay safe anyway
+    visit(seq++, buffer, at, newline);
+    at = newline + 1;
+  }
+  return count;
+}
+
+/** The lines of a line record (copies), for tests and tools. */
+export function decodeLineRecord(body: Buffer): { firstSeq: number; lines: Buffer[] } {
+  const lines: Buffer[] = [];
+  forEachRecordLine(body, 0, body.length, (_seq, _buffer, from, to) => lines.push(Buffer.from(body.subarray(from, to))));
+  return { firstSeq: recordSeq(body), lines };
 }
 
 export function decodeAck(body: Buffer): number {
   if (body.length !== SEQ_BYTES) throw new FrameError(`ack of ${body.length} bytes`);
-  return body.readUIntBE(0, SEQ_BYTES);
+  return readSeq(body, 0);
 }
 
 export class FrameError extends Error {
@@ -276,9 +318,12 @@ export class FrameError extends Error {
   }
 }
 
+/** Visits one frame: its type and body as `buffer[start, end)` (valid only during the call). */
+export type FrameVisitor = (type: number, buffer: Buffer, start: number, end: number) => void;
+
 /**
- * Cuts a byte stream into frames. Survives any chunking; bodies are views into the received chunks, valid until the
- * caller's next push (copy to keep longer). A length of 0 or above `maxFrameBytes` is a protocol error.
+ * Cuts a byte stream into frames. Survives any chunking. A length of 0 or above `maxFrameBytes` is a protocol error
+ * (FrameError). `each` visits frames without allocating per frame (the hot path); `push` collects them.
  */
 export class FrameDecoder {
   private chunks: Buffer[] = [];
@@ -288,34 +333,41 @@ export class FrameDecoder {
 
   constructor(public maxFrameBytes: number = MAX_FRAME_BYTES) {}
 
+  /** Feeds a chunk; returns its complete frames (bodies are views into the chunks: copy to keep them). */
   push(chunk: Buffer): Frame[] {
+    const frames: Frame[] = [];
+    this.each(chunk, (type, buffer, start, end) => frames.push({ type, body: buffer.subarray(start, end) }));
+    return frames;
+  }
+
+  /** Feeds a chunk and calls `visit` for each complete frame, in order. */
+  each(chunk: Buffer, visit: FrameVisitor): void {
     let buffer: Buffer;
     if (this.buffered > 0) {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
-      if (this.buffered < this.needed) return [];
+      if (this.buffered < this.needed) return;
       buffer = Buffer.concat(this.chunks, this.buffered);
       this.chunks = [];
       this.buffered = 0;
     } else {
       buffer = chunk;
     }
-    const frames: Frame[] = [];
     let offset = 0;
-    while (buffer.length - offset >= 4) {
-      const length = this.checkedLength(buffer.readUInt32BE(offset));
-      if (buffer.length - offset - 4 < length) break;
-      frames.push({ type: buffer[offset + 4], body: buffer.subarray(offset + HEADER_BYTES, offset + 4 + length) });
-      offset += 4 + length;
+    const length = buffer.length;
+    while (length - offset >= 4) {
+      const frameLength = this.checkedLength(buffer.readUInt32BE(offset));
+      if (length - offset - 4 < frameLength) break;
+      visit(buffer[offset + 4], buffer, offset + HEADER_BYTES, offset + 4 + frameLength);
+      offset += 4 + frameLength;
     }
-    if (offset < buffer.length) {
+    if (offset < length) {
       // Copy the rest: the caller may reuse its chunk.
       const rest = Buffer.from(buffer.subarray(offset));
       this.chunks = [rest];
       this.buffered = rest.length;
       this.needed = rest.length >= 4 ? 4 + this.checkedLength(rest.readUInt32BE(0)) : 4;
     }
-    return frames;
   }
 
   get bufferedBytes(): number {
@@ -370,6 +422,10 @@ export class ByteLineSplitter {
     return lines;
   }
 
+  get bufferedBytes(): number {
+    return this.pendingBytes;
+  }
+
   /** What is left without a trailing newline (at end of stream), or undefined. */
   end(): Buffer | undefined {
     if (this.pendingBytes === 0) return undefined;
@@ -380,12 +436,76 @@ export class ByteLineSplitter {
   }
 }
 
-const textDecoder = new TextDecoder('utf-8', { fatal: false });
+/**
+ * The keeper's hot path: turns an agent's stdout chunks into line records, one record per chunk that completes a
+ * line — one allocation and two copies per chunk, whatever the number of lines. Same lines as ByteLineSplitter,
+ * including the cut of over-long lines.
+ */
+export class LineBatcher {
+  private readonly splitter: ByteLineSplitter;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
 
-/** Decodes a line's bytes as ProcessTransport does: UTF-8 with replacement characters, a trailing CR dropped. */
-export function decodeLineText(bytes: Uint8Array): string {
-  const length = bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
-  return textDecoder.decode(bytes.subarray(0, length));
+  constructor(
+    private readonly type: number,
+    private readonly maxLineBytes: number = MAX_LINE_BYTES,
+  ) {
+    this.splitter = new ByteLineSplitter(maxLineBytes);
+  }
+
+  /** Frames the lines `chunk` completes, numbered from `firstSeq`; undefined when it completes none. */
+  push(chunk: Buffer, firstSeq: number): { frame: Buffer; count: number } | undefined {
+    if (this.splitter.bufferedBytes > 0 || this.pendingBytes + chunk.length > this.maxLineBytes) return this.slowPath(chunk, firstSeq);
+    const last = chunk.lastIndexOf(NEWLINE);
+    if (last === -1) {
+      this.stash(chunk);
+      return undefined;
+    }
+    let count = 0;
+    for (let index = chunk.indexOf(NEWLINE); index !== -1 && index <= last; index = chunk.indexOf(NEWLINE, index + 1)) count++;
+    const frame = Buffer.allocUnsafe(RECORD_HEADER_BYTES + this.pendingBytes + last + 1);
+    writeRecordHeader(frame, 0, frame.length, this.type, firstSeq);
+    let at = RECORD_HEADER_BYTES;
+    for (const piece of this.pending) at += piece.copy(frame, at);
+    chunk.copy(frame, at, 0, last + 1);
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (last + 1 < chunk.length) this.stash(chunk.subarray(last + 1));
+    return { frame, count };
+  }
+
+  /** Frames what is left without a trailing newline (end of stream) as a last line, or undefined. */
+  end(seq: number): { frame: Buffer; count: number } | undefined {
+    const rest = this.splitter.end() ?? (this.pendingBytes > 0 ? Buffer.concat(this.pending, this.pendingBytes) : undefined);
+    this.pending = [];
+    this.pendingBytes = 0;
+    return rest ? { frame: encodeLineRecord(this.type, seq, [rest]), count: 1 } : undefined;
+  }
+
+  private stash(piece: Buffer): void {
+    const copy = Buffer.from(piece);
+    this.pending.push(copy);
+    this.pendingBytes += copy.length;
+  }
+
+  /** A line near the size limit: the plain splitter cuts it (rare, so allocations do not matter). */
+  private slowPath(chunk: Buffer, firstSeq: number): { frame: Buffer; count: number } | undefined {
+    if (this.pendingBytes > 0) {
+      this.splitter.push(Buffer.concat(this.pending, this.pendingBytes));
+      this.pending = [];
+      this.pendingBytes = 0;
+    }
+    const lines = this.splitter.push(chunk);
+    return lines.length === 0 ? undefined : { frame: encodeLineRecord(this.type, firstSeq, lines), count: lines.length };
+  }
+}
+
+/**
+ * Decodes `buffer[start, end)` as ProcessTransport decodes a line: UTF-8 with replacement characters (Buffer's decoder
+ * follows the same WHATWG rules as TextDecoder; a test holds them equal), a trailing CR dropped.
+ */
+export function decodeLineText(buffer: Buffer, start = 0, end = buffer.length): string {
+  return buffer.toString('utf8', start, end > start && buffer[end - 1] === 0x0d ? end - 1 : end);
 }
 
 /** The start time of `pid` from /proc (clock ticks since boot), undefined where unknown or for a zombie. */

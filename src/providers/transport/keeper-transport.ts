@@ -7,7 +7,8 @@ import { Emitter, silentLogger, type Logger } from '../../core/events';
 import { encodeJsonLine, parseJsonLine } from './jsonl';
 import {
   decodeLineText,
-  decodeRecord,
+  forEachRecordLine,
+  recordSeq,
   encodeAck,
   encodeFrame,
   encodeJsonFrame,
@@ -218,6 +219,8 @@ export class KeeperTransport implements MessageTransport {
   private queue: Frame[] = [];
   private holding = true;
   private draining = false;
+  /** A bad frame arrived on the current connection; the rest of it is ignored until a reconnect. */
+  private broken = false;
   private seq: number;
   private ackedSent = 0;
   private ackScheduled = false;
@@ -376,6 +379,7 @@ export class KeeperTransport implements MessageTransport {
     this.socket = socket;
     this.decoder = connection.decoder;
     this.byeReason = undefined;
+    this.broken = false;
     socket.on('data', (chunk: Buffer) => this.onChunk(chunk));
     socket.on('error', (error) => this.log.debug(`[keeper ${this.ref.keeperId}] socket error: ${error.message}`));
     socket.on('close', () => this.onSocketClosed(socket));
@@ -387,75 +391,84 @@ export class KeeperTransport implements MessageTransport {
   }
 
   private onChunk(chunk: Buffer): void {
-    try {
-      this.queue.push(...this.decoder.push(chunk));
-    } catch (error) {
-      this.log.warn(`[keeper ${this.ref.keeperId}] protocol error, reconnecting: ${(error as Error).message}`);
-      this.socket?.destroy();
+    if (this.holding || this.draining || this.queue.length > 0) {
+      // Keep order behind frames still waiting (only right after attach): copy them into the queue.
+      try {
+        for (const frame of this.decoder.push(chunk)) this.queue.push(frame);
+      } catch (error) {
+        this.onBadFrame(error);
+        return;
+      }
+      this.drain();
       return;
     }
-    this.drain();
+    this.draining = true;
+    try {
+      this.decoder.each(chunk, this.visit);
+    } catch (error) {
+      this.onBadFrame(error);
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** The hot path: frames straight from the decoder. */
+  private readonly visit = (type: number, buffer: Buffer, start: number, end: number): void => {
+    if (this.closeInfo || this.broken) return;
+    this.dispatch(type, buffer, start, end);
+  };
+
+  private onBadFrame(error: unknown): void {
+    // A frame that does not decode: drop this connection and reconnect from the last good sequence number.
+    this.log.warn(`[keeper ${this.ref.keeperId}] bad frame from the keeper, reconnecting: ${(error as Error).message}`);
+    this.broken = true;
+    this.queue = [];
+    this.socket?.destroy();
   }
 
   private drain(): void {
     if (this.holding || this.draining) return;
     this.draining = true;
     try {
-      while (this.queue.length > 0 && !this.closeInfo) {
+      while (this.queue.length > 0 && !this.closeInfo && !this.broken) {
         const frames = this.queue;
         this.queue = [];
         for (const frame of frames) {
-          if (this.closeInfo) break;
-          try {
-            this.dispatch(frame);
-          } catch (error) {
-            // A record that does not decode: drop this connection and reconnect from the last good sequence number.
-            this.log.warn(`[keeper ${this.ref.keeperId}] bad frame from the keeper: ${(error as Error).message}`);
-            this.queue = [];
-            this.socket?.destroy();
-            return;
-          }
+          if (this.closeInfo || this.broken) break;
+          this.dispatch(frame.type, frame.body, 0, frame.body.length);
         }
       }
+    } catch (error) {
+      this.onBadFrame(error);
     } finally {
       this.draining = false;
     }
   }
 
-  private dispatch(frame: Frame): void {
-    switch (frame.type) {
-      case FrameType.out: {
-        const { seq, payload } = decodeRecord(frame.body);
-        if (seq <= this.seq) return; // Exactly once, whatever a reconnect replays.
-        this.seq = seq;
-        const text = decodeLineText(payload);
-        if (text.trim() !== '') {
-          const parsed = parseJsonLine(text);
-          if (parsed.ok) this.messageEmitter.fire(parsed.value);
-          else this.malformedEmitter.fire({ raw: parsed.raw, error: parsed.error });
-        }
+  private dispatch(type: number, buffer: Buffer, start: number, end: number): void {
+    switch (type) {
+      case FrameType.out:
+        forEachRecordLine(buffer, start, end, this.onOutLine);
         this.scheduleAck();
         return;
-      }
-      case FrameType.in: {
-        const { seq, payload } = decodeRecord(frame.body);
-        if (seq <= this.seq) return;
-        this.seq = seq;
-        // Records past the welcome's head are this window's own input, not history.
-        if (seq <= this.welcomeInfo.headSeq) {
-          const raw = decodeLineText(payload);
+      case FrameType.in:
+        forEachRecordLine(buffer, start, end, (seq, _buffer, from, to) => {
+          if (seq <= this.seq) return;
+          this.seq = seq;
+          // Lines past the welcome's head are this window's own input, not history.
+          if (seq > this.welcomeInfo.headSeq) return;
+          const raw = decodeLineText(buffer, from, to);
           const parsed = parseJsonLine(raw);
           this.inputEmitter.fire({ seq, raw, message: parsed.ok ? parsed.value : undefined });
-        }
+        });
         this.scheduleAck();
         return;
-      }
       case FrameType.exit: {
-        const { seq, payload } = decodeRecord(frame.body);
+        const seq = recordSeq(buffer, start, end);
         this.seq = Math.max(this.seq, seq);
         let exit: KeeperExit;
         try {
-          exit = JSON.parse(payload.toString('utf8')) as KeeperExit;
+          exit = JSON.parse(buffer.toString('utf8', start + 6, end)) as KeeperExit;
         } catch {
           exit = { code: null, signal: null, stderrTail: this.stderrText, stop: 'keeper-error', reason: 'The keeper wrote an unreadable exit record' };
         }
@@ -471,14 +484,14 @@ export class KeeperTransport implements MessageTransport {
         return;
       }
       case FrameType.stderr: {
-        const text = frame.body.toString('utf8');
+        const text = buffer.toString('utf8', start, end);
         this.stderrText = (this.stderrText + text).slice(-8192);
         this.onStderrText?.(text);
         return;
       }
       case FrameType.bye: {
         try {
-          this.byeReason = (JSON.parse(frame.body.toString('utf8')) as { reason?: string }).reason;
+          this.byeReason = (JSON.parse(buffer.toString('utf8', start, end)) as { reason?: string }).reason;
         } catch {
           this.byeReason = 'unknown';
         }
@@ -488,6 +501,22 @@ export class KeeperTransport implements MessageTransport {
         return;
     }
   }
+
+  /** One line the agent wrote: parsed and delivered exactly as ProcessTransport delivers it, once per seq. */
+  private readonly onOutLine = (seq: number, buffer: Buffer, start: number, end: number): void => {
+    if (seq <= this.seq || this.closeInfo) return; // Exactly once, whatever a reconnect replays.
+    this.seq = seq;
+    const text = decodeLineText(buffer, start, end);
+    if (text.length === 0 || (text.charCodeAt(0) <= 32 && text.trim() === '')) return;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      this.malformedEmitter.fire({ raw: text, error: error instanceof Error ? error : new Error(String(error)) });
+      return;
+    }
+    this.messageEmitter.fire(value);
+  };
 
   private scheduleAck(): void {
     if (!this.autoAck || this.ackScheduled) return;
@@ -768,8 +797,14 @@ function openJournal(base: Omit<TransportInit, 'welcome'>, metadata: KeeperMetad
     throw new KeeperGoneError(`The agent's keeper ended${metadata.reason ? `: ${metadata.reason}` : ''}; its journal is gone`, metadata.reason);
   }
   const frames = new FrameDecoder().push(bytes);
-  const records = frames.map((frame) => ({ frame, seq: decodeRecord(frame.body).seq }));
-  const hasExit = records.some(({ frame }) => frame.type === FrameType.exit);
+  let headSeq = 0;
+  let hasExit = false;
+  for (const frame of frames) {
+    if (frame.type === FrameType.exit) hasExit = true;
+    const first = recordSeq(frame.body);
+    const count = frame.type === FrameType.exit ? 1 : forEachRecordLine(frame.body, 0, frame.body.length, () => undefined);
+    headSeq = Math.max(headSeq, first + count - 1);
+  }
   if (!hasExit) {
     removeKeeperFiles(base.ref);
     throw new KeeperGoneError(`The agent's keeper ended without recording the agent's exit${metadata.reason ? ` (${metadata.reason})` : ''}`, metadata.reason);
@@ -779,12 +814,13 @@ function openJournal(base: Omit<TransportInit, 'welcome'>, metadata: KeeperMetad
     keeperId: metadata.id,
     cliPid: metadata.cliPid,
     status: 'ended',
-    firstSeq: records[0]?.seq ?? 1,
-    headSeq: records[records.length - 1]?.seq ?? 0,
+    firstSeq: frames.length > 0 ? recordSeq(frames[0].body) : 1,
+    headSeq,
     ackedSeq: metadata.ackedSeq ?? 0,
     stderrTail: metadata.stderrTail ?? '',
   };
-  const replay = records.filter(({ frame, seq }) => seq > base.lastSeq || frame.type === FrameType.exit).map(({ frame }) => frame);
+  // Lines at or before lastSeq are skipped by the transport, which starts from lastSeq; the exit record always counts.
+  const replay = frames;
   return KeeperTransport.fromJournal({ ...base, welcome }, replay, paths);
 }
 
