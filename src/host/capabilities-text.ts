@@ -1,4 +1,5 @@
 import type { ProviderCapabilities } from '../providers/adapter';
+import { capabilityRow } from '../providers/capabilities';
 
 const PAUSE_LABELS: Record<string, string> = {
   command_approval: 'command approvals',
@@ -16,4 +17,9 @@ export function capabilitySummary(capabilities: ProviderCapabilities): string {
   if (capabilities.followUps) parts.push('follow-ups');
   if (capabilities.reportsCost) parts.push('cost');
   return parts.join(', ') || 'plain runs';
+}
+
+/** What the provider's CLI cannot do (from the capability table), or nothing for unknown providers. */
+export function providerLimitations(providerId: string): readonly string[] {
+  return capabilityRow(providerId)?.limitations ?? [];
 }

@@ -6,7 +6,7 @@ import { isTerminal, TASK_TYPES, type CreateTaskInput, type PendingQuestion, typ
 import type { Logger } from '../core/events';
 import type { ProviderRegistry } from '../providers/registry';
 import type { AnswerGate } from './answering';
-import { capabilitySummary } from './capabilities-text';
+import { capabilitySummary, providerLimitations } from './capabilities-text';
 import { requestOfProposedUri, type TaskDocuments } from './documents';
 import { copyMcpConfig } from './mcp-host';
 import { firstLine, STATUS_PRESENTATION } from './presentation';
@@ -186,7 +186,7 @@ async function newTaskFlow(deps: CommandDependencies): Promise<CreateTaskInput |
   if (adapters.length === 0) throw new Error('No agent provider is available');
   const lastProvider = deps.memento.get<string>(LAST_PROVIDER);
   const providerItems = adapters
-    .map((adapter) => ({ label: adapter.displayName, description: adapter.id, detail: capabilitySummary(adapter.capabilities), id: adapter.id }))
+    .map((adapter) => ({ label: adapter.displayName, description: adapter.id, detail: [capabilitySummary(adapter.capabilities), ...providerLimitations(adapter.id)].join(' · '), id: adapter.id }))
     .sort((a, b) => Number(b.id === lastProvider) - Number(a.id === lastProvider));
   const provider = await vscode.window.showQuickPick(providerItems, { title: 'New Agent Task (2/3): which agent?', placeHolder: 'Pick the agent to run', ignoreFocusOut: true, matchOnDescription: true });
   if (!provider) return undefined;

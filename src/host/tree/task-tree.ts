@@ -4,7 +4,7 @@ import { summarizeQuestion } from '../../core/answers';
 import type { TaskManager } from '../../core/task-manager';
 import { isTerminal, type TaskState, type TaskStatus } from '../../core/task-state';
 import type { ProviderRegistry } from '../../providers/registry';
-import { capabilitySummary } from '../capabilities-text';
+import { capabilitySummary, providerLimitations } from '../capabilities-text';
 import { elapsedOf, firstLine, formatDuration, formatUsage, groupTasks, STATUS_PRESENTATION, type TaskGroup } from '../presentation';
 
 export type TaskTreeNode = { kind: 'group'; status: TaskStatus } | { kind: 'task'; id: string };
@@ -101,6 +101,8 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TaskTreeNode>, 
     lines.push(`Provider: ${task.provider}${task.profile ? ` (profile ${task.profile})` : ''} · ${task.taskType}`);
     const adapter = this.registry.get(task.provider);
     if (adapter) lines.push(`Can: ${capabilitySummary(adapter.capabilities)}`);
+    const limits = providerLimitations(task.provider);
+    if (limits.length) lines.push(`Cannot: ${limits.join('; ')}`);
     lines.push(`Created: ${new Date(task.timestamps.created).toLocaleString()}`);
     const elapsed = elapsedOf(task, Date.now());
     if (elapsed !== undefined) lines.push(`${isTerminal(task.status) ? 'Ran for' : 'Running for'}: ${formatDuration(elapsed)}`);
