@@ -5,7 +5,9 @@ import type { AgentTasksApi } from './host/api';
 let container: Container | undefined;
 
 export function activate(context: vscode.ExtensionContext): AgentTasksApi {
+  const started = performance.now();
   container = new Container(context);
+  container.activationMs = performance.now() - started;
   return container.api;
 }
 

@@ -21,6 +21,8 @@ export interface AgentTasksApi {
 /** Test-only view of the UI state; not part of the public contract. */
 export interface AgentTasksTestHooks {
   treeGroups(): Promise<{ status: string; label: string; count: number; taskIds: string[] }[]>;
+  /** How long activate() took, in ms. */
+  activationMs(): number;
 }
 
 export function createApi(
@@ -29,6 +31,7 @@ export function createApi(
   answers: AnswerGate,
   groups: () => TaskGroup[],
   subscriptions: vscode.Disposable[],
+  activationMs: () => number,
 ): AgentTasksApi & { __test: AgentTasksTestHooks } {
   const changeEmitter = new vscode.EventEmitter<TaskSnapshot>();
   subscriptions.push(changeEmitter, manager.onDidChangeTask((task) => changeEmitter.fire(task)));
@@ -45,6 +48,7 @@ export function createApi(
       return new vscode.Disposable(() => registration.dispose());
     },
     __test: {
+      activationMs,
       treeGroups: () =>
         Promise.resolve(groups().map((group) => ({ status: group.status, label: group.label, count: group.tasks.length, taskIds: group.tasks.map((t) => t.id) }))),
     },

@@ -87,11 +87,25 @@ export class AcpAgentProcess {
     } finally {
       this.connection.close();
       for (const subscription of this.subscriptions.splice(0)) subscription.dispose();
+      (this.transport as { dispose?: () => void }).dispose?.();
     }
   }
 
   kill(): void {
     this.transport.kill();
+  }
+
+  /** Lets go of an agent under a keeper (the window is closing): it keeps running; the connection is closed. */
+  async detach(): Promise<void> {
+    const transport = this.transport as MessageTransport & { detach?: () => Promise<TransportClosed> };
+    try {
+      if (transport.detach) await transport.detach();
+      else await transport.close();
+    } finally {
+      this.connection.close();
+      for (const subscription of this.subscriptions.splice(0)) subscription.dispose();
+      (transport as { dispose?: () => void }).dispose?.();
+    }
   }
 }
 

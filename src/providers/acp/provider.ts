@@ -2,7 +2,12 @@ import type { Logger } from '../../core/events';
 import type { ProviderId } from '../../core/task-state';
 import type { ProviderAdapter, ProviderCapabilities, RunContext, RunOutcome, TaskHandle } from '../adapter';
 import { PROVIDER_CAPABILITIES } from '../capabilities';
+import type { ProviderKeeperOptions } from '../claude/provider';
+import { KeeperGoneError, keeperRefFrom, type KeeperTransport } from '../transport/keeper-transport';
+import { CommandNotFoundError } from '../transport/process-transport';
+import type { MessageTransport } from '../transport/transport';
 import type { AcpAgentLaunch } from './connection';
+import { AcpReattachTransport } from './reattach';
 import { AcpRun, type AcpRunEnd, type AcpRunPlan, type AcpTurnEnd } from './run';
 
 export const ACP_AGENTS_SETTING = 'agentTasks.acpAgents';
@@ -36,6 +41,8 @@ export interface AcpProviderOptions {
   cancelGraceMs?: number;
   /** How often streaming transcript entries are re-emitted (default 100 ms; 0 = every chunk). */
   flushIntervalMs?: number;
+  /** Runs the agent under a keeper so that it outlives the window (DESIGN §5). */
+  keeper?: ProviderKeeperOptions;
 }
 
 /**
@@ -56,7 +63,7 @@ export class AcpProvider implements ProviderAdapter {
   }
 
   /** A provider for an `agentTasks.acpAgents` entry (`acp:<name>`). */
-  static fromConfig(config: AcpAgentConfig, log: Logger, clientVersion?: string): AcpProvider {
+  static fromConfig(config: AcpAgentConfig, log: Logger, clientVersion?: string, keeper?: ProviderKeeperOptions): AcpProvider {
     return new AcpProvider({
       id: `acp:${config.name}`,
       displayName: config.name,
@@ -65,6 +72,7 @@ export class AcpProvider implements ProviderAdapter {
       env: config.env,
       log,
       clientVersion,
+      keeper,
     });
   }
 
@@ -83,6 +91,31 @@ export class AcpProvider implements ProviderAdapter {
     const { task } = context;
     const saved = task.providerState?.sessionId;
     const sessionId = typeof saved === 'string' ? saved : task.sessionId;
+    const ref = keeperRefFrom(task.providerState);
+    if (ref && this.options.keeper) {
+      let keeper: KeeperTransport | undefined;
+      try {
+        keeper = await this.options.keeper.launcher.attach(ref, { onStderr: (text) => context.log.trace(`[${this.displayName} stderr] ${text.trimEnd()}`) });
+      } catch (error) {
+        const why = error instanceof KeeperGoneError ? error.message : `could not reattach: ${error instanceof Error ? error.message : String(error)}`;
+        handle.appendOutput({ kind: 'status', text: `[recovery] ${this.displayName} is no longer running under its keeper (${why}).` });
+      }
+      if (keeper) {
+        const transport = new AcpReattachTransport(keeper, context.log);
+        if (!sessionId) {
+          transport.kill();
+        } else {
+          handle.appendOutput({ kind: 'status', text: `[recovery] Reattached to ${this.displayName}, which kept running under its keeper while the window was closed.` });
+          const savedKey = task.providerState?.runKey;
+          const end = await this.run(context, handle, { kind: 'reattach', sessionId }, { transport, runKey: typeof savedKey === 'string' ? savedKey : undefined });
+          if (!end.exitedEarly || context.signal.aborted) return end.outcome;
+          handle.appendOutput({
+            kind: 'status',
+            text: `[recovery] ${this.displayName} stopped without finishing the turn${end.outcome.status === 'failed' ? ` (${end.outcome.error.split('\n')[0]})` : ''}.`,
+          });
+        }
+      }
+    }
     if (!sessionId) {
       handle.appendOutput({ kind: 'status', text: `[recovery] ${this.displayName} stopped before it started a session; there is nothing to resume.` });
       return { status: 'failed', error: `The ${this.displayName} session was lost before it started. Retry the task.` };
@@ -94,7 +127,7 @@ export class AcpProvider implements ProviderAdapter {
     return (await this.run(context, handle, { kind: 'recover', sessionId, prompt: ACP_RESUME_PROMPT })).outcome;
   }
 
-  /** Stops every running agent process. */
+  /** Stops every running agent process; a run under a keeper that the window's 'shutdown' abort already let go of keeps running. */
   dispose(): void {
     for (const run of this.live) run.kill();
   }
@@ -122,19 +155,62 @@ export class AcpProvider implements ProviderAdapter {
     return undefined;
   }
 
-  private async run(context: RunContext, handle: TaskHandle, plan: AcpRunPlan): Promise<AcpRunEnd> {
-    if (context.signal.aborted) return { outcome: { status: 'aborted' }, notFound: false };
-    const launch = this.launch(context);
+  private async run(
+    context: RunContext,
+    handle: TaskHandle,
+    plan: AcpRunPlan,
+    reattach?: { transport: AcpReattachTransport; runKey?: string },
+  ): Promise<AcpRunEnd> {
+    if (context.signal.aborted) {
+      if (reattach && context.signal.reason === 'shutdown') await reattach.transport.detach();
+      else reattach?.transport.kill();
+      reattach?.transport.dispose();
+      return { outcome: { status: 'aborted' }, notFound: false };
+    }
+    const launch = reattach ? { command: this.options.command, args: [] } : this.launch(context);
     if (!launch) return { outcome: this.missingCommand(), notFound: true };
-    this.options.log.debug(`${this.displayName}: ${launch.command} ${launch.args.join(' ')} in ${context.task.cwd} (${plan.kind})`);
+    const runKey = reattach?.runKey ?? `${this.id}-${context.task.id}-${Date.now().toString(36)}-${++this.runCounter}`;
+    let transport: MessageTransport | undefined = reattach?.transport;
+    let providerState: Record<string, unknown> | undefined = reattach ? { keeper: reattach.transport.keeper.ref, runKey } : undefined;
+    if (!reattach) {
+      this.options.log.debug(`${this.displayName}: ${launch.command} ${launch.args.join(' ')} in ${context.task.cwd} (${plan.kind})`);
+      const keeper = this.options.keeper;
+      if (keeper) {
+        try {
+          const started = await keeper.launcher.start({
+            command: launch.command,
+            args: launch.args,
+            cwd: context.task.cwd,
+            env: launch.env,
+            onStderr: (text) => context.log.trace(`[${this.displayName} stderr] ${text.trimEnd()}`),
+            taskId: context.task.id,
+            provider: this.id,
+            keepRunningMs: keeper.keepRunningMs(),
+          });
+          transport = started;
+          providerState = { keeper: started.ref, runKey };
+          const sessionId = 'sessionId' in plan ? plan.sessionId : undefined;
+          handle.setProviderState(sessionId ? { ...providerState, sessionId } : providerState);
+        } catch (error) {
+          if (error instanceof CommandNotFoundError) return { outcome: this.missingCommand(), notFound: true };
+          this.options.log.warn(`${this.displayName}: could not start a keeper (${error instanceof Error ? error.message : String(error)}); running it as a child of the window, so it will not survive a reload`);
+        }
+        if (context.signal.aborted) {
+          transport?.kill();
+          return { outcome: { status: 'aborted' }, notFound: false };
+        }
+      }
+    }
     const run = new AcpRun({
+      transport,
+      providerState,
       launch,
       agentName: this.displayName,
       cwd: context.task.cwd,
       handle,
       signal: context.signal,
       log: context.log,
-      runKey: `${this.id}-${context.task.id}-${Date.now().toString(36)}-${++this.runCounter}`,
+      runKey,
       usageBefore: context.task.usage,
       clientVersion: this.options.clientVersion ?? '0.0.0',
       cancelGraceMs: this.options.cancelGraceMs,

@@ -2,10 +2,12 @@ import type * as acp from '@agentclientprotocol/sdk/unstable';
 import type { Disposable, Logger } from '../../core/events';
 import type { Answer, Usage } from '../../core/task-state';
 import type { RunOutcome, TaskHandle } from '../adapter';
+import { KeeperTransport } from '../transport/keeper-transport';
 import { CommandNotFoundError } from '../transport/process-transport';
 import type { MessageTransport, TransportClosed } from '../transport/transport';
 import { AcpAgentProcess, spawnAcpAgent, type AcpAgentLaunch } from './connection';
 import { permissionOutcome, permissionQuestion } from './permissions';
+import { AcpReattachTransport } from './reattach';
 import { StreamingOutput } from './streaming-output';
 import { AcpTranscript } from './transcript';
 
@@ -23,7 +25,9 @@ export type AcpRunPlan =
   /** Follow-up: load `sessionId` and prompt; when it cannot be loaded, start a new session (with a status line). */
   | { kind: 'continue'; sessionId: string; prompt: string }
   /** Recovery: load `sessionId` and prompt; when it cannot be loaded, fail. */
-  | { kind: 'recover'; sessionId: string; prompt: string };
+  | { kind: 'recover'; sessionId: string; prompt: string }
+  /** Reattach to an agent that kept running under its keeper (`transport` is an AcpReattachTransport): wait for its turn. */
+  | { kind: 'reattach'; sessionId: string };
 
 export interface AcpRunOptions {
   launch: AcpAgentLaunch;
@@ -43,6 +47,8 @@ export interface AcpRunOptions {
   classifyTurnEnd?: (turn: AcpTurnEnd) => RunOutcome | undefined;
   /** The connection to the agent; default: spawn `launch` (tests replay recorded traffic through their own). */
   transport?: MessageTransport;
+  /** Saved with the session id in providerState (the keeper reference, the run key). */
+  providerState?: Record<string, unknown>;
 }
 
 /** How a run ended, with the facts the provider needs. */
@@ -51,6 +57,8 @@ export interface AcpRunEnd {
   /** The executable could not be started (ENOENT). */
   notFound: boolean;
   sessionId?: string;
+  /** A reattached agent had ended, or had no turn in progress: the provider can fall back to session/load. */
+  exitedEarly?: boolean;
 }
 
 const STDERR_LINES_IN_ERRORS = 20;
@@ -79,9 +87,22 @@ export class AcpRun {
   /** Set while session/load replays history: those updates are the past, not this run. */
   private replaying = false;
   private readonly closed: Promise<TransportClosed>;
+  /** The window is closing: the agent is let go of under its keeper, its questions stay unanswered. */
+  private detaching = false;
+  /** While true, transcript entries are not written (journal lines the previous window already showed). */
+  private muted = false;
+  private exitedEarly = false;
 
   constructor(private readonly options: AcpRunOptions) {
-    this.output = new StreamingOutput(options.handle, options.flushIntervalMs ?? 100);
+    const handle = options.handle;
+    this.output = new StreamingOutput(
+      {
+        appendOutput: (entry) => {
+          if (!this.muted) handle.appendOutput(entry);
+        },
+      },
+      options.flushIntervalMs ?? 100,
+    );
     this.transcript = new AcpTranscript(this.output, options.runKey, options.cwd);
     const transport = options.transport ?? spawnAcpAgent(options.launch, options.cwd, options.log, options.agentName);
     this.process = new AcpAgentProcess(transport, options.log, options.agentName);
@@ -94,6 +115,7 @@ export class AcpRun {
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       if (signal.aborted) throw new RunStop({ status: 'aborted' });
+      if (plan.kind === 'reattach') return await this.reattach(plan.sessionId);
       const init = await this.untilClosed(this.process.initialize(this.options.clientVersion));
       const canLoad = init.agentCapabilities?.loadSession === true;
       if (plan.kind === 'new') {
@@ -119,25 +141,84 @@ export class AcpRun {
         }
       }
       this.options.handle.setSessionId(this.sessionId);
-      this.options.handle.setProviderState({ sessionId: this.sessionId });
+      this.options.handle.setProviderState({ ...this.options.providerState, sessionId: this.sessionId });
       if (signal.aborted) throw new RunStop({ status: 'aborted' });
       return { outcome: await this.prompt(this.sessionId, plan.prompt), notFound: false, sessionId: this.sessionId };
     } catch (error) {
-      if (error instanceof RunStop) return { outcome: error.outcome, notFound: error.notFound, sessionId: this.sessionId };
+      if (error instanceof RunStop) return { outcome: error.outcome, notFound: error.notFound, sessionId: this.sessionId, exitedEarly: this.exitedEarly };
       if (this.cancelled) return { outcome: { status: 'aborted' }, notFound: false, sessionId: this.sessionId };
       return { outcome: { status: 'failed', error: `${this.options.agentName}: ${errorText(error)}` }, notFound: false, sessionId: this.sessionId };
     } finally {
       signal.removeEventListener('abort', onAbort);
       this.output.dispose();
       for (const subscription of this.subscriptions.splice(0)) subscription.dispose();
-      await this.process.close();
+      if (this.detaching) await this.process.detach();
+      else await this.process.close();
     }
   }
 
-  /** Ends the process at once (the provider is being disposed). */
+  /**
+   * Ends the process at once (the provider is being disposed). A run already letting go of its keeper (the window's
+   * 'shutdown' abort reached it first) is left alone: its agent keeps running for the next window.
+   */
   kill(): void {
+    if (this.detaching) return;
     this.cancelled = true;
     this.process.kill();
+  }
+
+  private keeper(): KeeperTransport | AcpReattachTransport | undefined {
+    const transport = this.process.transport;
+    return transport instanceof KeeperTransport || transport instanceof AcpReattachTransport ? transport : undefined;
+  }
+
+  /** The window is closing: the run ends as aborted and the agent keeps running under its keeper. */
+  private detach(): void {
+    if (this.detaching) return;
+    this.detaching = true;
+    this.cancelled = true;
+    void this.keeper()?.detach();
+  }
+
+  /**
+   * Picks up a turn that kept running while no window was attached: the journal's updates rebuild the transcript,
+   * a pending permission request is asked again (through the SDK), and the earlier session/prompt's response ends
+   * the run as a prompt would.
+   */
+  private async reattach(sessionId: string): Promise<AcpRunEnd> {
+    const transport = this.process.transport;
+    if (!(transport instanceof AcpReattachTransport)) throw new RunStop({ status: 'failed', error: 'Internal error: reattach without a keeper' });
+    this.sessionId = sessionId;
+    this.attach(sessionId);
+    this.options.handle.setSessionId(sessionId);
+    this.options.handle.setProviderState({ ...this.options.providerState, sessionId });
+    let resolveResponse!: (response: { result?: acp.PromptResponse; error?: { message?: string } }) => void;
+    const response = new Promise<{ result?: acp.PromptResponse; error?: { message?: string } }>((resolve) => (resolveResponse = resolve));
+    let resolveDone!: (summary: { promptPending: boolean; promptAnswered: boolean }) => void;
+    const done = new Promise<{ promptPending: boolean; promptAnswered: boolean }>((resolve) => (resolveDone = resolve));
+    transport.start({
+      onReplayedUpdate: (notification, shown) => {
+        if (notification.sessionId !== sessionId) return;
+        this.muted = shown;
+        try {
+          this.transcript.onUpdate(notification.update);
+        } catch (error) {
+          this.options.log.error(`${this.options.agentName}: could not map a replayed update (${errorText(error)})`);
+        } finally {
+          this.muted = false;
+        }
+      },
+      onPromptResponse: resolveResponse,
+      onReplayDone: resolveDone,
+    });
+    const summary = await this.untilClosed(done, true);
+    if (!summary.promptPending && !summary.promptAnswered) {
+      this.exitedEarly = true;
+      throw new RunStop({ status: 'failed', error: `${this.options.agentName} had no turn in progress to reattach to` });
+    }
+    const answer = await this.untilClosed(response, true);
+    if (!answer.result) throw new RunStop({ status: 'failed', error: `${this.options.agentName}: ${answer.error?.message ?? 'the prompt failed'}` });
+    return { outcome: await this.finishTurn(answer.result), notFound: false, sessionId };
   }
 
   private async newSession(): Promise<string> {
@@ -175,6 +256,10 @@ export class AcpRun {
 
   private async prompt(sessionId: string, text: string): Promise<RunOutcome> {
     const response = await this.untilClosed(this.process.agent.request('session/prompt', { sessionId, prompt: [{ type: 'text', text }] }));
+    return this.finishTurn(response);
+  }
+
+  private async finishTurn(response: acp.PromptResponse): Promise<RunOutcome> {
     // Updates sent before the response may still be in the SDK's dispatch chain: let them land first.
     await settleNotifications();
     this.transcript.endMessage();
@@ -188,6 +273,8 @@ export class AcpRun {
   }
 
   private async askPermission(request: acp.RequestPermissionRequest): Promise<acp.RequestPermissionResponse> {
+    // Detaching: the request stays unanswered; the next window asks it again.
+    if (this.detaching) return new Promise<never>(() => undefined);
     if (this.cancelled) return { outcome: { outcome: 'cancelled' } };
     const requestId = `acp-permission-${request.toolCall.toolCallId}-${++this.permissionCounter}`;
     const question = permissionQuestion(requestId, request, this.transcript.toolCall(request.toolCall.toolCallId), { cwd: this.options.cwd });
@@ -200,6 +287,7 @@ export class AcpRun {
     } finally {
       this.openQuestions.delete(requestId);
     }
+    if (this.detaching) return new Promise<never>(() => undefined);
     if (this.cancelled) return { outcome: { outcome: 'cancelled' } };
     const outcome = permissionOutcome(answer, request.options);
     if (answer && 'decision' in answer && answer.decision === 'deny' && answer.message) {
@@ -210,6 +298,10 @@ export class AcpRun {
 
   /** session/cancel; the prompt then returns `cancelled`. After the grace period the process is ended anyway. */
   private async cancel(): Promise<void> {
+    if (this.options.signal.reason === 'shutdown' && this.keeper()) {
+      this.detach();
+      return;
+    }
     if (this.cancelled) return;
     this.cancelled = true;
     for (const requestId of this.openQuestions) this.options.handle.withdrawQuestion(requestId, 'The task is stopping');
@@ -236,10 +328,11 @@ export class AcpRun {
   }
 
   /** Races a request with the process exiting, so a dead agent fails the run with its exit and stderr. */
-  private async untilClosed<T>(request: Promise<T>): Promise<T> {
+  private async untilClosed<T>(request: Promise<T>, reattached = false): Promise<T> {
     const exited = this.closed.then(async (closed) => {
       // A response that arrived just before the exit is still in the SDK's dispatch: let it win.
       await settleNotifications();
+      if (reattached && !this.cancelled) this.exitedEarly = true;
       throw new RunStop(this.exitOutcome(closed), closed.error instanceof CommandNotFoundError);
     });
     exited.catch(() => undefined);

@@ -3,6 +3,9 @@ import type { Logger } from '../../core/events';
 import type { TaskState } from '../../core/task-state';
 import type { ProviderAdapter, RunContext, RunOutcome, TaskHandle } from '../adapter';
 import { PROVIDER_CAPABILITIES } from '../capabilities';
+import { KeeperGoneError, keeperRefFrom, type KeeperLauncher, type KeeperTransport } from '../transport/keeper-transport';
+import { CommandNotFoundError } from '../transport/process-transport';
+import type { MessageTransport } from '../transport/transport';
 import { resolveClaudeExecutable } from './executable';
 import { ClaudeRun, type ClaudeRunEnd } from './run';
 
@@ -23,12 +26,26 @@ export interface ClaudeProviderOptions {
   flushIntervalMs?: number;
   /** Stream text as it is generated (`--include-partial-messages`, default true). */
   streamPartialMessages?: boolean;
+  /**
+   * Runs Claude Code under a keeper so that it outlives the window (DESIGN §5); without it (or when the keeper
+   * cannot start) the process is a child of the extension host.
+   */
+  keeper?: ProviderKeeperOptions;
+}
+
+/** How a stdio provider runs its agents under keepers. */
+export interface ProviderKeeperOptions {
+  launcher: KeeperLauncher;
+  /** agentTasks.keepRunningMinutes in ms, read at every start. */
+  keepRunningMs: () => number;
 }
 
 interface RunRequest {
   prompt: string;
   /** `--resume <id>`: continue this conversation. Otherwise a new one starts with a preset `--session-id`. */
   resumeSessionId?: string;
+  /** Reattach to this keeper's Claude Code instead of starting a process. */
+  reattach?: { transport: KeeperTransport; runKey?: string };
 }
 
 /**
@@ -65,6 +82,23 @@ export class ClaudeProvider implements ProviderAdapter {
    */
   async resume(context: RunContext, handle: TaskHandle): Promise<RunOutcome> {
     const { task } = context;
+    const ref = keeperRefFrom(task.providerState);
+    if (ref && this.options.keeper) {
+      let transport: KeeperTransport | undefined;
+      try {
+        transport = await this.options.keeper.launcher.attach(ref, { onStderr: (text) => context.log.trace(`[claude stderr] ${text.trimEnd()}`) });
+      } catch (error) {
+        const why = error instanceof KeeperGoneError ? error.message : `Could not reattach: ${error instanceof Error ? error.message : String(error)}`;
+        recovery(handle, `Claude Code is no longer running under its keeper (${why}).`);
+      }
+      if (transport) {
+        recovery(handle, `Reattached to Claude Code, which kept running under its keeper while the window was closed.`);
+        const savedKey = task.providerState?.runKey;
+        const end = await this.run(context, handle, { prompt: '', reattach: { transport, runKey: typeof savedKey === 'string' ? savedKey : undefined } });
+        if (!end.exitedEarly || context.signal.aborted) return end.outcome;
+        recovery(handle, `Claude Code stopped without finishing the turn${end.outcome.status === 'failed' ? ` (${end.outcome.error.split('\n')[0]})` : ''}.`);
+      }
+    }
     const saved = task.providerState?.sessionId;
     const sessionId = typeof saved === 'string' ? saved : task.sessionId;
     if (!sessionId) {
@@ -83,31 +117,74 @@ export class ClaudeProvider implements ProviderAdapter {
     return end.outcome;
   }
 
-  /** Stops every running Claude Code process. */
+  /** Stops every running Claude Code process; a run under a keeper that the window's 'shutdown' abort already let go of keeps running. */
   dispose(): void {
     for (const run of this.live) run.kill();
   }
 
   private async run(context: RunContext, handle: TaskHandle, request: RunRequest): Promise<ClaudeRunEnd> {
-    if (context.signal.aborted) return { outcome: { status: 'aborted' }, sessionLost: false, notFound: false };
-    const command = resolveClaudeExecutable(this.options.claudePath());
+    if (context.signal.aborted) {
+      if (request.reattach && context.signal.reason === 'shutdown') await request.reattach.transport.detach();
+      else request.reattach?.transport.kill();
+      return { outcome: { status: 'aborted' }, sessionLost: false, notFound: false };
+    }
+    const command = request.reattach ? 'claude' : resolveClaudeExecutable(this.options.claudePath());
     if (!command) return { outcome: this.notFound(), sessionLost: false, notFound: true };
     // A new conversation gets its id up front (--session-id); Claude Code reports it again in system/init.
     const sessionId = request.resumeSessionId ?? randomUUID();
-    this.options.log.debug(`Claude Code: ${command} ${request.resumeSessionId ? `--resume ${sessionId}` : `--session-id ${sessionId}`} in ${context.task.cwd}`);
+    const runKey = request.reattach?.runKey ?? `claude-${context.task.id}-${Date.now().toString(36)}-${++this.runCounter}`;
+    const args = claudeArgs(context.task, request.resumeSessionId ? { resume: request.resumeSessionId } : { sessionId }, this.options.streamPartialMessages ?? true);
+    const env = claudeEnv(context.profile?.env);
+    const onStderr = (text: string): void => context.log.trace(`[claude stderr] ${text.trimEnd()}`);
+    let transport: MessageTransport | undefined = request.reattach?.transport;
+    let providerState: Record<string, unknown> | undefined;
+    if (transport) {
+      providerState = { keeper: request.reattach?.transport.ref, runKey };
+    } else {
+      this.options.log.debug(`Claude Code: ${command} ${request.resumeSessionId ? `--resume ${sessionId}` : `--session-id ${sessionId}`} in ${context.task.cwd}`);
+      const keeper = this.options.keeper;
+      if (keeper) {
+        try {
+          const started = await keeper.launcher.start({
+            command,
+            args,
+            cwd: context.task.cwd,
+            env,
+            onStderr,
+            taskId: context.task.id,
+            provider: this.id,
+            keepRunningMs: keeper.keepRunningMs(),
+          });
+          transport = started;
+          providerState = { keeper: started.ref, runKey };
+          handle.setProviderState({ ...providerState, sessionId });
+        } catch (error) {
+          if (error instanceof CommandNotFoundError) return { outcome: this.notFound(), sessionLost: false, notFound: true };
+          this.options.log.warn(`Claude Code: could not start a keeper (${error instanceof Error ? error.message : String(error)}); running it as a child of the window, so it will not survive a reload`);
+        }
+        if (context.signal.aborted) {
+          // Cancelled (or the window closed) while the keeper started: end the agent.
+          transport?.kill();
+          return { outcome: { status: 'aborted' }, sessionLost: false, notFound: false };
+        }
+      }
+    }
     const run = new ClaudeRun({
       command,
-      args: claudeArgs(context.task, request.resumeSessionId ? { resume: request.resumeSessionId } : { sessionId }, this.options.streamPartialMessages ?? true),
+      args,
       cwd: context.task.cwd,
-      env: claudeEnv(context.profile?.env),
+      env,
       prompt: request.prompt,
       handle,
       signal: context.signal,
       log: context.log,
-      runKey: `claude-${context.task.id}-${Date.now().toString(36)}-${++this.runCounter}`,
+      runKey,
       usageBefore: context.task.usage,
       interruptGraceMs: this.options.interruptGraceMs,
       flushIntervalMs: this.options.flushIntervalMs,
+      transport,
+      providerState,
+      reattach: request.reattach !== undefined,
     });
     this.live.add(run);
     try {

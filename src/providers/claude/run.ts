@@ -2,6 +2,7 @@ import type { Disposable, Logger } from '../../core/events';
 import type { Usage } from '../../core/task-state';
 import { QuestionWithdrawnError, type RunOutcome, type TaskHandle } from '../adapter';
 import { StreamingOutput } from '../acp/streaming-output';
+import { KeeperTransport } from '../transport/keeper-transport';
 import { CommandNotFoundError, ProcessTransport } from '../transport/process-transport';
 import type { MessageTransport, TransportClosed } from '../transport/transport';
 import { toolPermissionPrompt } from './permissions';
@@ -36,6 +37,14 @@ export interface ClaudeRunOptions {
   flushIntervalMs?: number;
   /** The connection to Claude Code; default: spawn `command` (tests replay recorded traffic through their own). */
   transport?: MessageTransport;
+  /** Saved with the session id in providerState (the keeper reference, the run key). */
+  providerState?: Record<string, unknown>;
+  /**
+   * Reattaching to a Claude Code process that kept running under its keeper (`transport` is the attached
+   * KeeperTransport): the prompt is not sent again; the journal's replay rebuilds the run, questions without an
+   * answer are asked again, and entries of lines up to the welcome's ackedSeq (already shown) are not written again.
+   */
+  reattach?: boolean;
 }
 
 /** How a run ended, with the facts the provider needs to decide what to do next. */
@@ -46,6 +55,8 @@ export interface ClaudeRunEnd {
   /** The executable could not be started (ENOENT). */
   notFound: boolean;
   sessionId?: string;
+  /** The process ended (or was already gone) without a result: a reattached run can fall back to --resume. */
+  exitedEarly?: boolean;
 }
 
 const STDERR_LINES_IN_ERRORS = 20;
@@ -70,9 +81,23 @@ export class ClaudeRun {
   private end: ClaudeRunEnd | undefined;
   private resolveEnd!: (end: ClaudeRunEnd) => void;
   private readonly ended = new Promise<ClaudeRunEnd>((resolve) => (this.resolveEnd = resolve));
+  /** The window is closing: let go of the keeper (the agent keeps running) instead of ending the process. */
+  private detaching = false;
+  /** While true, transcript entries are not written (replayed lines the previous window already showed). */
+  private muted = false;
+  /** Journal replay after a reattach, held until it is complete (answers come after their questions). */
+  private replay: { acked: number; head: number; items: ReplayItem[]; timer?: ReturnType<typeof setTimeout> } | undefined;
 
   constructor(private readonly options: ClaudeRunOptions) {
-    this.output = new StreamingOutput(options.handle, options.flushIntervalMs ?? 100);
+    const handle = options.handle;
+    this.output = new StreamingOutput(
+      {
+        appendOutput: (entry) => {
+          if (!this.muted) handle.appendOutput(entry);
+        },
+      },
+      options.flushIntervalMs ?? 100,
+    );
     this.transcript = new ClaudeTranscript(this.output, options.runKey, { cwd: options.cwd });
     this.transport =
       options.transport ??
@@ -83,42 +108,120 @@ export class ClaudeRun {
         env: options.env,
         onStderr: (text) => options.log.trace(`[claude stderr] ${text.trimEnd()}`),
       });
+    const keeper = this.transport instanceof KeeperTransport ? this.transport : undefined;
+    if (options.reattach && keeper) {
+      const replay: NonNullable<ClaudeRun['replay']> = { acked: keeper.welcome.ackedSeq, head: keeper.welcome.headSeq, items: [] };
+      this.replay = replay;
+      // A journal that ends in a non-line record (the agent's exit) never reaches head through lines: do not wait forever.
+      replay.timer = setTimeout(() => this.flushReplay(), 2000);
+      this.subscriptions.push(
+        keeper.onInput((input) => {
+          if (this.replay !== replay) return;
+          replay.items.push({ seq: input.seq, input: input.message });
+          if (input.seq >= replay.head) this.flushReplay();
+        }),
+      );
+    }
     this.subscriptions.push(
-      this.transport.onMessage((message) => this.onMessage(message)),
+      this.transport.onMessage((message) => {
+        const replay = this.replay;
+        const seq = keeper?.lastSeq ?? 0;
+        if (replay && seq <= replay.head) {
+          replay.items.push({ seq, message });
+          if (seq >= replay.head) this.flushReplay();
+          return;
+        }
+        this.onMessage(message);
+      }),
       this.transport.onMalformed(({ raw, error }) => options.log.warn(`Claude Code wrote a line that is not JSON (${error.message}); skipped: ${raw}`)),
-      this.transport.onClose((closed) => this.onClosed(closed)),
+      this.transport.onClose((closed) => {
+        this.flushReplay();
+        this.onClosed(closed);
+      }),
     );
+  }
+
+  /**
+   * Processes the replayed journal of a reattach: every message rebuilds the run's state (session, transcript ids,
+   * result), entries the previous window already showed stay unwritten, and a permission request with no answer in
+   * the journal is asked again.
+   */
+  private flushReplay(): void {
+    const replay = this.replay;
+    if (!replay) return;
+    this.replay = undefined;
+    if (replay.timer) clearTimeout(replay.timer);
+    const answered = new Set<string>();
+    for (const item of replay.items) {
+      const input = item.input as { type?: unknown; response?: { request_id?: unknown } } | undefined;
+      if (input?.type === 'control_response' && typeof input.response?.request_id === 'string') answered.add(input.response.request_id);
+    }
+    for (const item of replay.items) {
+      if (item.message === undefined) continue;
+      const message = item.message as { type?: unknown; request_id?: unknown };
+      if (message.type === 'control_request' && typeof message.request_id === 'string' && answered.has(message.request_id)) continue;
+      this.muted = item.seq <= replay.acked && message.type !== 'control_request';
+      try {
+        this.onMessage(item.message);
+      } finally {
+        this.muted = false;
+      }
+    }
+    this.options.log.debug(`Claude Code: replayed ${replay.items.length} journal lines after reattach (${replay.acked} already shown)`);
   }
 
   /** Sends the prompt and resolves when the run has ended and its process is gone. */
   async execute(): Promise<ClaudeRunEnd> {
     const { signal } = this.options;
     const onAbort = (): void => void this.cancel();
-    if (signal.aborted) this.finish({ status: 'aborted' });
-    else {
+    if (signal.aborted) {
+      if (signal.reason === 'shutdown' && this.transport instanceof KeeperTransport) this.detaching = true;
+      this.finish({ status: 'aborted' });
+    } else {
       signal.addEventListener('abort', onAbort, { once: true });
-      this.send({ type: 'user', message: { role: 'user', content: this.options.prompt } });
+      if (!this.options.reattach) this.send({ type: 'user', message: { role: 'user', content: this.options.prompt } });
     }
     try {
       return await this.ended;
     } finally {
       signal.removeEventListener('abort', onAbort);
+      if (this.replay?.timer) clearTimeout(this.replay.timer);
       this.output.dispose();
-      // After a cancel the process may be stuck mid-turn: give it less time to leave on its own.
-      await this.transport.close(this.cancelling ? 500 : 1500);
+      if (this.detaching && this.transport instanceof KeeperTransport) {
+        // The window is closing: Claude Code keeps running under its keeper; the next window reattaches.
+        await this.transport.detach();
+      } else {
+        // After a cancel the process may be stuck mid-turn: give it less time to leave on its own.
+        await this.transport.close(this.cancelling ? 500 : 1500);
+      }
       for (const subscription of this.subscriptions) subscription.dispose();
     }
   }
 
-  /** Ends the process at once (the provider is being disposed). */
+  /**
+   * Ends the process at once (the provider is being disposed). A run already letting go of its keeper (the window's
+   * 'shutdown' abort reached it first) is left alone: its agent keeps running for the next window.
+   */
   kill(): void {
+    if (this.detaching) return;
     this.finish({ status: 'aborted' });
     this.transport.kill();
+  }
+
+  /** The window is closing: stop listening and let the keeper hold the process; its questions stay unanswered. */
+  private detach(): void {
+    if (this.end) return;
+    this.detaching = true;
+    this.finish({ status: 'aborted' });
   }
 
   /** Interrupts the turn, waits briefly for Claude Code to confirm with a result, then ends the run. */
   private async cancel(): Promise<void> {
     if (this.end || this.cancelling) return;
+    if (this.options.signal.reason === 'shutdown' && this.transport instanceof KeeperTransport) {
+      this.detach();
+      return;
+    }
     this.cancelling = true;
     for (const requestId of this.openQuestions) this.options.handle.withdrawQuestion(requestId, 'The task is stopping');
     this.send({ type: 'control_request', request_id: `atw_interrupt_${++this.interruptCounter}`, request: { subtype: 'interrupt' } });
@@ -184,7 +287,7 @@ export class ClaudeRun {
     if (this.sessionId === sessionId) return;
     this.sessionId = sessionId;
     this.options.handle.setSessionId(sessionId);
-    this.options.handle.setProviderState({ sessionId });
+    this.options.handle.setProviderState({ ...this.options.providerState, sessionId });
   }
 
   private onControlRequest(message: ClaudeControlRequest): void {
@@ -277,15 +380,19 @@ export class ClaudeRun {
       this.finish({ status: 'aborted' });
       return;
     }
+    if (closed.error && closed.error.name === 'KeeperDetachedError') {
+      this.finish({ status: 'aborted' });
+      return;
+    }
     const how = closed.signal ? `was killed by ${closed.signal}` : `exited with code ${closed.code}`;
     const tail = closed.stderrTail.trim().split('\n').slice(-STDERR_LINES_IN_ERRORS).join('\n');
     const error = closed.error ? `Claude Code could not run: ${closed.error.message}` : `Claude Code ${how} before the turn finished`;
-    this.finish({ status: 'failed', error: tail ? `${error}:\n${tail}` : error, exitCode: closed.code ?? undefined });
+    this.finish({ status: 'failed', error: tail ? `${error}:\n${tail}` : error, exitCode: closed.code ?? undefined }, { exitedEarly: true });
   }
 
-  private finish(outcome: RunOutcome, facts: { sessionLost?: boolean; notFound?: boolean } = {}): void {
+  private finish(outcome: RunOutcome, facts: { sessionLost?: boolean; notFound?: boolean; exitedEarly?: boolean } = {}): void {
     if (this.end) return;
-    this.end = { outcome, sessionLost: facts.sessionLost ?? false, notFound: facts.notFound ?? false, sessionId: this.sessionId };
+    this.end = { outcome, sessionLost: facts.sessionLost ?? false, notFound: facts.notFound ?? false, sessionId: this.sessionId, exitedEarly: facts.exitedEarly };
     this.resolveEnd(this.end);
   }
 
@@ -297,6 +404,14 @@ export class ClaudeRun {
       this.options.log.debug(`Could not write to Claude Code: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
+}
+
+interface ReplayItem {
+  seq: number;
+  /** A line Claude Code wrote. */
+  message?: unknown;
+  /** A line an earlier window sent (an answer, an interrupt). */
+  input?: unknown;
 }
 
 /** A 429 or usage-limit result as a rate limit, with the reset time when Claude names one. */

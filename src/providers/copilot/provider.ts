@@ -4,6 +4,7 @@ import type { AcpAgentLaunch } from '../acp/connection';
 import { AcpProvider } from '../acp/provider';
 import type { AcpTurnEnd } from '../acp/run';
 import { PROVIDER_CAPABILITIES } from '../capabilities';
+import type { ProviderKeeperOptions } from '../claude/provider';
 import { resolveCopilotExecutable } from './executable';
 
 export const COPILOT_PATH_SETTING = 'agentTasks.copilot.path';
@@ -17,6 +18,8 @@ export interface CopilotProviderOptions {
   cancelGraceMs?: number;
   /** How often streaming transcript entries are re-emitted (default 100 ms; 0 = every chunk). */
   flushIntervalMs?: number;
+  /** Runs Copilot under a keeper so that it outlives the window (DESIGN §5). */
+  keeper?: ProviderKeeperOptions;
 }
 
 /**
@@ -35,6 +38,7 @@ export class CopilotProvider extends AcpProvider {
       clientVersion: copilot.clientVersion,
       cancelGraceMs: copilot.cancelGraceMs,
       flushIntervalMs: copilot.flushIntervalMs,
+      keeper: copilot.keeper,
     });
   }
 

@@ -54,6 +54,7 @@ export type KeeperReady = { ok: true; cliPid: number; socketPath: string } | { o
 const STDERR_TAIL_BYTES = 8 * 1024;
 const AUTH_TIMEOUT_MS = 5000;
 const REPLAY_CHUNK_BYTES = 1024 * 1024;
+const BACKPRESSURE_BYTES = 4 * 1024 * 1024;
 /** A host gets at least this long to attach right after the start, whatever keepRunningMs says. */
 const FIRST_ATTACH_MS = 15_000;
 const HOST_CLOSE_KILL_AFTER_MS = 2000;
@@ -276,6 +277,8 @@ class Keeper {
           this.onClientAttached(socket, hello.lastSeq);
           continue;
         }
+        // A window that was replaced by a newer one is ignored until its connection ends.
+        if (this.client?.socket !== socket) continue;
         try {
           this.onClientFrame(frame);
         } catch (error) {
@@ -451,7 +454,11 @@ class Keeper {
     this.journalSize += frame.length;
     this.nextSeq += count;
     const client = this.client;
-    if (type !== FrameType.in && client && !client.replaying && !client.socket.write(frame) && !this.stdoutHolds.has('backpressure')) {
+    if (type === FrameType.in || !client || client.replaying) return;
+    client.socket.write(frame);
+    // A few MB of slack before the agent is held back: pausing at every full socket buffer would run agent, keeper and
+    // host in lock-step (one wakes while the others sleep) instead of side by side.
+    if (client.socket.writableLength > BACKPRESSURE_BYTES && !this.stdoutHolds.has('backpressure')) {
       this.hold('backpressure');
       client.socket.once('drain', () => this.release('backpressure'));
     }
@@ -528,8 +535,7 @@ class Keeper {
       this.finish('keep');
       return;
     }
-    const minutes = Math.round((this.config.keepRunningMs / 60_000) * 10) / 10;
-    this.stop('idle', `No window was attached for ${minutes} min (agentTasks.keepRunningMinutes); the agent was stopped`);
+    this.stop('idle', `No window was attached for ${describeDuration(this.config.keepRunningMs)} (agentTasks.keepRunningMinutes); the agent was stopped`);
   }
 
   /**
@@ -643,6 +649,10 @@ function startWatchdog(cliPid: number, config: KeeperConfig): ChildProcess | und
   child.on('error', () => undefined);
   child.unref();
   return child;
+}
+
+function describeDuration(ms: number): string {
+  return ms >= 60_000 ? `${Math.round(ms / 6000) / 10} min` : `${Math.round(ms / 100) / 10} s`;
 }
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {

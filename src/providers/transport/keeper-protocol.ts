@@ -537,17 +537,6 @@ export function isSameProcess(pid: number | undefined, start: string | undefined
   return now !== undefined && (start === undefined || now === start);
 }
 
-/** True while any process of the group led by `pgid` exists. */
-export function processGroupExists(pgid: number | undefined): boolean {
-  if (pgid === undefined || pgid <= 0) return false;
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 export function removeQuietly(file: string): void {
   try {
     fs.unlinkSync(file);

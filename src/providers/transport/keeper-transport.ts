@@ -1,3 +1,21 @@
+/**
+ * The host side of keepers (see keeper-main.ts): stdio agents that outlive the window.
+ *
+ * How a provider uses it (Claude, Copilot, ACP):
+ *   start   `const transport = await launcher.start({ command, args, cwd, env, taskId, provider, keepRunningMs })` where
+ *           ProcessTransport was `new ProcessTransport({ command, args, cwd, env })`; then, synchronously, subscribe and
+ *           `handle.setProviderState({ ...state, keeper: transport.ref })`. A missing executable rejects with
+ *           CommandNotFoundError (ProcessTransport reports it through onClose instead).
+ *   window  on dispose/shutdown call `transport.detach()` (not close/kill): the agent keeps running.
+ *   resume  `const ref = keeperRefFrom(task.providerState)`; `await launcher.attach(ref)` replays the whole journal
+ *           (lastSeq 0): rebuild the protocol state from it — a question with no later answer in `onInput` is still
+ *           pending and must be asked again; lines up to `transport.welcome.ackedSeq` were already shown by the
+ *           previous window (skip their transcript entries). KeeperGoneError: the agent is gone; fall back to
+ *           resuming the session (--resume, session/load) or `unknown`.
+ *   end     close(graceMs) and kill() as with ProcessTransport; Clear of a task whose agent is detached: launcher.kill(ref).
+ * Recovery: `launcher.list()` after activation reports live, ended (journal kept, `reason` says why) and dead keepers;
+ * kill those whose task is gone or terminal.
+ */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -226,6 +244,7 @@ export class KeeperTransport implements MessageTransport {
   private ackScheduled = false;
   private stderrText = '';
   private byeReason: string | undefined;
+  private byeMessage: string | undefined;
   private detaching = false;
   private reconnecting = false;
   private pendingWrites: Buffer[] = [];
@@ -292,22 +311,30 @@ export class KeeperTransport implements MessageTransport {
   /** Writes text as is to the agent's stdin (whole lines). */
   sendRaw(text: string): void {
     if (this.closed || this.offline) throw new Error('The agent process has exited');
-    const frame = encodeFrame(FrameType.stdin, text);
-    if (this.socket && !this.socket.destroyed) this.socket.write(frame);
-    else if (this.reconnecting) this.pendingWrites.push(frame);
-    else throw new Error('The connection to the agent is lost');
+    if (!this.write(encodeFrame(FrameType.stdin, text))) throw new Error('The connection to the agent is lost');
   }
 
   /** Ends the agent gracefully (stdin closed; SIGTERM after `graceMs`, SIGKILL 2 s later). Resolves when it is gone. */
   async close(graceMs = 3000): Promise<TransportClosed> {
     if (this.closeInfo) return this.closeInfo;
-    if (this.socket && !this.socket.destroyed) this.socket.write(encodeJsonFrame(FrameType.close, { graceMs }));
+    this.write(encodeJsonFrame(FrameType.close, { graceMs }));
     const fallback = setTimeout(() => this.kill(), graceMs + 5000);
     try {
       return await this.closedPromise;
     } finally {
       clearTimeout(fallback);
     }
+  }
+
+  /** Sends a frame now, or after the reconnect in progress; false when there is no connection to send it on. */
+  private write(frame: Buffer): boolean {
+    if (this.socket && !this.socket.destroyed) {
+      this.socket.write(frame);
+      return true;
+    }
+    if (!this.reconnecting) return false;
+    this.pendingWrites.push(frame);
+    return true;
   }
 
   /** Kills the agent's whole process group at once and ends its keeper (Cancel, Clear). */
@@ -359,18 +386,18 @@ export class KeeperTransport implements MessageTransport {
     return this.closedPromise;
   }
 
-  /** Connects a new transport over an authenticated socket. */
+  /** @internal Connects a new transport over an authenticated socket (use startKeeper / attachKeeper). */
   static fromConnection(init: TransportInit, connection: OpenConnection): KeeperTransport {
     const transport = new KeeperTransport(init);
     transport.adopt(connection);
     return transport;
   }
 
-  /** A transport that replays an ended keeper's journal from its file, then closes with the recorded exit. */
+  /** @internal A transport that replays an ended keeper's journal from its file, then closes with the recorded exit. */
   static fromJournal(init: TransportInit, frames: Frame[], files: { journal: string; metadata: string; log: string }): KeeperTransport {
     const transport = new KeeperTransport(init);
     transport.offline = files;
-    transport.queue.push(...frames);
+    transport.queue = frames;
     return transport;
   }
 
@@ -383,7 +410,7 @@ export class KeeperTransport implements MessageTransport {
     socket.on('data', (chunk: Buffer) => this.onChunk(chunk));
     socket.on('error', (error) => this.log.debug(`[keeper ${this.ref.keeperId}] socket error: ${error.message}`));
     socket.on('close', () => this.onSocketClosed(socket));
-    this.queue.push(...connection.rest);
+    for (const frame of connection.rest) this.queue.push(frame);
     for (const frame of this.pendingWrites) socket.write(frame);
     this.pendingWrites = [];
     socket.resume();
@@ -491,7 +518,9 @@ export class KeeperTransport implements MessageTransport {
       }
       case FrameType.bye: {
         try {
-          this.byeReason = (JSON.parse(buffer.toString('utf8', start, end)) as { reason?: string }).reason;
+          const bye = JSON.parse(buffer.toString('utf8', start, end)) as { reason?: string; message?: string };
+          this.byeReason = bye.reason;
+          this.byeMessage = bye.message;
         } catch {
           this.byeReason = 'unknown';
         }
@@ -547,6 +576,11 @@ export class KeeperTransport implements MessageTransport {
       this.finish({ code: null, signal: null, stderrTail: this.stderrText, error: new KeeperDetachedError('Another window attached to this agent') });
       return;
     }
+    if (this.byeReason === 'error') {
+      // The keeper failed and killed the agent; its message says why.
+      this.finish({ code: null, signal: 'SIGKILL', stderrTail: this.stderrText, error: new KeeperStoppedError(this.byeMessage ?? 'The keeper failed', 'keeper-error') });
+      return;
+    }
     void this.reconnect();
   }
 
@@ -558,6 +592,11 @@ export class KeeperTransport implements MessageTransport {
     try {
       if (metadata && metadata.status !== 'ended' && isSameProcess(metadata.pid, metadata.pidStart)) {
         const connection = await openConnection(paths.socket, metadata.token, this.seq, RECONNECT_TIMEOUT_MS);
+        if (this.closeInfo) {
+          // Detached or killed meanwhile.
+          connection.socket.destroy();
+          return;
+        }
         this.welcomeInfo = connection.welcome;
         this.ackedSent = Math.min(this.ackedSent, connection.welcome.ackedSeq);
         this.reconnecting = false;
@@ -572,6 +611,7 @@ export class KeeperTransport implements MessageTransport {
     this.pendingWrites = [];
     // A killed process closes its sockets a moment before it leaves the process table.
     const alive = !(await waitUntil(() => !isSameProcess(this.keeperPid, this.keeperStart), 500));
+    if (this.closeInfo) return; // detached meanwhile: leave the agent alone
     // An agent nobody can reach would run unattended until keepRunningMinutes: end it (the watchdog would too).
     if (isSameProcess(this.pid, this.cliStart)) killProcessTree(this.pid, 'SIGKILL');
     killKeeperProcesses(this.ref, metadata);
@@ -783,7 +823,16 @@ export async function attachKeeper(ref: KeeperRef, options: KeeperAttachOptions 
       metadata.reason,
     );
   }
-  const connection = await openConnection(paths.socket, metadata.token, lastSeq, options.timeoutMs ?? DEFAULT_ATTACH_TIMEOUT_MS);
+  let connection: OpenConnection;
+  try {
+    connection = await openConnection(paths.socket, metadata.token, lastSeq, options.timeoutMs ?? DEFAULT_ATTACH_TIMEOUT_MS);
+  } catch (error) {
+    if (!(error instanceof KeeperGoneError)) throw error;
+    // Alive but unreachable (its socket file was deleted, or it is wedged): stop it, so that a provider falling back to
+    // resuming the session never has two agents on it.
+    reapDeadKeeper(metadata, ref);
+    throw new KeeperGoneError(`The agent's keeper (pid ${metadata.pid}) could not be reached (${error.message}); it was stopped with its agent`);
+  }
   log.info(`[keeper ${ref.keeperId}] attached (replaying after seq ${lastSeq}, head ${connection.welcome.headSeq})`);
   return KeeperTransport.fromConnection({ ...base, welcome: connection.welcome }, connection);
 }
