@@ -23,6 +23,7 @@ import { ClaudeProvider } from './providers/claude';
 import { CodexProvider } from './providers/codex';
 import { CopilotProvider } from './providers/copilot';
 import { ProviderRegistry } from './providers/registry';
+import { KeeperLauncher, keeperDirFor } from './providers/transport/keeper-transport';
 
 /** The composition root: the only place that creates the extension's parts and wires them together. */
 export class Container implements vscode.Disposable {
@@ -70,6 +71,11 @@ export class Container implements vscode.Disposable {
     // 'shutdown' abort reaches them first and they let their agents keep running for the next window.
     const workspacePath = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? storageDir;
     const clientVersion = String(context.extension.packageJSON.version ?? '0.0.0');
+    // Stdio agents (Claude Code, Copilot, ACP agents) run under keepers in this workspace's private socket directory.
+    const keeper = {
+      launcher: new KeeperLauncher({ dir: keeperDirFor(workspacePath), log }),
+      keepRunningMs: () => settings.keepRunningMinutes() * 60_000,
+    };
     const builtIn: ProviderAdapter[] = [
       new CodexProvider({
         codexPath: () => settings.cliPath(ConfigKey.codexPath),
@@ -78,8 +84,8 @@ export class Container implements vscode.Disposable {
         keepRunningMinutes: () => settings.keepRunningMinutes(),
         clientVersion,
       }),
-      new ClaudeProvider({ claudePath: () => settings.cliPath(ConfigKey.claudePath), log }),
-      new CopilotProvider({ copilotPath: () => settings.cliPath(ConfigKey.copilotPath), log, clientVersion }),
+      new ClaudeProvider({ claudePath: () => settings.cliPath(ConfigKey.claudePath), log, keeper }),
+      new CopilotProvider({ copilotPath: () => settings.cliPath(ConfigKey.copilotPath), log, clientVersion, keeper }),
     ];
     for (const adapter of builtIn) this.disposables.push(toVscode(registry.register(adapter)));
     // ACP agents come from a setting, so they are registered again whenever it changes.
@@ -91,7 +97,7 @@ export class Container implements vscode.Disposable {
       }
       acpAdapters = [];
       for (const agent of settings.acpAgents()) {
-        const adapter = AcpProvider.fromConfig(agent, log, clientVersion);
+        const adapter = AcpProvider.fromConfig(agent, log, clientVersion, keeper);
         try {
           acpAdapters.push({ adapter, registration: registry.register(adapter) });
         } catch (error) {

@@ -221,7 +221,7 @@ function renderQuestions(): void {
   questionsEl.replaceChildren(...views.map(renderQuestion));
   // Only while the panel has the keyboard: a question arriving in a background panel must not take focus from
   // what the user is doing (an open command palette would close, typing would land here).
-  if (document.hasFocus()) focusFirstQuestionControl();
+  focusFirstQuestionControl();
 }
 
 function focusFirstQuestionControl(): void {
@@ -232,7 +232,8 @@ function focusFirstQuestionControl(): void {
 // Deferred, so a click that focuses a control of its own keeps it.
 window.addEventListener('focus', () => {
   setTimeout(() => {
-    if (document.activeElement === null || document.activeElement === document.body) focusFirstQuestionControl();
+    const idle = document.activeElement === null || document.activeElement === document.body;
+    if (idle && document.hasFocus()) focusFirstQuestionControl();
   }, 0);
 });
 

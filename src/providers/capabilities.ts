@@ -16,8 +16,9 @@ export interface ProviderCapabilityRow {
 
 /**
  * Every provider's capabilities in one table (DESIGN §4: capabilities are data). Pause kinds follow PROTOCOLS.md
- * "Pause kinds mapped to internal kinds"; stdio agents do not survive a window reload yet (no keeper), so they
- * resume from their saved session instead and a pending approval is lost.
+ * "Pause kinds mapped to internal kinds". Stdio agents survive a window reload under their keeper (DESIGN §5): the next
+ * window reattaches and asks a pending approval again; only when the keeper is gone do they resume their saved
+ * session, and then a pending approval is lost.
  */
 export const PROVIDER_CAPABILITIES: Readonly<Record<ProviderFamily, ProviderCapabilityRow>> = {
   codex: {
@@ -39,7 +40,7 @@ export const PROVIDER_CAPABILITIES: Readonly<Record<ProviderFamily, ProviderCapa
     capabilities: {
       pauseKinds: ['command_approval', 'file_approval', 'user_input'],
       resumeAfterCrash: true,
-      survivesReload: false,
+      survivesReload: true,
       followUps: true,
       sessionsPerProcess: 'one',
       reportsCost: true,
@@ -48,7 +49,7 @@ export const PROVIDER_CAPABILITIES: Readonly<Record<ProviderFamily, ProviderCapa
     rateLimitSignal: 'system/api_retry with error_status 429, then a result with is_error and api_error_status 429',
     limitations: [
       'A session is saved a few seconds after it starts; a run that stops earlier cannot be resumed',
-      'A pending approval is not asked again after a resume',
+      'A pending approval is lost if its keeper died (the session is resumed with --resume instead)',
       'No MCP elicitations or client-defined tools',
     ],
   },
@@ -57,7 +58,7 @@ export const PROVIDER_CAPABILITIES: Readonly<Record<ProviderFamily, ProviderCapa
     capabilities: {
       pauseKinds: ['command_approval', 'file_approval'],
       resumeAfterCrash: true,
-      survivesReload: false,
+      survivesReload: true,
       followUps: true,
       sessionsPerProcess: 'one',
       reportsCost: false,
@@ -67,7 +68,7 @@ export const PROVIDER_CAPABILITIES: Readonly<Record<ProviderFamily, ProviderCapa
     limitations: [
       'No questions to you: Copilot offers no ask-user tool over ACP',
       'Denying a tool call ends the turn; a deny message does not reach the model',
-      'A pending approval is not asked again after a resume',
+      'A pending approval is lost if its keeper died (the session is loaded with session/load instead)',
       'No cost, only tokens',
     ],
   },
@@ -76,7 +77,7 @@ export const PROVIDER_CAPABILITIES: Readonly<Record<ProviderFamily, ProviderCapa
     capabilities: {
       pauseKinds: ['command_approval', 'file_approval'],
       resumeAfterCrash: true,
-      survivesReload: false,
+      survivesReload: true,
       followUps: true,
       sessionsPerProcess: 'one',
       reportsCost: false,

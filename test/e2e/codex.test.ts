@@ -10,7 +10,7 @@ import { writeCodexHome } from '../fixtures/mock-responses/codex-home';
 import { startMockResponsesServer, type MockResponsesServer } from '../fixtures/mock-responses/server';
 import { Workbench, waitUntil } from './harness';
 import { appServerPidsOf, codexProcessesOf, codexSettings, pinnedCodexBinary, stopCodexAppServers } from './support-codex';
-import { formButton, newTaskFromPalette, questionForm, reloadWindow, taskPanel, waitForEntry, waitForFile, waitForPanelStatus } from './support-workbench';
+import { formButton, newTaskFromPalette, showTasksView, questionForm, reloadWindow, taskPanel, waitForEntry, waitForFile, waitForPanelStatus } from './support-workbench';
 
 describe('Codex in the workbench', { timeout: 300_000 }, () => {
   let mock: MockResponsesServer;
@@ -50,7 +50,7 @@ describe('Codex in the workbench', { timeout: 300_000 }, () => {
 
       await reloadWindow(workbench);
 
-      await workbench.openAgentTasks();
+      await showTasksView(workbench);
       await workbench.waitForTaskInGroup(id, 'Needs you', 60_000);
       assert.deepEqual(appServerPidsOf(workspace), [serverBefore], 'the reloaded window reattached to the same app-server');
       const frame = await taskPanel(workbench, id, { open: true });

@@ -32,15 +32,17 @@ const TURN_MS = 90_000;
 const isAnswer = (entry: RenderedEntry): boolean => entry.kind === 'user' && /^(Approved|Denied|Accepted|Declined|Cancelled|Answered|Tool (result|failure))\b/.test(entry.text);
 const SCREENSHOTS_DIR = process.env.ATW_UPDATE_SCREENSHOTS === '1' ? path.join(repoRoot(), 'docs', 'images') : ARTIFACTS_DIR;
 
-/** A Codex home and the settings for it: read-only sandbox (edits ask first) and the MCP server that elicits. */
-async function codexBed(): Promise<{ root: string; settings: Record<string, unknown>; writeHome(port: number, workspace: string): Promise<string> }> {
+/** A Codex home and the settings for it: read-only sandbox (edits ask first), maybe the MCP server that elicits. */
+async function codexBed(options: { mcp: boolean }): Promise<{ root: string; settings: Record<string, unknown>; writeHome(port: number, workspace: string): Promise<string> }> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'atw-e2e-codex-'));
   const home = path.join(root, 'home');
   return {
     root,
     settings: codexSettings(pinnedCodexBinary(), home),
     // Codex reads config.toml when its app-server starts (at the first task), after the workbench is up.
-    writeHome: (port, workspace) => writeCodexHome(home, { port, cwd: workspace, sandboxMode: 'read-only', mcpElicitScript: MCP_ELICIT_SCRIPT }),
+    writeHome: (port, workspace) => writeCodexHome(home, {
+      port, cwd: workspace, sandboxMode: 'read-only', mcpElicitScript: options.mcp ? MCP_ELICIT_SCRIPT : undefined,
+    }),
   };
 }
 
@@ -69,6 +71,30 @@ function keepCodexDiagnostics(name: string, workspace: string, mock: MockRespons
   fs.writeFileSync(path.join(ARTIFACTS_DIR, `${name}-mock-requests.json`), `${JSON.stringify(requests, null, 2)}\n`);
 }
 
+/**
+ * Codex starts its MCP servers with the app-server, and a turn that runs before they are up either fails its MCP
+ * call ("unsupported call") or gets a "<tools>Added deferred tool namespaces" developer message after its tool
+ * output, which the mock model takes for a new prompt (it asks the same approval again). So before the tests, run
+ * elicitation tasks until one reaches the MCP server (then cancel it): threads started after that find it ready.
+ * Returns the ids of the tasks it created.
+ */
+async function waitForCodexMcp(workbench: Workbench): Promise<string[]> {
+  const ids: string[] = [];
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    const id = await newTaskFromPalette(workbench, 'Please elicit', CODEX, GENERAL);
+    ids.push(id);
+    const group = await waitUntil(async () => {
+      await workbench.expandGroups();
+      return (await workbench.groupOfTask(id))?.label ?? '';
+    }, (label) => ['Needs you', 'Completed', 'Failed'].includes(label), `warm-up task ${id} to ask or end`, TURN_MS);
+    if (group === 'Needs you') {
+      await cancelTask(workbench, id);
+      return ids;
+    }
+  }
+  throw new Error(`Codex never reached its MCP server in ${ids.length} tasks`);
+}
+
 describe('Needs you: answering agents in the workbench', { timeout: 900_000 }, () => {
   let mock: MockResponsesServer;
   let workbench: Workbench;
@@ -77,13 +103,15 @@ describe('Needs you: answering agents in the workbench', { timeout: 900_000 }, (
 
   before(async () => {
     mock = await startMockResponsesServer();
-    const bed = await codexBed();
+    const bed = await codexBed({ mcp: true });
     root = bed.root;
     workbench = await Workbench.start({
       settings: { ...bed.settings, 'agentTasks.maxConcurrentTasks': 8, 'workbench.colorTheme': 'Default Dark Modern' },
     });
     workspace = workbench.workspace;
     await bed.writeHome(mock.port, workspace);
+    await clearTasks(workbench, await waitForCodexMcp(workbench));
+    await clearNotifications(workbench);
   });
   after(async () => {
     await teardown('needs-you', workbench, root, mock);
@@ -328,6 +356,25 @@ describe('Needs you: answering agents in the workbench', { timeout: 900_000 }, (
     });
   });
 
+  test('a question arriving in a background panel leaves the keyboard where it is (the open palette stays open)', async () => {
+    await workbench.capture('no-focus-steal', async () => {
+      const id = await newTask('sleep: 2000; ask-command: echo later', SCRIPTED, GENERAL);
+      await taskPanel(workbench, id); // New Task opened its panel without focus
+      const page = workbench.page;
+      await page.keyboard.press('F1');
+      await workbench.quickInput.waitFor({ state: 'visible' });
+      await workbench.quickInput.fill('>View: Toggle');
+      // The status bar tells when the question has arrived; reading it takes no focus.
+      await page.locator('.part.statusbar .statusbar-item', { hasText: /1 needs you/ }).first().waitFor({ state: 'visible', timeout: 20_000 });
+      const frame = await taskPanel(workbench, id);
+      await questionForm(frame, 'command_approval');
+      assert.equal(await workbench.quickInput.isVisible(), true, 'the command palette is still open');
+      assert.equal(await workbench.quickInput.evaluate((input) => input === document.activeElement), true, 'and still has the keyboard');
+      assert.equal(await workbench.quickInput.inputValue(), '>View: Toggle');
+      await page.keyboard.press('Escape');
+    });
+  });
+
   test('the status bar "1 needs you" opens the answer picker', async () => {
     await workbench.capture('status-bar', async () => {
       const id = await newTask('ask-command: echo from the status bar; done: status bar done', SCRIPTED, GENERAL);
@@ -378,7 +425,7 @@ describe('Needs you: a question nobody answers', { timeout: 300_000 }, () => {
 
   before(async () => {
     mock = await startMockResponsesServer();
-    const bed = await codexBed();
+    const bed = await codexBed({ mcp: false });
     root = bed.root;
     // 0.02 min = 1.2 s.
     workbench = await Workbench.start({ settings: { ...bed.settings, 'agentTasks.questionTimeoutMinutes': 0.02 } });

@@ -341,6 +341,16 @@ describe('keeper', { timeout: 120_000 }, () => {
     await assert.rejects(attachKeeper(transport.ref), KeeperGoneError);
   });
 
+  test('a live keeper whose socket is gone is stopped with its agent when a window tries to attach (no duplicate agent after a resume)', async () => {
+    const transport = await start(['--greet']);
+    const { pid: keeperPid, cliPid } = metadataOf(transport);
+    await transport.detach();
+    fs.unlinkSync(keeperPaths(dir, transport.keeperId).socket); // e.g. a tmp cleaner
+    await assert.rejects(attachKeeper(transport.ref), (error: Error) => error instanceof KeeperGoneError && /could not be reached/.test(error.message));
+    await waitFor(() => !isRunning(keeperPid) && !isRunning(cliPid), 2000, 'the keeper and its agent to stop');
+    assert.deepEqual(keeperFiles(transport), []);
+  });
+
   test('keeper killed under a connected window: onClose reports the keeper lost and the agent is stopped', async () => {
     const transport = await start(['--ignore-eof', '--ignore-signals']);
     process.kill(metadataOf(transport).pid, 'SIGKILL');
@@ -363,7 +373,7 @@ describe('keeper', { timeout: 120_000 }, () => {
     assert.equal(metadata?.status, 'ended');
     assert.equal(metadata?.stop, 'idle');
     assert.deepEqual(metadata?.exit, { code: 0, signal: null }, 'stdin EOF was enough: a graceful exit');
-    assert.match(metadata?.reason ?? '', /No window was attached for .* min/);
+    assert.match(metadata?.reason ?? '', /^No window was attached for 0\.4 s \(agentTasks\.keepRunningMinutes\); the agent was stopped$/);
     const listed = listKeepers(dir).find((info) => info.ref.keeperId === transport.keeperId);
     assert.equal(listed?.state, 'ended');
     assert.equal(listed?.reason, metadata?.reason);
@@ -389,6 +399,21 @@ describe('keeper', { timeout: 120_000 }, () => {
     const metadata = readKeeperMetadata(keeperPaths(dir, transport.keeperId).metadata);
     assert.deepEqual(metadata?.exit, { code: null, signal: 'SIGKILL' });
     assert.ok(await killKeeper(transport.ref), 'Clear removes what an ended keeper left');
+    assert.deepEqual(keeperFiles(transport), []);
+  });
+
+  test('SIGTERM to the keeper (shutdown) stops the agent gracefully and records why for the next window', async () => {
+    const transport = await start(['--greet']);
+    const { pid: keeperPid, cliPid } = metadataOf(transport);
+    await transport.detach();
+    process.kill(keeperPid, 'SIGTERM');
+    await waitFor(() => !isRunning(keeperPid) && !isRunning(cliPid), 5000, 'the keeper and agent to stop');
+    const later = await attachKeeper(transport.ref);
+    const closed = await later.whenClosed();
+    assert.ok(closed.error instanceof KeeperStoppedError);
+    assert.equal(closed.error.stop, 'keeper-signal');
+    assert.match(closed.error.message, /received SIGTERM/);
+    assert.equal(closed.code, 0, 'stdin EOF was enough');
     assert.deepEqual(keeperFiles(transport), []);
   });
 

@@ -31,10 +31,10 @@ describe('provider capability table', () => {
     assert.deepEqual([...PROVIDER_CAPABILITIES.codex.capabilities.pauseKinds].sort(), [...PENDING_QUESTION_TYPES].sort());
   });
 
-  it('stdio agents resume from their session but do not survive a reload; only Claude reports cost', () => {
+  it('stdio agents survive a reload under their keeper and resume from their session; only Claude reports cost', () => {
     for (const family of ['claude-cli', 'copilot', 'acp'] as const) {
       const { capabilities } = PROVIDER_CAPABILITIES[family];
-      assert.equal(capabilities.survivesReload, false, family);
+      assert.equal(capabilities.survivesReload, true, family);
       assert.equal(capabilities.resumeAfterCrash, true, family);
       assert.equal(capabilities.followUps, true, family);
     }

@@ -53,7 +53,8 @@ export class AcpProvider implements ProviderAdapter {
   readonly id: ProviderId;
   readonly displayName: string;
   readonly capabilities: ProviderCapabilities;
-  private readonly live = new Set<AcpRun>();
+  /** Running runs and the promise of their end (the process gone, or let go of under its keeper). */
+  private readonly live = new Map<AcpRun, Promise<unknown>>();
   private runCounter = 0;
 
   constructor(protected readonly options: AcpProviderOptions) {
@@ -128,8 +129,13 @@ export class AcpProvider implements ProviderAdapter {
   }
 
   /** Stops every running agent process; a run under a keeper that the window's 'shutdown' abort already let go of keeps running. */
-  dispose(): void {
-    for (const run of this.live) run.kill();
+  async dispose(): Promise<void> {
+    for (const run of this.live.keys()) run.kill();
+    // Wait (briefly) until every run has ended or let go of its keeper, so the host does not exit mid-detach.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, 5000)));
+    await Promise.race([Promise.allSettled([...this.live.values()]), limit]);
+    clearTimeout(timer);
   }
 
   /** How to start the agent for this run; undefined when the executable cannot be found. */
@@ -217,9 +223,10 @@ export class AcpProvider implements ProviderAdapter {
       flushIntervalMs: this.options.flushIntervalMs,
       classifyTurnEnd: (turn) => this.classifyTurnEnd(turn),
     });
-    this.live.add(run);
+    const ending = run.execute(plan);
+    this.live.set(run, ending);
     try {
-      const end = await run.execute(plan);
+      const end = await ending;
       return end.notFound ? { ...end, outcome: this.missingCommand() } : end;
     } finally {
       this.live.delete(run);

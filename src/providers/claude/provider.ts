@@ -56,7 +56,8 @@ export class ClaudeProvider implements ProviderAdapter {
   readonly id = 'claude-cli';
   readonly displayName = 'Claude Code';
   readonly capabilities = PROVIDER_CAPABILITIES['claude-cli'].capabilities;
-  private readonly live = new Set<ClaudeRun>();
+  /** Running runs and the promise of their end (the process gone, or let go of under its keeper). */
+  private readonly live = new Map<ClaudeRun, Promise<unknown>>();
   private runCounter = 0;
 
   constructor(private readonly options: ClaudeProviderOptions) {}
@@ -118,8 +119,13 @@ export class ClaudeProvider implements ProviderAdapter {
   }
 
   /** Stops every running Claude Code process; a run under a keeper that the window's 'shutdown' abort already let go of keeps running. */
-  dispose(): void {
-    for (const run of this.live) run.kill();
+  async dispose(): Promise<void> {
+    for (const run of this.live.keys()) run.kill();
+    // Wait (briefly) until every run has ended or let go of its keeper, so the host does not exit mid-detach.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, 5000)));
+    await Promise.race([Promise.allSettled([...this.live.values()]), limit]);
+    clearTimeout(timer);
   }
 
   private async run(context: RunContext, handle: TaskHandle, request: RunRequest): Promise<ClaudeRunEnd> {
@@ -186,9 +192,10 @@ export class ClaudeProvider implements ProviderAdapter {
       providerState,
       reattach: request.reattach !== undefined,
     });
-    this.live.add(run);
+    const ending = run.execute();
+    this.live.set(run, ending);
     try {
-      const end = await run.execute();
+      const end = await ending;
       return end.notFound ? { ...end, outcome: this.notFound() } : end;
     } finally {
       this.live.delete(run);
