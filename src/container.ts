@@ -6,6 +6,7 @@ import { StateFile } from './core/persistence';
 import { ProfileManager } from './core/profiles';
 import { messageOf, TaskManager } from './core/task-manager';
 import { TaskStore } from './core/task-store';
+import { isTerminal } from './core/task-state';
 import { TranscriptStore } from './core/transcript';
 import { AnswerGate } from './host/answering';
 import { createApi, type AgentTasksApi } from './host/api';
@@ -192,8 +193,26 @@ export class Container implements vscode.Disposable {
         if (choice) log.show(true);
       });
     }
+    this.sweepOrphanKeepers(keeper.launcher, log);
     refresh();
     log.info(`Agent Task Worker activated: ${manager.allTasks().length} task(s) restored from ${storageDir}`);
+  }
+
+  /**
+   * Keepers whose task is gone or finished would keep an agent running until keepRunningMinutes: end them now.
+   * Keepers of live tasks are left for the providers' resume() to reattach.
+   */
+  private sweepOrphanKeepers(launcher: KeeperLauncher, log: vscode.LogOutputChannel): void {
+    try {
+      for (const keeper of launcher.list({ cleanup: true })) {
+        const task = this.manager.peek(keeper.taskId);
+        if (keeper.state !== 'live' || (task && !isTerminal(task.status))) continue;
+        log.info(`Stopping the agent of ${task ? `finished task ${keeper.taskId}` : `unknown task ${keeper.taskId}`} (keeper ${keeper.ref.keeperId})`);
+        void launcher.kill(keeper.ref).catch((error: unknown) => log.warn(`Stopping keeper ${keeper.ref.keeperId} failed: ${messageOf(error)}`));
+      }
+    } catch (error) {
+      log.warn(`Looking for leftover agent keepers failed: ${messageOf(error)}`);
+    }
   }
 
   /** Disposes everything, then lets providers release their connections (agents keep running). */
