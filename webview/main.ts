@@ -221,7 +221,7 @@ function renderQuestions(): void {
   questionsEl.replaceChildren(...views.map(renderQuestion));
   // Only while the panel has the keyboard: a question arriving in a background panel must not take focus from
   // what the user is doing (an open command palette would close, typing would land here).
-  focusFirstQuestionControl();
+  if (document.hasFocus()) focusFirstQuestionControl();
 }
 
 function focusFirstQuestionControl(): void {

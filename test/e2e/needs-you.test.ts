@@ -18,7 +18,7 @@ import { repoRoot } from '../../scripts/paths.mjs';
 import { ARTIFACTS_DIR, Workbench, waitUntil } from './harness';
 import { MCP_ELICIT_SCRIPT, codexProcessesOf, codexSettings, pinnedCodexBinary, socketDirOf, stopCodexAppServers } from './support-codex';
 import {
-  type RenderedEntry, type ThemeName, cancelTask, clearNotifications, clearTasks, clickToastButton, closeAllEditors, pickQuestionOf, formButton, newTaskFromPalette, questionForm, screenshotPanel,
+  type RenderedEntry, type ThemeName, cancelTask, clearNotifications, clearTasks, clickToastButton, closeAllEditors, pickQuestionOf, formButton, runCommand, newTaskFromPalette, questionForm, screenshotPanel,
   switchTheme, taskPanel, transcript, waitForEntry, waitForFile, waitForPanelStatus, waitForWebviewTheme,
 } from './support-workbench';
 
@@ -306,7 +306,7 @@ describe('Needs you: answering agents in the workbench', { timeout: 900_000 }, (
         });
       });
       // Another surface answers first: "Agent Tasks: Approve" sends through the same gate as the API's answer().
-      await workbench.runCommand('Agent Tasks: Approve');
+      await runCommand(workbench, 'Agent Tasks: Approve');
       await pickQuestionOf(workbench, id);
       await workbench.waitForTaskInGroup(id, 'Completed');
       assert.equal(await form.isVisible(), true, 'the panel still shows the answered form');
@@ -358,14 +358,15 @@ describe('Needs you: answering agents in the workbench', { timeout: 900_000 }, (
 
   test('a question arriving in a background panel leaves the keyboard where it is (the open palette stays open)', async () => {
     await workbench.capture('no-focus-steal', async () => {
-      const id = await newTask('sleep: 2000; ask-command: echo later', SCRIPTED, GENERAL);
-      await taskPanel(workbench, id); // New Task opened its panel without focus
+      const id = await newTask('sleep: 5000; ask-command: echo later', SCRIPTED, GENERAL);
       const page = workbench.page;
+      const needsYou = page.locator('.part.statusbar .statusbar-item', { hasText: /1 needs you/ }).first();
       await page.keyboard.press('F1');
       await workbench.quickInput.waitFor({ state: 'visible' });
       await workbench.quickInput.fill('>View: Toggle');
+      assert.equal(await needsYou.isVisible(), false, 'the palette opened before the question arrived (the script sleeps first)');
       // The status bar tells when the question has arrived; reading it takes no focus.
-      await page.locator('.part.statusbar .statusbar-item', { hasText: /1 needs you/ }).first().waitFor({ state: 'visible', timeout: 20_000 });
+      await needsYou.waitFor({ state: 'visible', timeout: 20_000 });
       const frame = await taskPanel(workbench, id);
       await questionForm(frame, 'command_approval');
       assert.equal(await workbench.quickInput.isVisible(), true, 'the command palette is still open');
@@ -403,6 +404,8 @@ describe('Needs you: answering agents in the workbench', { timeout: 900_000 }, (
       await make('elicitation', 'elicitation', 'Pick a color for the chart (elicit)', CODEX, GENERAL);
       tasks.reverse();
       for (const task of tasks) await workbench.waitForTaskInGroup(task.id, 'Needs you', TURN_MS);
+      // New Task opened a panel for each; start the pictures from fresh panels.
+      await closeAllEditors(workbench);
       for (const theme of ['dark', 'light'] as ThemeName[]) {
         await switchTheme(workbench, theme);
         for (const task of tasks) {

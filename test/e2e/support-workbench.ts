@@ -20,9 +20,15 @@ const ACTIVITY_ITEM = '.part.activitybar a.action-label[aria-label^="Agent Tasks
 export async function showTasksView(workbench: Workbench): Promise<void> {
   const page = workbench.page;
   const entry = page.locator('.part.activitybar .action-item').filter({ has: page.locator('a.action-label[aria-label^="Agent Tasks"]') }).first();
+  const title = page.locator('.part.sidebar .composite.title', { hasText: /agent tasks/i }).first();
   await entry.waitFor({ state: 'visible', timeout: 15_000 });
-  if (!(await entry.evaluate((el) => el.classList.contains('checked')))) await entry.click();
-  await page.locator('.part.sidebar .composite.title', { hasText: /agent tasks/i }).first().waitFor({ state: 'visible', timeout: 10_000 });
+  // Clicking the active entry hides the side bar, and right after a reload the view may turn active by itself:
+  // look again before every click.
+  await waitUntil(async () => {
+    if (await title.isVisible()) return true;
+    if (!(await entry.evaluate((el) => el.classList.contains('checked')))) await entry.click();
+    return title.waitFor({ state: 'visible', timeout: 2_000 }).then(() => true, () => false);
+  }, (shown) => shown, 'the Agent Tasks view', 20_000);
 }
 
 export const THEMES = { light: 'Default Light Modern', dark: 'Default Dark Modern' } as const;
@@ -32,6 +38,34 @@ export type ThemeName = keyof typeof THEMES;
 export interface RenderedEntry {
   kind: string;
   text: string;
+}
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Runs a command by its palette title, like Workbench.runCommand, but starts over when the palette closes under
+ * it: a webview that has just been revealed takes the keyboard once it has loaded, and that closes a palette
+ * opened in the meantime.
+ */
+export async function runCommand(workbench: Workbench, title: string, timeoutMs = 20_000): Promise<void> {
+  const page = workbench.page;
+  const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row')
+    .filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(title)}$`) }) }).first();
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      await page.keyboard.press('Escape');
+      await page.keyboard.press('F1');
+      await workbench.quickInput.waitFor({ state: 'visible', timeout: 5_000 });
+      await workbench.quickInput.fill(`>${title}`, { timeout: 3_000 });
+      await row.click({ timeout: 3_000 });
+      return;
+    } catch (error) {
+      lastError = error; // the palette closed, or the command list is not there yet: open it again
+    }
+  }
+  throw new Error(`could not run "${title}" from the palette within ${timeoutMs} ms: ${String(lastError)}`);
 }
 
 /** Task rows of the tree that belong to the task list (not groups). */
@@ -45,7 +79,7 @@ export async function newTaskFromPalette(workbench: Workbench, prompt: string, a
   await showTasksView(workbench);
   await workbench.expandGroups();
   const known = new Set((await workbench.treeRows()).filter(isTaskRow).map((row) => row.label));
-  await workbench.runCommand('Agent Tasks: New Task');
+  await runCommand(workbench, 'Agent Tasks: New Task');
   await workbench.submitInputBox(prompt);
   await workbench.pickQuickItem(agent);
   await workbench.pickQuickItem(taskType);
@@ -70,11 +104,10 @@ export async function taskPanel(workbench: Workbench, taskId: string, options: {
   await clickTaskRow(workbench, taskId);
   try {
     return await find(Math.min(timeoutMs, 12_000));
-  } catch (error) {
-    // Now and then (about one opening in fifty, with several panels open) code-server's workbench activates the
-    // panel's tab but never shows its webview, leaving the editor area blank. Close that tab and open it again.
-    if (await workbench.page.locator('iframe.webview.ready').filter({ visible: true }).count()) throw error;
-    await workbench.runCommand('View: Close Editor');
+  } catch {
+    // Now and then, with several task panels open, the workbench activates the panel's tab but never shows its
+    // webview (the editor area stays blank). The panel is the active editor: close it and open the task again.
+    await runCommand(workbench, 'View: Close Editor');
     await clickTaskRow(workbench, taskId);
     return find(timeoutMs);
   }
@@ -140,7 +173,7 @@ export async function clickToastButton(workbench: Workbench, message: string | R
 
 /** Closes every toast now showing, so later tests see only their own. */
 export async function clearNotifications(workbench: Workbench): Promise<void> {
-  await workbench.runCommand('Notifications: Clear All Notifications').catch(() => undefined);
+  await runCommand(workbench, 'Notifications: Clear All Notifications').catch(() => undefined);
   await workbench.page.keyboard.press('Escape');
 }
 
@@ -148,7 +181,7 @@ export async function clearNotifications(workbench: Workbench): Promise<void> {
 export async function reloadWindow(workbench: Workbench): Promise<void> {
   const page = workbench.page;
   const loaded = page.waitForEvent('load', { timeout: 60_000 });
-  await workbench.runCommand('Developer: Reload Window');
+  await runCommand(workbench, 'Developer: Reload Window');
   await loaded;
   await page.waitForSelector('.monaco-workbench .part.activitybar', { timeout: 60_000 });
   await page.waitForSelector(ACTIVITY_ITEM, { timeout: 60_000 });
@@ -160,7 +193,7 @@ export async function switchTheme(workbench: Workbench, theme: ThemeName): Promi
   const workbenchClass = theme === 'light' ? 'vs' : 'vs-dark';
   const isApplied = (): Promise<boolean> => page.locator('.monaco-workbench').first().evaluate((el, cls) => el.classList.contains(cls), workbenchClass);
   if (await isApplied()) return;
-  await workbench.runCommand('Preferences: Color Theme');
+  await runCommand(workbench, 'Preferences: Color Theme');
   await workbench.pickQuickItem(new RegExp(`^${THEMES[theme]}`));
   await workbench.waitForQuickInputClosed();
   await waitUntil(isApplied, (applied) => applied, `the ${THEMES[theme]} theme`);
@@ -190,7 +223,7 @@ export async function screenshotPanel(workbench: Workbench, file: string): Promi
 
 /** Cancels a task from the palette ("Agent Tasks: Cancel Task", then the task in the picker). */
 export async function cancelTask(workbench: Workbench, taskId: string): Promise<void> {
-  await workbench.runCommand('Agent Tasks: Cancel Task');
+  await runCommand(workbench, 'Agent Tasks: Cancel Task');
   await workbench.pickQuickItem(taskId);
   await workbench.waitForTaskInGroup(taskId, 'Cancelled');
 }
@@ -207,7 +240,7 @@ export async function clearTasks(workbench: Workbench, taskIds: readonly string[
     if (group && ACTIVE_GROUPS.has(group.label)) await cancelTask(workbench, id);
   }
   // The command is in the palette only while finished tasks exist.
-  await workbench.runCommand('Agent Tasks: Clear Finished Tasks', 5_000).catch(() => undefined);
+  await runCommand(workbench, 'Agent Tasks: Clear Finished Tasks', 5_000).catch(() => undefined);
   await workbench.page.keyboard.press('Escape');
 }
 
@@ -228,5 +261,5 @@ export async function pickQuestionOf(workbench: Workbench, taskId: string): Prom
 
 /** Closes all editors (task panels, diffs), so the next test starts from an empty editor area. */
 export async function closeAllEditors(workbench: Workbench): Promise<void> {
-  await workbench.runCommand('View: Close All Editors');
+  await runCommand(workbench, 'View: Close All Editors');
 }
