@@ -228,13 +228,14 @@ describe('stdio agents survive "Developer: Reload Window" (keeper)', { timeout: 
     });
   }
 
-  test('Claude Code: a command approval is still answerable after the extension host is killed (kill -9) and the window reloaded', { timeout: 240_000 }, async () => {
-    await workbench.capture('kill-host-claude', async () => {
+  for (const c of cases) {
+  test(`${c.name}: a command approval is still answerable after the extension host is killed (kill -9) and the window reloaded`, { timeout: 240_000 }, async () => {
+    await workbench.capture(`kill-host-${c.home}`, async () => {
       const file = path.join(workspace, 'approved.txt');
       fs.rmSync(file, { force: true });
-      const home = path.join(homes, 'claude');
+      const home = path.join(homes, c.home);
       const t0 = Date.now();
-      const id = await newTask(workbench, 'Please do the run-approval step now', /^Claude Code$/, 'claude-cli', created);
+      const id = await newTask(workbench, `${c.prompt} now`, c.agent, c.provider, created);
       created.add(id);
       await workbench.waitForTaskInGroup(id, 'Needs you', 120_000);
       const beforeForm = await questionForm(await taskPanel(workbench, id, { open: true }), 'command_approval');
@@ -270,16 +271,19 @@ describe('stdio agents survive "Developer: Reload Window" (keeper)', { timeout: 
       const form = await questionForm(frame, 'command_approval');
       assert.match(await form.locator('.command-text').innerText(), /^touch approved\.txt && echo made$/, 'the same approval is shown again');
       await waitForEntry(frame, (entry) => /\[recovery\] Reattached/.test(entry.text), 'a [recovery] Reattached entry');
-      await workbench.screenshot('kill-host-claude-after-restart');
+      await workbench.screenshot(`kill-host-${c.home}-after-restart`);
       assert.ok(!fs.existsSync(file), 'nothing ran while the host was down');
       await formButton(form, 'Approve').click();
 
       await waitForFile(file, undefined, 60_000);
       await workbench.waitForTaskInGroup(id, 'Completed', 60_000);
       await waitForPanelStatus(frame, /completed/i);
-      assert.ok(!anthropic.requests.some((request) => /interrupted/.test(request.userText)), 'no claude --resume fallback was needed');
-      console.log(`[e2e] Claude Code (kill -9) ${id}: kill→reload→needs-you ${tBack - tKill} ms, completed after ${Date.now() - t0} ms`);
+      if (c.home === 'claude') {
+        assert.ok(!anthropic.requests.some((request) => /interrupted/.test(request.userText)), 'no claude --resume fallback was needed');
+      }
+      console.log(`[e2e] ${c.name} (kill -9) ${id}: kill→reload→needs-you ${tBack - tKill} ms, completed after ${Date.now() - t0} ms`);
       await workbench.runCommand('View: Close All Editors');
     });
   });
+  }
 });

@@ -32,6 +32,7 @@ suite('Activation', () => {
     const cached = require.cache[bundle];
     delete require.cache[bundle];
     const started = performance.now();
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- evaluating the bundle again is the baseline being measured
     require(bundle);
     const loadMs = performance.now() - started;
     if (cached) require.cache[bundle] = cached;
