@@ -1,10 +1,12 @@
 // Types for code-server.mjs, for the TypeScript tests that import it.
 import type { ChildProcess } from 'node:child_process';
 import type { Browser, Page } from 'playwright-core';
+import type { VsCodeHost } from './paths.mjs';
 
 export declare function freePort(): Promise<number>;
 export declare function waitForHealthz(port: number, options?: { timeoutMs?: number; isDead?: () => boolean }): Promise<void>;
 export declare function writeUserSettings(userDataDir: string, settings: Record<string, unknown>): void;
+export declare function writeHostSettings(userDataDir: string, host?: VsCodeHost): void;
 export declare function killGroup(pid: number | undefined, signal?: NodeJS.Signals): void;
 export declare const PROCESS_MARKER: string;
 export declare function killProcessesWithEnv(name: string, value: string, signal?: NodeJS.Signals): number;
@@ -18,8 +20,11 @@ export interface StartCodeServerOptions {
   env?: Record<string, string>;
   extraArgs?: string[];
   log?: (line: string) => void;
+  /** The address to bind (default 127.0.0.1). */
   host?: string;
   timeoutMs?: number;
+  /** The VS Code host (default: ATW_HOST, else current). */
+  vscodeHost?: VsCodeHost;
 }
 
 export interface RunningCodeServer {
@@ -29,6 +34,7 @@ export interface RunningCodeServer {
   marker: string;
   stop(options?: { graceMs?: number; keepSpawned?: boolean }): Promise<void>;
   hasExited(): boolean;
+  host: VsCodeHost;
 }
 
 export declare function startCodeServer(options: StartCodeServerOptions): Promise<RunningCodeServer>;

@@ -1,12 +1,12 @@
 // Starting and stopping code-server and headless Chromium (shared HOSTING.md §2–§4), for the shim, the e2e
 // harness and `npm start`.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as util from 'node:util';
-import { CHROMIUM_ARGS, DEAD_GALLERY, chromiumPath, codeServerBin } from './paths.mjs';
+import { CHROMIUM_ARGS, DEAD_GALLERY, chromiumPath, codeServerCommand, host as selectHost, isCodeServerInstalled } from './paths.mjs';
 
 /** A TCP port nobody listens on right now. */
 export function freePort() {
@@ -52,6 +52,28 @@ export function writeUserSettings(userDataDir, settings) {
     }
   }
   writeFileSync(file, `${JSON.stringify({ ...current, ...settings }, null, 2)}\n`);
+}
+
+/**
+ * Adds a host's own user settings (HOSTING.md §6: no Chat view or secondary side bar on 1.139) to
+ * <userDataDir>/User/settings.json, keeping whatever is already set there.
+ */
+export function writeHostSettings(userDataDir, host = selectHost()) {
+  if (Object.keys(host.settings).length === 0) return;
+  const file = path.join(userDataDir, 'User', 'settings.json');
+  let current = {};
+  try {
+    current = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    current = {};
+  }
+  writeUserSettings(userDataDir, { ...host.settings, ...current });
+}
+
+/** Runs a host's code-server with `args` synchronously (e.g. --install-extension), as spawnSync does. */
+export function codeServerSync(args, options = {}, host = selectHost()) {
+  const { command, args: prefix } = codeServerCommand(host);
+  return spawnSync(command, [...prefix, ...args], { ...options, env: serverEnv(options.env ?? {}) });
 }
 
 /** Environment for code-server: the caller's, minus what would make it hand off to another VS Code instance. */
@@ -115,14 +137,20 @@ export function killProcessesWithEnv(name, value, signal = 'SIGKILL') {
 /**
  * Starts code-server detached (its own process group, so the extension host and what it spawns die with it).
  * `trusted: false` keeps workspace trust on, so the folder opens in restricted mode.
- * Returns { port, pid, child, marker, stop() }: stop() ends the process group (SIGTERM, then SIGKILL after graceMs)
+ * `host` (default: ATW_HOST, else current; see scripts/paths.mjs) picks the code-server and the Node it runs on,
+ * adds its flags and its user settings.
+ * Returns { port, pid, child, marker, host, stop() }: stop() ends the process group (SIGTERM, then SIGKILL after graceMs)
  * and, unless keepSpawned, every process that inherited the marker (agents the extension started detached).
  */
 export async function startCodeServer({
   userDataDir, extensionsDir, folder, port, trusted = true, env = {}, extraArgs = [], log = () => {},
-  host = '127.0.0.1', timeoutMs = 30_000,
+  host = '127.0.0.1', timeoutMs = 30_000, vscodeHost = selectHost(),
 }) {
+  if (!isCodeServerInstalled(vscodeHost)) {
+    throw new Error(`code-server ${vscodeHost.codeServerVersion} (host "${vscodeHost.name}") is not installed: run \`node scripts/setup.mjs\``);
+  }
   mkdirSync(userDataDir, { recursive: true });
+  writeHostSettings(userDataDir, vscodeHost);
   mkdirSync(extensionsDir, { recursive: true });
   const listenPort = port ?? (await freePort());
   const args = [
@@ -132,11 +160,13 @@ export async function startCodeServer({
     '--config', path.join(userDataDir, 'code-server.yaml'),
     '--disable-telemetry', '--disable-update-check',
     ...(trusted ? ['--disable-workspace-trust'] : []),
+    ...vscodeHost.extraArgs,
     ...extraArgs,
     ...(folder ? [folder] : []),
   ];
   const marker = randomUUID();
-  const child = spawn(codeServerBin(), args, {
+  const launcher = codeServerCommand(vscodeHost);
+  const child = spawn(launcher.command, [...launcher.args, ...args], {
     detached: true, env: { ...serverEnv(env), [PROCESS_MARKER]: marker }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let exited = false;
@@ -160,7 +190,7 @@ export async function startCodeServer({
     await stop({ graceMs: 0 });
     throw error;
   }
-  return { port: listenPort, pid: child.pid, child, marker, stop, hasExited: () => exited };
+  return { port: listenPort, pid: child.pid, child, marker, stop, hasExited: () => exited, host: vscodeHost };
 }
 
 /**

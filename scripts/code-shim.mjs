@@ -7,7 +7,8 @@
 //                 [--user-data-dir=<dir>] [--extensions-dir=<dir>] [<folder>]
 //
 // Exit code: what the test runner passed to codeAutomationExit; 124 after SHIM_TIMEOUT_MS (default 10 min).
-// Environment: ATW_TRUST=untrusted opens the folder in restricted mode (workspace trust on, never trusted);
+// Environment: ATW_HOST=current|floor picks the VS Code (scripts/paths.mjs; default current);
+// ATW_TRUST=untrusted opens the folder in restricted mode (workspace trust on, never trusted);
 // SHIM_PORT=<n> listens on that port: code-server's workspace storage id depends on the port (the folder's
 // vscode-remote URI has it), so launches that must share workspace storage need the same port.
 // Every other variable is passed on to code-server, whose extension host inherits it. SHIM_VERBOSE=1 also prints
@@ -83,6 +84,7 @@ try {
   server = await startCodeServer({
     userDataDir, extensionsDir, folder: args.folders[0], trusted, port: Number(process.env.SHIM_PORT) || undefined, log: verbose ? (line) => say(line) : () => {},
   });
+  say(`code-server ${server.host.codeServerVersion} = VS Code ${server.host.vscodeVersion} (host "${server.host.name}") on port ${server.port}`);
   const started = Date.now();
   browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });

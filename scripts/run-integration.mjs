@@ -9,7 +9,9 @@
 //   codex       the real pinned Codex binary against the mock Responses server the suite starts in the host
 //   agents      Claude Code, Copilot CLI and a generic ACP agent against mock model servers the suite starts
 //
-//   node scripts/run-integration.mjs [--phase main,untrusted] [--no-build] [--grep <mocha grep>]
+//   node scripts/run-integration.mjs [--host current|floor] [--phase main,untrusted] [--no-build] [--grep <mocha grep>]
+// --host (or ATW_HOST): the VS Code to run in (scripts/paths.mjs): current = code-server 4.139.1 / VS Code 1.139.1
+// (default), floor = code-server 4.100.3 / VS Code 1.100.3.
 // Env: SHIM_TIMEOUT_MS (per phase, default 5 min), SHIM_VERBOSE=1, ATW_KEEP_TMP=1 (keep the temp folders).
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -19,7 +21,7 @@ import * as path from 'node:path';
 import { runTests } from '@vscode/test-electron';
 import { buildTests } from './build-tests.mjs';
 import { freePort, writeUserSettings } from './code-server.mjs';
-import { repoRoot } from './paths.mjs';
+import { host, repoRoot } from './paths.mjs';
 
 const ALL_PHASES = ['main', 'restart-1', 'restart-2', 'untrusted', 'mcp', 'codex', 'agents'];
 const root = repoRoot();
@@ -30,6 +32,17 @@ function option(name) {
   const inline = process.argv.find((arg) => arg.startsWith(`--${name}=`));
   return inline?.slice(name.length + 3);
 }
+
+let vscodeHost;
+try {
+  vscodeHost = host(option('host') ?? process.env.ATW_HOST);
+} catch (error) {
+  console.error(`[integration] ${error.message}`);
+  process.exit(2);
+}
+// The shim (and so code-server) picks the host from the environment.
+process.env.ATW_HOST = vscodeHost.name;
+console.log(`[integration] host ${vscodeHost.name}: code-server ${vscodeHost.codeServerVersion} = VS Code ${vscodeHost.vscodeVersion}`);
 
 const phases = (option('phase') ?? ALL_PHASES.join(',')).split(',').map((p) => p.trim()).filter(Boolean);
 for (const phase of phases) {
@@ -94,7 +107,7 @@ const results = [];
 for (const phase of phases) {
   const home = await homeFor(phase);
   const started = Date.now();
-  console.log(`\n[integration] ── phase ${phase} ──`);
+  console.log(`\n[integration] ── phase ${phase} (VS Code ${vscodeHost.vscodeVersion}) ──`);
   let code = 0;
   try {
     await runTests({
@@ -104,6 +117,7 @@ for (const phase of phases) {
       launchArgs: [home.workspace, `--user-data-dir=${home.userDataDir}`, `--extensions-dir=${home.extensionsDir}`],
       extensionTestsEnv: {
         ATW_PHASE: phase,
+        ATW_HOST: vscodeHost.name,
         ATW_STATE_FILE: home.stateFile,
         ATW_USER_DATA_DIR: home.userDataDir,
         SHIM_PORT: String(home.port),
@@ -123,5 +137,5 @@ for (const phase of phases) {
 
 if (process.env.ATW_KEEP_TMP === '1') console.log(`[integration] temp folders kept in ${temp}`);
 else rmSync(temp, { recursive: true, force: true });
-console.log(`[integration] phases: ${results.map((r) => `${r.phase} ${r.code === 0 ? 'ok' : 'FAILED'} (${r.seconds} s)`).join(', ')}`);
+console.log(`[integration] VS Code ${vscodeHost.vscodeVersion} phases: ${results.map((r) => `${r.phase} ${r.code === 0 ? 'ok' : 'FAILED'} (${r.seconds} s)`).join(', ')}`);
 process.exit(results.some((r) => r.code !== 0) ? 1 : 0);

@@ -2,13 +2,16 @@
 // Installs what `npm test` and `npm start` need, and does nothing when it is all there:
 //   1. node_modules (npm ci / npm install) when missing or not matching package.json;
 //   2. Debian packages (chromium, ripgrep, bubblewrap, build tools, libkrb5-dev) — apt-get as root, else instructions;
-//   3. code-server 4.100.3 into the cache folder (see scripts/paths.mjs), exactly as shared HOSTING.md §1 does it.
+//   3. both VS Code hosts into the cache folder (see scripts/paths.mjs): code-server 4.139.1 on Node 24 from npm
+//      (`current`, shared HOSTING.md §6) and code-server 4.100.3 on the machine's Node 20 (`floor`, HOSTING.md §1).
+//      Each install ends by writing a marker file; a host whose marker is there is left alone.
+//   node scripts/setup.mjs [--host current|floor]   (default: both)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
-  CODE_SERVER_VERSION, chromiumPath, codeServerBin, codeServerDir, codeServerMarker, isCodeServerInstalled, repoRoot, which,
+  HOSTS, chromiumPath, codeServerCommand, codeServerDir, codeServerMarker, hostNodeBin, isCodeServerInstalled, repoRoot, which,
 } from './paths.mjs';
 
 const APT_PACKAGES = ['chromium', 'ripgrep', 'bubblewrap', 'g++', 'make', 'python3', 'pkg-config', 'libkrb5-dev'];
@@ -23,7 +26,6 @@ const PACKAGE_PROBES = {
   'pkg-config': () => Boolean(which('pkg-config')),
   'libkrb5-dev': () => existsSync('/usr/include/gssapi/gssapi.h') || existsSync('/usr/include/krb5.h'),
 };
-const NATIVE_MODULES = ['kerberos', 'node-pty', '@vscode/spdlog', 'native-watchdog', '@parcel/watcher', '@vscode/deviceid'];
 
 const log = (message) => console.log(`[setup] ${message}`);
 
@@ -87,20 +89,34 @@ export function ensureSystemPackages() {
   process.exit(1);
 }
 
-/** code-server from npm, its VS Code dependencies and native modules built here (HOSTING.md §1). */
-export function ensureCodeServer() {
-  if (isCodeServerInstalled()) return;
-  const dir = codeServerDir();
-  log(`installing code-server ${CODE_SERVER_VERSION} into ${dir} (about a minute)`);
+/**
+ * A host's code-server from npm, its VS Code dependencies and native modules built here (HOSTING.md §1; for a host
+ * with its own Node, §6: that Node first on PATH and npm_config_nodedir at its headers, so node-gyp builds for it).
+ */
+export function ensureCodeServer(host) {
+  if (isCodeServerInstalled(host)) return;
+  const dir = codeServerDir(host);
+  const version = host.codeServerVersion;
+  log(`installing code-server ${version} (VS Code ${host.vscodeVersion}, host "${host.name}") into ${dir} (a few minutes)`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'package.json'), '{"private":true}\n');
   const quiet = ['--no-audit', '--no-fund'];
-  run('npm', ['install', '--ignore-scripts', ...quiet, `code-server@${CODE_SERVER_VERSION}`], { cwd: dir });
-  run('npm', ['rebuild', 'argon2'], { cwd: dir });
-  const vscodeDir = path.join(dir, 'node_modules', 'code-server', 'lib', 'vscode');
-  run('npm', ['install', '--omit=dev', '--ignore-scripts', ...quiet], { cwd: vscodeDir });
-  run('npm', ['rebuild', ...NATIVE_MODULES], { cwd: vscodeDir, env: { ...process.env, npm_config_yes: 'true' } });
+  const packages = [`code-server@${version}`];
+  if (host.nodePackage) packages.unshift(`${host.nodePackage}@${host.nodeVersion}`);
+  run('npm', ['install', '--ignore-scripts', ...quiet, ...packages], { cwd: dir });
+  let env = { ...process.env, npm_config_yes: 'true' };
+  const codeServerPackage = path.join(dir, 'node_modules', 'code-server');
+  if (host.nodePackage) {
+    const nodeDir = path.dirname(path.dirname(hostNodeBin(host)));
+    env = { ...env, PATH: [path.join(nodeDir, 'bin'), process.env.PATH].join(path.delimiter), npm_config_nodedir: nodeDir };
+    run('npm', ['rebuild', 'argon2'], { cwd: codeServerPackage, env });
+  } else {
+    run('npm', ['rebuild', 'argon2'], { cwd: dir, env });
+  }
+  const vscodeDir = path.join(codeServerPackage, 'lib', 'vscode');
+  run('npm', ['install', '--omit=dev', '--ignore-scripts', ...quiet], { cwd: vscodeDir, env });
+  run('npm', ['rebuild', ...host.nativeModules], { cwd: vscodeDir, env });
   const rg = which('rg');
   if (!rg) throw new Error('ripgrep (rg) is not on PATH');
   const rgDir = path.join(vscodeDir, 'node_modules', '@vscode', 'ripgrep', 'bin');
@@ -108,21 +124,31 @@ export function ensureCodeServer() {
   rmSync(path.join(rgDir, 'rg'), { force: true });
   symlinkSync(rg, path.join(rgDir, 'rg'));
   if (!existsSync(path.join(vscodeDir, 'node_modules.asar'))) symlinkSync('node_modules', path.join(vscodeDir, 'node_modules.asar'));
-  run('npm', ['install', '--omit=dev', ...quiet], { cwd: path.join(vscodeDir, 'extensions') });
-  const version = spawnSync(codeServerBin(), ['--version'], { encoding: 'utf8' });
-  if (version.status !== 0 || !version.stdout.includes(CODE_SERVER_VERSION)) {
-    throw new Error(`code-server --version did not report ${CODE_SERVER_VERSION}: ${version.stdout}${version.stderr}`);
+  run('npm', ['install', '--omit=dev', ...quiet], { cwd: path.join(vscodeDir, 'extensions'), env });
+  const { command, args } = codeServerCommand(host);
+  const reported = spawnSync(command, [...args, '--version'], { encoding: 'utf8', env });
+  if (reported.status !== 0 || !reported.stdout.includes(version) || !reported.stdout.includes(host.vscodeVersion)) {
+    throw new Error(`code-server --version did not report ${version} with Code ${host.vscodeVersion}: ${reported.stdout}${reported.stderr}`);
   }
-  const versionLine = version.stdout.trim().split('\n').pop();
-  writeFileSync(codeServerMarker(), `${versionLine}\n`);
-  log(`code-server ready: ${versionLine}`);
+  const versionLine = reported.stdout.trim().split('\n').pop();
+  writeFileSync(codeServerMarker(host), `${versionLine}\n`);
+  log(`code-server ready (host "${host.name}"): ${versionLine}`);
+}
+
+/** --host current|floor: install only that host. */
+function hostOption() {
+  const index = process.argv.indexOf('--host');
+  const value = index >= 0 ? process.argv[index + 1] : process.argv.find((arg) => arg.startsWith('--host='))?.slice(7);
+  if (value && !HOSTS[value]) throw new Error(`unknown host "${value}" (known: ${Object.keys(HOSTS).join(', ')})`);
+  return value;
 }
 
 export function setup() {
   const started = Date.now();
   ensureSystemPackages();
   ensureNodeModules();
-  ensureCodeServer();
+  const only = hostOption();
+  for (const host of Object.values(HOSTS)) if (!only || only === host.name) ensureCodeServer(host);
   log(`ok (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 

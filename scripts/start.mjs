@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm start`: package the extension, then open a demo workspace with it installed —
 //   • in VS Code, when a `code` CLI is on PATH (installs the .vsix, opens the workspace, waits for the window);
-//   • otherwise in code-server 4.100.3 (from scripts/setup.mjs) on 127.0.0.1, in your browser, until Ctrl-C.
+//   • otherwise in code-server (from scripts/setup.mjs) on 127.0.0.1, in your browser, until Ctrl-C: the current host,
+//     code-server 4.139.1 = VS Code 1.139.1 on Node 24 (ATW_HOST=floor: code-server 4.100.3 = VS Code 1.100.3).
 // When test/fixtures/demo/start-demo-model.ts exists it runs alongside: its first stdout line
 // `{"settings": {...}}` is merged into the editor's settings, and it keeps running while the editor does.
 //
@@ -18,9 +19,9 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import {
-  freePort, launchChromium, startCodeServer, waitForHealthz, workbenchUrl, writeUserSettings,
+  codeServerSync, freePort, launchChromium, startCodeServer, waitForHealthz, workbenchUrl, writeUserSettings,
 } from './code-server.mjs';
-import { cacheDir, codeServerBin, demoWorkspaceDir, isCodeServerInstalled, repoRoot, vsixPath, which } from './paths.mjs';
+import { cacheDir, demoWorkspaceDir, host, isCodeServerInstalled, repoRoot, vsixPath, which } from './paths.mjs';
 
 const EXTENSION_ID = 'agenttasks.agent-task-worker';
 const root = repoRoot();
@@ -144,14 +145,20 @@ async function runWithCode(code, workspace, settings) {
 
 /** code-server in the browser: install the .vsix into the cache's extensions dir and serve the demo workspace. */
 async function runWithCodeServer(workspace, settings) {
-  if (!isCodeServerInstalled()) throw new Error('code-server is not installed: run `node scripts/setup.mjs`');
-  const stateDir = path.join(cacheDir(), 'demo');
+  const vscodeHost = host();
+  if (!isCodeServerInstalled(vscodeHost)) throw new Error(`code-server ${vscodeHost.codeServerVersion} is not installed: run \`node scripts/setup.mjs\``);
+  say(`code-server ${vscodeHost.codeServerVersion} = VS Code ${vscodeHost.vscodeVersion} (host "${vscodeHost.name}")`);
+  // Each host keeps its own editor data: a newer VS Code migrates state an older one cannot read back.
+  const stateDir = path.join(cacheDir(), vscodeHost.name === 'current' ? 'demo' : `demo-${vscodeHost.name}`);
   const userDataDir = path.join(stateDir, 'user-data');
   const extensionsDir = path.join(stateDir, 'extensions');
   mkdirSync(userDataDir, { recursive: true });
   mkdirSync(extensionsDir, { recursive: true });
-  run(codeServerBin(), ['--install-extension', vsixPath(), '--force', '--extensions-dir', extensionsDir, '--user-data-dir', userDataDir]);
-  const listed = spawnSync(codeServerBin(), ['--list-extensions', '--extensions-dir', extensionsDir, '--user-data-dir', userDataDir], { encoding: 'utf8' });
+  const dirs = ['--extensions-dir', extensionsDir, '--user-data-dir', userDataDir];
+  say(`$ code-server --install-extension ${path.basename(vsixPath())} --force`);
+  const installed = codeServerSync(['--install-extension', vsixPath(), '--force', ...dirs], { stdio: 'inherit' }, vscodeHost);
+  if (installed.status !== 0) throw new Error(`code-server --install-extension exited with ${installed.status ?? installed.signal}`);
+  const listed = codeServerSync(['--list-extensions', ...dirs], { encoding: 'utf8' }, vscodeHost);
   if (!listed.stdout.toLowerCase().split('\n').map((l) => l.trim()).includes(EXTENSION_ID)) {
     throw new Error(`${EXTENSION_ID} is not listed by code-server --list-extensions:\n${listed.stdout}${listed.stderr}`);
   }
@@ -164,7 +171,7 @@ async function runWithCodeServer(workspace, settings) {
   });
   const port = await choosePort(stateDir);
   const server = await startCodeServer({
-    userDataDir, extensionsDir, folder: workspace, port,
+    userDataDir, extensionsDir, folder: workspace, port, vscodeHost,
     log: (line) => { if (check || process.env.ATW_VERBOSE === '1') console.log(`[code-server] ${line}`); },
   });
   cleanups.push(() => server.stop());

@@ -9,7 +9,7 @@ import {
   type RunningCodeServer, forwardExtensionHostConsole, installExtensionFolder, launchChromium, startCodeServer, workbenchUrl,
   writeUserSettings,
 } from '../../scripts/code-server.mjs';
-import { repoRoot } from '../../scripts/paths.mjs';
+import { type VsCodeHost, host as selectHost, repoRoot } from '../../scripts/paths.mjs';
 
 export interface WorkbenchOptions {
   /** Load the built extension and the helper (default true); false opens a bare workbench. */
@@ -19,6 +19,9 @@ export interface WorkbenchOptions {
   /** Extra environment for code-server and so the extension host. */
   env?: Record<string, string>;
 }
+
+/** The VS Code the e2e tests run in: ATW_HOST=current|floor (scripts/paths.mjs), default current (VS Code 1.139). */
+export const HOST: VsCodeHost = selectHost();
 
 /** A row of the Agent Tasks tree as a person sees it. */
 export interface TreeRow {
@@ -79,6 +82,11 @@ export class Workbench {
     readonly logFile: string,
   ) {}
 
+  /** The VS Code this workbench runs (see HOST). */
+  get host(): VsCodeHost {
+    return this.server.host;
+  }
+
   /** Starts code-server and Chromium and waits for the workbench (and, with the extension, its activity bar item). */
   static async start(options: WorkbenchOptions = {}): Promise<Workbench> {
     const withExtension = options.withExtension ?? true;
@@ -119,7 +127,7 @@ export class Workbench {
       // The launch payload carries one development extension (the one under test); the helper is installed.
       if (withExtension) installExtensionFolder(HELPER_EXTENSION_DIR, extensionsDir);
       server = await startCodeServer({
-        userDataDir, extensionsDir, folder: workspace, env: options.env ?? {},
+        userDataDir, extensionsDir, folder: workspace, env: options.env ?? {}, vscodeHost: HOST,
         log: (line) => write(`[code-server] ${line}`),
       });
       browser = await launchChromium();
@@ -132,8 +140,9 @@ export class Workbench {
         folder: workspace,
         extensionDevelopmentPath: withExtension ? ROOT : undefined,
       }));
-      await page.waitForSelector('.monaco-workbench .part.activitybar', { timeout: 30_000 });
-      if (withExtension) await page.waitForSelector(ACTIVITY_ITEM, { timeout: 30_000 });
+      // 1.139 shows its workbench 5–9 s after goto on an idle machine (1.100: ≈ 2.5 s); leave room for a busy one.
+      await page.waitForSelector('.monaco-workbench .part.activitybar', { timeout: 60_000 });
+      if (withExtension) await page.waitForSelector(ACTIVITY_ITEM, { timeout: 60_000 });
       return workbench;
     } catch (error) {
       await browser?.close().catch(() => {});
