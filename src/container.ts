@@ -161,6 +161,8 @@ export class Container implements vscode.Disposable {
       memento: context.workspaceState,
       revealTask: async (id) => {
         try {
+          // The new task is not in the tree's groups until its next refresh: show it first, then reveal its node.
+          tree.refreshNow();
           await view.reveal({ kind: 'task', id }, { select: true, focus: false });
         } catch {
           // The tree may not have rendered the new task yet; revealing is a courtesy.

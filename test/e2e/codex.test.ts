@@ -42,7 +42,20 @@ describe('Codex in the workbench', { timeout: 300_000 }, () => {
     await workbench.capture('codex-reload', async () => {
       const file = path.join(workspace, 'approved.txt');
       const id = await newTaskFromPalette(workbench, 'Please run-approval', /^codex$/i, /^general\b/i);
-      await workbench.waitForTaskInGroup(id, 'Needs you', 90_000);
+      // The first task of a fresh window, from the palette: on VS Code 1.139 it failed at once with "Codex was not found
+      // on PATH" while agentTasks.codex.path was machine-scoped (a remote window drops those from User settings).
+      const group = await waitUntil(async () => {
+        await workbench.expandGroups();
+        return (await workbench.groupOfTask(id))?.label;
+      }, (label) => label === 'Needs you' || label === 'Failed', `task ${id} in Needs you (or Failed)`, 90_000);
+      if (group === 'Failed') {
+        const frame = await taskPanel(workbench, id, { open: true });
+        const error = await frame.locator('.error-banner').first().innerText({ timeout: 5_000 }).catch(() => '?');
+        assert.fail(`the Codex task failed instead of asking for the approval: ${error}`);
+      }
+      // New Task reveals the new task in the tree; VS Code logs when it cannot resolve the task's group.
+      const unresolved = workbench.extensionHostLog().split('\n').filter((line) => /Cannot resolve tree item/.test(line));
+      assert.deepEqual(unresolved, [], 'revealing the new task found its group');
       const [serverBefore] = await waitUntil(() => Promise.resolve(appServerPidsOf(workspace)), (pids) => pids.length === 1, 'one Codex app-server');
       const before = await questionForm(await taskPanel(workbench, id, { open: true }), 'command_approval');
       assert.match(await before.innerText(), /touch approved\.txt && echo made/);

@@ -1,7 +1,7 @@
 // Drives the real VS Code UI (code-server's workbench in headless Chromium) for the e2e tests: starts code-server with
 // the built extension and the scripted-provider helper, and offers what a person does — the command palette, quick
 // input, the Agent Tasks tree, the task panel's webview — plus screenshots and a teardown that leaves nothing running.
-import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, type WriteStream } from 'node:fs';
+import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, type WriteStream } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Browser, Frame, Locator, Page } from 'playwright-core';
@@ -159,6 +159,17 @@ export class Workbench {
     await new Promise<void>((resolve) => this.log.end(resolve));
     if (process.env.ATW_KEEP_TMP === '1') console.log(`[e2e] kept ${this.temp}`);
     else rmSync(this.temp, { recursive: true, force: true });
+  }
+
+  /** What the extension hosts of this workbench wrote to their log files (VS Code's own errors about the extension,
+   *  e.g. a tree item it could not resolve, go there and not to the console). */
+  extensionHostLog(): string {
+    const logs = path.join(this.temp, 'user-data', 'logs');
+    if (!existsSync(logs)) return '';
+    return readdirSync(logs, { recursive: true, encoding: 'utf8' })
+      .filter((file) => path.basename(file) === 'remoteexthost.log')
+      .map((file) => readFileSync(path.join(logs, file), 'utf8'))
+      .join('\n');
   }
 
   /** Saves a screenshot into ARTIFACTS_DIR and returns its path. */

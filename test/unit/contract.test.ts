@@ -29,7 +29,10 @@ interface PackageJson {
     viewsContainers: { activitybar: { id: string; title: string; icon: string }[] };
     views: Record<string, { id: string; name: string }[]>;
     viewsWelcome: { view: string; contents: string }[];
-    configuration: { title: string; properties: Record<string, { description?: string; markdownDescription?: string; default?: unknown; enum?: unknown[] }> };
+    configuration: {
+      title: string;
+      properties: Record<string, { description?: string; markdownDescription?: string; default?: unknown; enum?: unknown[]; scope?: string }>;
+    };
   };
   devDependencies: Record<string, string>;
 }
@@ -123,6 +126,14 @@ describe('settings: ConfigKey and package.json agree both ways', () => {
     assert.equal(defaults['agentTasks.keepRunningMinutes'], 30);
     assert.deepEqual(defaults['agentTasks.profiles'], []);
     assert.deepEqual(defaults['agentTasks.acpAgents'], []);
+  });
+
+  test('every setting applies from User settings in a remote window (code-server, Remote-SSH): none is machine-scoped', () => {
+    // The extension host runs where the workspace is, which in a code-server window is a remote one: VS Code drops
+    // `machine` and `machine-overridable` values from the User settings there (1.139 reliably; 1.100 let them through),
+    // so a CLI path set in settings.json was ignored and every task failed with "Codex was not found on PATH".
+    const machineScoped = Object.entries(properties).filter(([, property]) => /^machine/.test(property.scope ?? '')).map(([name]) => name);
+    assert.deepEqual(machineScoped, []);
   });
 
   test('the question timeout setting says expiry declines, never approves', () => {

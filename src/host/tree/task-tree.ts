@@ -35,6 +35,17 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TaskTreeNode>, 
     }, 50);
   }
 
+  /**
+   * Recomputes the groups and tells VS Code now, skipping the coalescing delay: before `TreeView.reveal`, whose
+   * walk up (getParent) and down (getChildren) must see the same groups or VS Code cannot resolve the new task's group.
+   */
+  refreshNow(): void {
+    if (this.refreshTimer !== undefined) clearTimeout(this.refreshTimer);
+    this.refreshTimer = undefined;
+    this.recompute();
+    this.changeEmitter.fire(undefined);
+  }
+
   private recompute(): void {
     this.groups = groupTasks(this.manager.allTasks());
   }
@@ -53,10 +64,12 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TaskTreeNode>, 
     return [];
   }
 
+  /** The group that getChildren shows the task under: the same snapshot of the groups, never the task's live status
+   *  (between two refreshes they differ, and VS Code then cannot resolve the parent it was given). */
   getParent(node: TaskTreeNode): TaskTreeNode | undefined {
     if (node.kind === 'group') return undefined;
-    const task = this.manager.peek(node.id);
-    return task ? this.groupNode(task.status) : undefined;
+    const group = this.groups.find((candidate) => candidate.tasks.some((task) => task.id === node.id));
+    return group ? this.groupNode(group.status) : undefined;
   }
 
   getTreeItem(node: TaskTreeNode): vscode.TreeItem {
