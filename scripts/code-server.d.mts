@@ -25,6 +25,8 @@ export interface StartCodeServerOptions {
   timeoutMs?: number;
   /** The VS Code host (default: ATW_HOST, else current). */
   vscodeHost?: VsCodeHost;
+  /** Whether the workbench URL will load an extension from its payload (default true; see startCodeServer). */
+  extensionDevelopment?: boolean;
 }
 
 export interface RunningCodeServer {

@@ -137,14 +137,15 @@ export function killProcessesWithEnv(name, value, signal = 'SIGKILL') {
 /**
  * Starts code-server detached (its own process group, so the extension host and what it spawns die with it).
  * `trusted: false` keeps workspace trust on, so the folder opens in restricted mode.
- * `host` (default: ATW_HOST, else current; see scripts/paths.mjs) picks the code-server and the Node it runs on,
- * adds its flags and its user settings.
+ * `vscodeHost` (default: ATW_HOST, else current; see scripts/paths.mjs) picks the code-server and the Node it runs
+ * on and adds its user settings; `extensionDevelopment` (default true) adds the flags it needs to load an extension
+ * from the workbench URL's payload (on 1.139 the smoke-test driver, which also hides notification toasts).
  * Returns { port, pid, child, marker, host, stop() }: stop() ends the process group (SIGTERM, then SIGKILL after graceMs)
  * and, unless keepSpawned, every process that inherited the marker (agents the extension started detached).
  */
 export async function startCodeServer({
   userDataDir, extensionsDir, folder, port, trusted = true, env = {}, extraArgs = [], log = () => {},
-  host = '127.0.0.1', timeoutMs = 30_000, vscodeHost = selectHost(),
+  host = '127.0.0.1', timeoutMs = 30_000, vscodeHost = selectHost(), extensionDevelopment = true,
 }) {
   if (!isCodeServerInstalled(vscodeHost)) {
     throw new Error(`code-server ${vscodeHost.codeServerVersion} (host "${vscodeHost.name}") is not installed: run \`node scripts/setup.mjs\``);
@@ -160,7 +161,7 @@ export async function startCodeServer({
     '--config', path.join(userDataDir, 'code-server.yaml'),
     '--disable-telemetry', '--disable-update-check',
     ...(trusted ? ['--disable-workspace-trust'] : []),
-    ...vscodeHost.extraArgs,
+    ...(extensionDevelopment ? vscodeHost.developmentArgs : []),
     ...extraArgs,
     ...(folder ? [folder] : []),
   ];

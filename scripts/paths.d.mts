@@ -6,7 +6,7 @@ export interface VsCodeHost {
   vscodeVersion: string;
   nodePackage: string | undefined;
   nodeVersion: string | undefined;
-  extraArgs: string[];
+  developmentArgs: string[];
   settings: Record<string, unknown>;
   nativeModules: string[];
 }

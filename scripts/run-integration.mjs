@@ -118,6 +118,8 @@ for (const phase of phases) {
       extensionTestsEnv: {
         ATW_PHASE: phase,
         ATW_HOST: vscodeHost.name,
+        ATW_EXPECT_VSCODE: vscodeHost.vscodeVersion,
+        ATW_EXPECT_NODE_MAJOR: vscodeHost.nodeVersion ?? process.versions.node.split('.')[0],
         ATW_STATE_FILE: home.stateFile,
         ATW_USER_DATA_DIR: home.userDataDir,
         SHIM_PORT: String(home.port),

@@ -171,7 +171,7 @@ async function runWithCodeServer(workspace, settings) {
   });
   const port = await choosePort(stateDir);
   const server = await startCodeServer({
-    userDataDir, extensionsDir, folder: workspace, port, vscodeHost,
+    userDataDir, extensionsDir, folder: workspace, port, vscodeHost, extensionDevelopment: false,
     log: (line) => { if (check || process.env.ATW_VERBOSE === '1') console.log(`[code-server] ${line}`); },
   });
   cleanups.push(() => server.stop());

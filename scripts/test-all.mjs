@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm test`: every stage in order — setup, typecheck, lint, build, unit (+ provider tests), integration, e2e — each
-// run even when an earlier one failed. Streams their output, counts their tests, and ends with one line
+// `npm test`: every stage in order — setup, typecheck, lint, build, unit (+ provider tests), then the extension in
+// real VS Code hosts (scripts/paths.mjs): integration and e2e on the current host (VS Code 1.139.1), and smoke-1.100,
+// the smoke set of scripts/smoke.mjs on the floor host (VS Code 1.100.3) — each run even when an earlier one failed. Streams their output, counts their tests, and ends with one line
 // `N passed, N failed` (a stage that failed without reporting a failed test counts as 1 failed).
 //
 //   node scripts/test-all.mjs [--only unit,integration] [--list]
@@ -8,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { repoRoot } from './paths.mjs';
+import { HOSTS, repoRoot } from './paths.mjs';
 
 const root = repoRoot();
 const node = process.execPath;
@@ -33,13 +34,19 @@ const STAGES = [
       return files.length ? [node, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files]] : undefined;
     },
   },
-  { name: 'integration', command: () => [node, ['scripts/run-integration.mjs', '--no-build']] },
+  { name: 'integration', env: { ATW_HOST: 'current' }, command: () => [node, ['scripts/run-integration.mjs', '--no-build', '--host', 'current']] },
   {
     name: 'e2e',
+    env: { ATW_HOST: 'current' },
     command: () => {
       const files = testFiles('test/e2e');
       return files.length ? [node, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=1', ...files]] : undefined;
     },
+  },
+  {
+    name: `smoke-${HOSTS.floor.vscodeVersion.split('.').slice(0, 2).join('.')}`,
+    env: { ATW_HOST: 'floor' },
+    command: () => [node, ['scripts/smoke.mjs', '--host', 'floor']],
   },
 ];
 
@@ -84,7 +91,7 @@ function runStage(stage) {
   const started = Date.now();
   return new Promise((resolve) => {
     let output = '';
-    const child = spawn(bin, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: process.env });
+    const child = spawn(bin, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...stage.env } });
     const tee = (stream) => (chunk) => {
       output += chunk.toString();
       stream.write(chunk);
@@ -103,7 +110,7 @@ function runStage(stage) {
     }, timeoutMs);
     const finish = (code) => {
       clearTimeout(timer);
-      resolve({ name: stage.name, code: timedOut ? 124 : code, counts: countTests(output), seconds: (Date.now() - started) / 1000 });
+      resolve({ name: stage.name, host: stage.env?.ATW_HOST, code: timedOut ? 124 : code, counts: countTests(output), seconds: (Date.now() - started) / 1000 });
     };
     child.on('error', (error) => {
       output += String(error);
@@ -145,7 +152,8 @@ async function main() {
     failed += stageFailed;
     const status = result.skipped ? 'skipped' : result.code === 0 && stageFailed === 0 ? 'ok' : `FAILED (exit ${result.code})`;
     const tally = result.counts ? `  (pass ${counts.passed}, fail ${stageFailed})` : '';
-    console.log(`[test-all]   ${result.name.padEnd(12)} ${status.padEnd(18)} ${result.seconds.toFixed(1).padStart(6)} s${tally}`);
+    const where = result.host ? `  on VS Code ${HOSTS[result.host].vscodeVersion}` : '';
+    console.log(`[test-all]   ${result.name.padEnd(14)} ${status.padEnd(18)} ${result.seconds.toFixed(1).padStart(6)} s${tally}${where}`);
   }
   console.log(`${passed} passed, ${failed} failed`);
   return failed > 0 ? 1 : 0;

@@ -131,7 +131,8 @@ export class Container implements vscode.Disposable {
     });
     const notifier = new Notifier(manager, settings, answers);
     this.disposables.push(tree, view, indicators, documents, panels, notifier, registry);
-    this.disposables.push(new McpHost(manager, answers, settings, log, context));
+    const mcpHost = new McpHost(manager, answers, settings, log, context);
+    this.disposables.push(mcpHost);
 
     const refresh = (): void => {
       tree.scheduleRefresh();
@@ -186,7 +187,8 @@ export class Container implements vscode.Disposable {
       );
     }
 
-    this.api = createApi(manager, registry, answers, () => tree.currentGroups(), this.disposables, () => this.activationMs);
+    this.api = createApi(manager, registry, answers, () => tree.currentGroups(), this.disposables, () => this.activationMs,
+      () => mcpHost.mcpServerDefinitions());
 
     const warnings = manager.restore();
     for (const warning of warnings) {

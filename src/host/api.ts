@@ -23,6 +23,8 @@ export interface AgentTasksTestHooks {
   treeGroups(): Promise<{ status: string; label: string; count: number; taskIds: string[] }[]>;
   /** How long activate() took, in ms. */
   activationMs(): number;
+  /** Whether VS Code took our MCP server definition provider (VS Code ≥ 1.101), and the definitions it provides. */
+  mcpServerDefinitions(): { registered: boolean; definitions: unknown[] };
 }
 
 export function createApi(
@@ -32,6 +34,7 @@ export function createApi(
   groups: () => TaskGroup[],
   subscriptions: vscode.Disposable[],
   activationMs: () => number,
+  mcpServerDefinitions: AgentTasksTestHooks['mcpServerDefinitions'] = () => ({ registered: false, definitions: [] }),
 ): AgentTasksApi & { __test: AgentTasksTestHooks } {
   const changeEmitter = new vscode.EventEmitter<TaskSnapshot>();
   subscriptions.push(changeEmitter, manager.onDidChangeTask((task) => changeEmitter.fire(task)));
@@ -49,6 +52,7 @@ export function createApi(
     },
     __test: {
       activationMs,
+      mcpServerDefinitions,
       treeGroups: () =>
         Promise.resolve(groups().map((group) => ({ status: group.status, label: group.label, count: group.tasks.length, taskIds: group.tasks.map((t) => t.id) }))),
     },

@@ -78,6 +78,8 @@ export class McpHost implements vscode.Disposable {
   private readonly disposables: { dispose(): void }[] = [];
   private readonly handlers: RequestHandlers;
   private readonly definitionsChanged = new vscode.EventEmitter<void>();
+  /** What was registered with VS Code's MCP server list (undefined where the API is missing or refused it). */
+  private definitionProvider: { provideMcpServerDefinitions(): unknown[] } | undefined;
 
   constructor(
     private readonly manager: TaskManager,
@@ -421,24 +423,29 @@ export class McpHost implements vscode.Disposable {
     if (typeof register !== 'function' || typeof Definition !== 'function') return;
     try {
       const version = (this.context.extension.packageJSON as { version?: string }).version;
-      this.disposables.push(
-        register.call(api.lm, MCP_PROVIDER_ID, {
-          onDidChangeMcpServerDefinitions: this.definitionsChanged.event,
-          provideMcpServerDefinitions: () => {
-            try {
-              const config = this.clientConfig();
-              // The extension host's runtime runs the bundle (Electron's binary acts as Node with this variable).
-              return [new Definition('Agent Tasks', process.execPath, [config.serverPath], { ...config.env, ELECTRON_RUN_AS_NODE: '1' }, version)];
-            } catch {
-              return [];
-            }
-          },
-        }),
-      );
+      const provider = {
+        onDidChangeMcpServerDefinitions: this.definitionsChanged.event,
+        provideMcpServerDefinitions: () => {
+          try {
+            const config = this.clientConfig();
+            // The extension host's runtime runs the bundle (Electron's binary acts as Node with this variable).
+            return [new Definition('Agent Tasks', process.execPath, [config.serverPath], { ...config.env, ELECTRON_RUN_AS_NODE: '1' }, version)];
+          } catch {
+            return [];
+          }
+        },
+      };
+      this.disposables.push(register.call(api.lm, MCP_PROVIDER_ID, provider));
+      this.definitionProvider = provider;
     } catch (error) {
       // 1.100 has the function behind an API proposal: it throws, and the configs from the copy command still work.
       this.log.debug(`[mcp] VS Code's MCP server list is not available here: ${messageOf(error)}`);
     }
+  }
+
+  /** For the tests: whether VS Code took the definition provider, and what it gives VS Code now. */
+  mcpServerDefinitions(): { registered: boolean; definitions: unknown[] } {
+    return { registered: this.definitionProvider !== undefined, definitions: this.definitionProvider?.provideMcpServerDefinitions() ?? [] };
   }
 
   dispose(): void {

@@ -126,8 +126,12 @@ export class Workbench {
       const extensionsDir = path.join(temp, 'extensions');
       // The launch payload carries one development extension (the one under test); the helper is installed.
       if (withExtension) installExtensionFolder(HELPER_EXTENSION_DIR, extensionsDir);
+      // A host that loads development extensions only with its smoke-test driver (1.139) would then hide every
+      // notification toast: there the extension under test is installed too, like a user's, and the driver stays off.
+      const installed = withExtension && HOST.developmentArgs.length > 0;
+      if (installed) installExtensionFolder(ROOT, extensionsDir);
       server = await startCodeServer({
-        userDataDir, extensionsDir, folder: workspace, env: options.env ?? {}, vscodeHost: HOST,
+        userDataDir, extensionsDir, folder: workspace, env: options.env ?? {}, vscodeHost: HOST, extensionDevelopment: !installed,
         log: (line) => write(`[code-server] ${line}`),
       });
       browser = await launchChromium();
@@ -138,7 +142,7 @@ export class Workbench {
       await page.goto(workbenchUrl({
         port: server.port,
         folder: workspace,
-        extensionDevelopmentPath: withExtension ? ROOT : undefined,
+        extensionDevelopmentPath: withExtension && !installed ? ROOT : undefined,
       }));
       // 1.139 shows its workbench 5–9 s after goto on an idle machine (1.100: ≈ 2.5 s); leave room for a busy one.
       await page.waitForSelector('.monaco-workbench .part.activitybar', { timeout: 60_000 });

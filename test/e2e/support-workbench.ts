@@ -194,7 +194,8 @@ export async function switchTheme(workbench: Workbench, theme: ThemeName): Promi
   const isApplied = (): Promise<boolean> => page.locator('.monaco-workbench').first().evaluate((el, cls) => el.classList.contains(cls), workbenchClass);
   if (await isApplied()) return;
   await runCommand(workbench, 'Preferences: Color Theme');
-  await workbench.pickQuickItem(new RegExp(`^${THEMES[theme]}`));
+  // 1.100 labels it "Default Light Modern", 1.139 "Light Modern" (its default themes are now the "2026" ones).
+  await workbench.pickQuickItem(new RegExp(`^(Default )?${THEMES[theme].replace(/^Default /, '')}$`));
   await workbench.waitForQuickInputClosed();
   await waitUntil(isApplied, (applied) => applied, `the ${THEMES[theme]} theme`);
 }
