@@ -184,7 +184,7 @@ export class Container implements vscode.Disposable {
       );
     }
 
-    this.api = createApi(manager, registry, answers, () => tree.currentGroups(), this.disposables, () => this.activationMs);
+    this.api = createApi(manager, registry, answers, () => tree.currentGroups(), this.disposables, () => this.activationMs, (id) => tree.taskTreeItem(id));
 
     const warnings = manager.restore();
     for (const warning of warnings) {

@@ -23,6 +23,8 @@ export interface AgentTasksTestHooks {
   treeGroups(): Promise<{ status: string; label: string; count: number; taskIds: string[] }[]>;
   /** How long activate() took, in ms. */
   activationMs(): number;
+  /** A task's tree row as the tree provider hands it to VS Code (label, description, tooltip and aria label as text). */
+  treeItem(taskId: string): { label: string; description: string; tooltip: string; ariaLabel: string } | undefined;
 }
 
 export function createApi(
@@ -32,6 +34,7 @@ export function createApi(
   groups: () => TaskGroup[],
   subscriptions: vscode.Disposable[],
   activationMs: () => number,
+  treeItem: (taskId: string) => vscode.TreeItem | undefined,
 ): AgentTasksApi & { __test: AgentTasksTestHooks } {
   const changeEmitter = new vscode.EventEmitter<TaskSnapshot>();
   subscriptions.push(changeEmitter, manager.onDidChangeTask((task) => changeEmitter.fire(task)));
@@ -49,6 +52,13 @@ export function createApi(
     },
     __test: {
       activationMs,
+      treeItem: (taskId) => {
+        const item = treeItem(taskId);
+        if (!item) return undefined;
+        const text = (value: string | vscode.MarkdownString | vscode.TreeItemLabel | boolean | undefined): string =>
+          typeof value === 'string' ? value : value instanceof vscode.MarkdownString ? value.value : typeof value === 'object' ? value.label : '';
+        return { label: text(item.label), description: text(item.description), tooltip: text(item.tooltip), ariaLabel: item.accessibilityInformation?.label ?? '' };
+      },
       treeGroups: () =>
         Promise.resolve(groups().map((group) => ({ status: group.status, label: group.label, count: group.tasks.length, taskIds: group.tasks.map((t) => t.id) }))),
     },

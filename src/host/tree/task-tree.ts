@@ -103,6 +103,13 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TaskTreeNode>, 
     return this.taskItem(task);
   }
 
+  /** The row of a task, as getTreeItem gives it (for the test hook). */
+  taskTreeItem(id: string): vscode.TreeItem | undefined {
+    this.recompute();
+    const task = this.manager.peek(id);
+    return task ? this.taskItem(task) : undefined;
+  }
+
   private taskItem(task: TaskState): vscode.TreeItem {
     // The label names the task in every state; what the state is about goes in the description.
     const title = taskTitle(task);
