@@ -2,8 +2,11 @@ import type { TaskState } from './task-state';
 
 /** The longest agent-given title kept (it is untrusted text from the agent). */
 export const MAX_AGENT_TITLE = 120;
-/** How long a title is where it shares a line with other text: tree rows, quick picks, notifications. */
-export const ROW_TITLE_LENGTH = 48;
+/**
+ * How long a title is where it shares a line with other text: tree rows (the state detail follows it, and a side
+ * bar of the default width shows about 40 characters), quick picks, notifications.
+ */
+export const ROW_TITLE_LENGTH = 40;
 /** How long a title is on the task panel's tab. */
 export const TAB_TITLE_LENGTH = 32;
 

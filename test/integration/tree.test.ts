@@ -72,7 +72,7 @@ suite('Tasks tree', () => {
     await recorder.waitForStatus(task.id, 'waiting_answer');
     const asking = await eventually(() => row(task.id), (r) => r?.description.includes('needs you') === true, 'the needs-you row');
     assert.equal(asking!.label, 'Add a --verbose flag', 'the prompt stays visible while the task needs you');
-    assert.equal(asking!.description, 'scripted · needs you: run `npm test`');
+    assert.equal(asking!.description, 'needs you: run `npm test` · scripted');
     assert.match(asking!.tooltip, new RegExp(`Task \`${task.id}\``), 'the id is in the tooltip');
     assert.ok(asking!.ariaLabel.startsWith('Add a --verbose flag, Needs you, scripted: needs you: run `npm test`'), asking!.ariaLabel);
     assert.ok(asking!.ariaLabel.endsWith(`task ${task.id}`), 'the id is in the aria label');
@@ -81,7 +81,7 @@ suite('Tasks tree', () => {
     await recorder.waitForStatus(task.id, 'completed');
     const done = row(task.id)!;
     assert.equal(done.label, 'Add a --verbose flag');
-    assert.match(done.description, /^scripted · done in \d+s$/);
+    assert.match(done.description, /^done in \d+s · scripted$/);
     assert.ok(done.ariaLabel.endsWith(`task ${task.id}`));
   });
 
@@ -93,13 +93,13 @@ suite('Tasks tree', () => {
     await eventually(tabLabel, (labels) => labels.includes('please do the usual'), 'the panel tab named by the prompt');
     await eventually(() => api.getTask(task.id)?.title, (title) => title === 'Fix the flaky login test', 'the title in the snapshot');
     const named = await eventually(() => row(task.id), (r) => r?.label === 'Fix the flaky login test', 'the row named by the agent');
-    assert.match(named!.description, /^scripted · running (<1m|\d+m)$/);
+    assert.match(named!.description, /^running (<1m|\d+m) · scripted$/);
     assert.ok(named!.ariaLabel.endsWith(`task ${task.id}`));
     await eventually(tabLabel, (labels) => labels.includes('Fix the flaky login test'), 'the panel tab follows the agent\'s title');
     await api.cancelTask(task.id);
     await recorder.waitForStatus(task.id, 'cancelled');
     assert.equal(row(task.id)!.label, 'Fix the flaky login test');
-    assert.equal(row(task.id)!.description, 'scripted · cancelled');
+    assert.equal(row(task.id)!.description, 'cancelled · scripted');
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 
@@ -113,10 +113,10 @@ suite('Tasks tree', () => {
     ];
     for (const task of tasks) await recorder.waitForStatus(task.id, 'waiting_answer');
     const rows = tasks.map((task) => row(task.id)!);
-    assert.deepEqual(rows.map((r) => r.label), ['Update the changelog', 'Refactor the configuration loader so that it…', 'Update the changelog']);
-    assert.equal(rows[1].description, 'scripted · needs you: run `touch approved.txt`', 'a unique title: no id in the description');
-    assert.equal(rows[0].description, `scripted · needs you: run \`touch approved.txt\` · ${tasks[0].id}`);
-    assert.equal(rows[2].description, `scripted · needs you: run \`git add CHANGELOG.md\` · ${tasks[2].id}`);
+    assert.deepEqual(rows.map((r) => r.label), ['Update the changelog', 'Refactor the configuration loader so…', 'Update the changelog']);
+    assert.equal(rows[1].description, 'needs you: run `touch approved.txt` · scripted', 'a unique title: no id in the description');
+    assert.equal(rows[0].description, `needs you: run \`touch approved.txt\` · scripted · ${tasks[0].id}`);
+    assert.equal(rows[2].description, `needs you: run \`git add CHANGELOG.md\` · scripted · ${tasks[2].id}`);
     assert.equal(new Set(rows.map((r) => `${r.label} ${r.description}`)).size, rows.length, 'every row reads differently');
     assert.ok(rows[1].tooltip.includes(long), 'the whole prompt is in the tooltip');
     assert.ok(rows[1].ariaLabel.startsWith(long), 'the aria label has the title at full length');

@@ -25,7 +25,7 @@ describe('taskTitle: without an agent title, the prompt\'s first line', () => {
     assert.ok([...title].length <= ROW_TITLE_LENGTH, `${title.length} chars`);
     assert.ok(title.endsWith('…'));
     assert.ok(prompt.startsWith(title.slice(0, -1)), 'the prompt\'s start stays visible');
-    assert.equal(title, 'Refactor the configuration loader so that it…');
+    assert.equal(title, 'Refactor the configuration loader so…');
   });
 
   test('a long word with no space near the limit is cut inside the word', () => {

@@ -120,7 +120,8 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TaskTreeNode>, 
       const dependency = this.manager.peek(id);
       return dependency ? taskTitle(dependency) : undefined;
     });
-    item.description = `${task.provider} · ${detail}${this.sharedTitles.has(title) ? ` · ${task.id}` : ''}`;
+    // The detail comes first: a narrow side bar cuts the end of the row.
+    item.description = `${detail} · ${task.provider}${this.sharedTitles.has(title) ? ` · ${task.id}` : ''}`;
     item.iconPath = new vscode.ThemeIcon(presentation.icon, presentation.color ? new vscode.ThemeColor(presentation.color) : undefined);
     item.tooltip = this.tooltip(task, detail);
     item.contextValue = contextValueOf(task, this.registry.get(task.provider)?.capabilities.followUps ?? false);
