@@ -16,9 +16,22 @@ const TASKS = [
   'title: Mention --shout in the README; think: The README should mention the new flag; say: I would like to run the tests first.; ask-command: npm test; done: ok',
 ];
 
+/** Drags the side bar's edge to the right, so that the rows show their state detail next to the title. */
+async function widenSideBar(page, by) {
+  const box = await page.locator('.part.sidebar').first().boundingBox();
+  if (!box) return;
+  const x = box.x + box.width - 1;
+  const y = box.y + box.height / 2;
+  await page.mouse.move(x, y);
+  await page.mouse.down();
+  await page.mouse.move(x + by, y, { steps: 8 });
+  await page.mouse.up();
+}
+
 const workbench = await Workbench.start();
 try {
   await workbench.openAgentTasks();
+  await widenSideBar(workbench.page, 140);
   let lastId = '';
   for (const prompt of TASKS) {
     const known = new Set((await workbench.treeRows()).map((row) => row.taskId));
