@@ -3,7 +3,6 @@ import type { ErrorAction, ProviderAdapter, RunContext, RunOutcome, TaskAbortRea
 import { QuestionWithdrawnError } from '../providers/adapter';
 import type { ProviderRegistry } from '../providers/registry';
 import { answerProblem, declineAnswer, describeAnswer, summarizeQuestion } from './answers';
-import { cleanAgentTitle } from './task-title';
 import type { Clock, TimerHandle } from './clock';
 import { Emitter, type Disposable, type Logger } from './events';
 import { canTransition } from './fsm';
@@ -22,6 +21,7 @@ import {
   type TaskState,
   type TaskStatus,
 } from './task-state';
+import { cleanAgentTitle } from './task-title';
 import type { TranscriptStore } from './transcript';
 
 export const MAX_RATE_LIMITED_ATTEMPTS = 3;

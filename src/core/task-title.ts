@@ -30,7 +30,7 @@ export function cleanAgentTitle(raw: unknown): string | undefined {
 export function taskTitle(task: Pick<TaskState, 'title' | 'prompt'>, max = ROW_TITLE_LENGTH): string {
   const own = cleanAgentTitle(task.title);
   if (own) return shorten(own, max);
-  const prompt = typeof task.prompt === 'string' ? task.prompt.replace(INVISIBLE, (c) => (c === '\t' ? ' ' : '')) : '';
+  const prompt = typeof task.prompt === 'string' ? task.prompt.replace(INVISIBLE, '') : '';
   const line = prompt.split(/\r\n|\r|\n/).map(collapse).find((l) => l.length > 0);
   return line ? shorten(line, max) : '(empty prompt)';
 }

@@ -57,7 +57,7 @@ export function firstLine(text: string, max = 80): string {
 }
 
 /**
- * What a task's row says about its state, after the provider: what it waits on, how long it has run, when a
+ * What a task's row says about its state (its description, before the provider): what it waits on, how long it has run, when a
  * rate-limited task retries, how it ended. `titleOf` names a dependency by its title.
  */
 export function stateDetail(task: TaskState, now: number, titleOf: (id: string) => string | undefined = () => undefined): string {

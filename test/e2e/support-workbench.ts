@@ -210,6 +210,9 @@ export async function screenshotPanel(workbench: Workbench, file: string): Promi
   for (const outer of await workbench.page.locator('iframe.webview.ready').all()) {
     const box = await outer.boundingBox();
     if (!box || !(await outer.isVisible())) continue;
+    // Off the tabs and the tree: a hover tooltip of the workbench ("Close (Ctrl+W)") must not cover the panel.
+    await workbench.page.mouse.move(box.x + box.width - 4, box.y + box.height - 4);
+    await workbench.page.locator('.monaco-hover, .workbench-hover').first().waitFor({ state: 'hidden', timeout: 3_000 }).catch(() => undefined);
     const frame = await workbench.webviewFrame();
     const used = await frame.evaluate(() => {
       const last = document.querySelector('#transcript .entry:last-child') ?? document.querySelector('#questions') ?? document.body;
