@@ -188,7 +188,7 @@ export class Container implements vscode.Disposable {
     }
 
     this.api = createApi(manager, registry, answers, () => tree.currentGroups(), this.disposables, () => this.activationMs,
-      () => mcpHost.mcpServerDefinitions());
+      (id) => tree.taskTreeItem(id), () => mcpHost.mcpServerDefinitions());
 
     const warnings = manager.restore();
     for (const warning of warnings) {

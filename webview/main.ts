@@ -103,6 +103,7 @@ function renderTask(): void {
   const t = task;
   const meta = h('div', { class: 'meta' });
   const parts = [t.providerName, t.profile ? `profile ${t.profile}` : undefined, t.taskType, t.model].filter(Boolean) as string[];
+  meta.append(h('span', { class: 'task-id', title: 'Task id', text: t.id }));
   meta.append(h('span', { text: parts.join(' · ') }));
   const elapsed = h('span', { id: 'elapsed', class: 'elapsed' });
   meta.append(elapsed);
@@ -112,7 +113,7 @@ function renderTask(): void {
   if (t.terminal) actions.append(button('Retry', { icon: 'debug-restart' }, () => vscode.postMessage({ type: 'retry' })));
   actions.append(button('Full log', { icon: 'output' }, () => vscode.postMessage({ type: 'showLog' })));
   const status = h('span', { class: `status status-${t.status}`, id: 'status', role: 'status', text: t.statusLabel });
-  const title = h('h1', { text: t.id });
+  const title = h('h1', { text: t.title, title: t.title });
   const prompt = h('p', { class: 'prompt', text: t.prompt });
   const children: Node[] = [h('div', { class: 'title-row' }, status, title, actions), meta, prompt];
   if (t.error) children.push(h('div', { class: 'error-banner', role: 'alert' }, icon('error'), h('span', { text: t.error })));

@@ -21,6 +21,7 @@ import {
   type TaskState,
   type TaskStatus,
 } from './task-state';
+import { cleanAgentTitle } from './task-title';
 import type { TranscriptStore } from './transcript';
 
 export const MAX_RATE_LIMITED_ATTEMPTS = 3;
@@ -532,6 +533,7 @@ export class TaskManager implements Disposable {
     }
     const where = retryProfile ? ` on profile ${retryProfile.id}` : '';
     this.appendOutput(id, { kind: 'status', text: `[rate limit] Retrying at ${new Date(until).toLocaleTimeString()}${where}` });
+    this.store.update(id, { retryAt: until });
     this.scheduler.scheduleRetry(id, until, () => {
       if (this.store.get(id)?.status === 'rate_limited') this.store.update(id, { status: 'pending', profile: retryProfile?.id });
     });
@@ -622,6 +624,10 @@ export class TaskManager implements Disposable {
       },
       setSessionId: (sessionId) => {
         if (live() && this.store.get(id)?.sessionId !== sessionId) this.store.update(id, { sessionId });
+      },
+      setTitle: (raw) => {
+        const title = cleanAgentTitle(raw);
+        if (live() && title && this.store.get(id)?.title !== title) this.store.update(id, { title });
       },
       setProviderState: (state) => {
         if (live()) this.store.update(id, { providerState: { ...state } });

@@ -97,6 +97,8 @@ export interface TaskState {
   profilePinned?: boolean;
   taskType: TaskTypeName;
   prompt: string;
+  /** The agent's own title for its thread/session, when it gave one (plain text, length-capped; see task-title.ts). */
+  title?: string;
   cwd: string;
   model?: string;
   sessionId?: string;
@@ -120,6 +122,8 @@ export interface TaskState {
   continueSession?: boolean;
   /** Rate-limited attempts so far (DESIGN §3a: at most 3). */
   rateLimitAttempts?: number;
+  /** While `rate_limited`: when the task is retried. */
+  retryAt?: number;
   /** Profiles already tried by failover. */
   triedProfiles?: string[];
   /** Provider-specific data recovery needs (thread id, keeper socket, …); never secrets. */

@@ -25,6 +25,8 @@ export interface AgentTasksTestHooks {
   activationMs(): number;
   /** Whether VS Code took our MCP server definition provider (VS Code ≥ 1.101), and the definitions it provides. */
   mcpServerDefinitions(): { registered: boolean; definitions: unknown[] };
+  /** A task's tree row as the tree provider hands it to VS Code (label, description, tooltip and aria label as text). */
+  treeItem(taskId: string): { label: string; description: string; tooltip: string; ariaLabel: string } | undefined;
 }
 
 export function createApi(
@@ -34,6 +36,7 @@ export function createApi(
   groups: () => TaskGroup[],
   subscriptions: vscode.Disposable[],
   activationMs: () => number,
+  treeItem: (taskId: string) => vscode.TreeItem | undefined,
   mcpServerDefinitions: AgentTasksTestHooks['mcpServerDefinitions'] = () => ({ registered: false, definitions: [] }),
 ): AgentTasksApi & { __test: AgentTasksTestHooks } {
   const changeEmitter = new vscode.EventEmitter<TaskSnapshot>();
@@ -53,6 +56,13 @@ export function createApi(
     __test: {
       activationMs,
       mcpServerDefinitions,
+      treeItem: (taskId) => {
+        const item = treeItem(taskId);
+        if (!item) return undefined;
+        const text = (value: string | vscode.MarkdownString | vscode.TreeItemLabel | boolean | undefined): string =>
+          typeof value === 'string' ? value : value instanceof vscode.MarkdownString ? value.value : typeof value === 'object' ? value.label : '';
+        return { label: text(item.label), description: text(item.description), tooltip: text(item.tooltip), ariaLabel: item.accessibilityInformation?.label ?? '' };
+      },
       treeGroups: () =>
         Promise.resolve(groups().map((group) => ({ status: group.status, label: group.label, count: group.tasks.length, taskIds: group.tasks.map((t) => t.id) }))),
     },

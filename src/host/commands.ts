@@ -4,12 +4,13 @@ import { summarizeQuestion } from '../core/answers';
 import type { TaskManager } from '../core/task-manager';
 import { isTerminal, TASK_TYPES, type CreateTaskInput, type PendingQuestion, type TaskState, type TaskTypeName } from '../core/task-state';
 import type { Logger } from '../core/events';
+import { taskTitle } from '../core/task-title';
 import type { ProviderRegistry } from '../providers/registry';
 import type { AnswerGate } from './answering';
 import { capabilitySummary, providerLimitations } from './capabilities-text';
 import { requestOfProposedUri, type TaskDocuments } from './documents';
 import { copyMcpConfig } from './mcp-host';
-import { firstLine, STATUS_PRESENTATION } from './presentation';
+import { STATUS_PRESENTATION } from './presentation';
 import type { TaskTreeNode } from './tree/task-tree';
 import type { TaskPanels } from './webview/task-panel';
 
@@ -46,7 +47,7 @@ export function commandTable(deps: CommandDependencies): Record<CommandId, Comma
       return undefined;
     }
     const picked = await vscode.window.showQuickPick(
-      tasks.map((task) => ({ label: task.id, description: `${STATUS_PRESENTATION[task.status].label} · ${task.provider}`, detail: firstLine(task.prompt, 120), task })),
+      tasks.map((task) => ({ label: plainLabel(taskTitle(task)), description: task.id, detail: `${STATUS_PRESENTATION[task.status].label} · ${task.provider}`, task })),
       { placeHolder, matchOnDescription: true, matchOnDetail: true },
     );
     return picked?.task;
@@ -71,8 +72,8 @@ export function commandTable(deps: CommandDependencies): Record<CommandId, Comma
     }
     if (candidates.length === 1) return candidates[0];
     const picked = await vscode.window.showQuickPick(
-      candidates.map((c) => ({ label: `$(bell-dot) ${c.task.id}`, description: c.question.type.replace('_', ' '), detail: summarizeQuestion(c.question), c })),
-      { placeHolder: 'Which question?', matchOnDetail: true },
+      candidates.map((c) => ({ label: `$(bell-dot) ${plainLabel(taskTitle(c.task))}`, description: `${c.question.type.replace('_', ' ')} · ${c.task.id}`, detail: summarizeQuestion(c.question), c })),
+      { placeHolder: 'Which question?', matchOnDescription: true, matchOnDetail: true },
     );
     return picked?.c;
   };
@@ -226,7 +227,7 @@ async function answerInteractively(
         { label: '$(close) Deny', value: 'deny' },
         ...(question.type === 'file_approval' ? [{ label: '$(diff) Open Diff', value: 'diff' }] : [{ label: '$(go-to-file) Open Task', value: 'open' }]),
       ];
-      const picked = await vscode.window.showQuickPick(items, { title: `Task ${task.id}: ${summarizeQuestion(question)}`, placeHolder: question.type === 'command_approval' ? question.command : 'Apply this change?' });
+      const picked = await vscode.window.showQuickPick(items, { title: `${taskTitle(task)} (${task.id}): ${summarizeQuestion(question)}`, placeHolder: question.type === 'command_approval' ? question.command : 'Apply this change?' });
       if (!picked) return;
       if (picked.value === 'diff' && question.type === 'file_approval') {
         const file = question.fileChanges[0];
@@ -246,10 +247,10 @@ async function answerInteractively(
         let value: string | undefined;
         if (q.options?.length) {
           const other = '$(edit) Other…';
-          const picked = await vscode.window.showQuickPick([...q.options.map((o) => ({ label: o.label, description: o.description })), ...(q.allowFreeform !== false ? [{ label: other }] : [])], { title: `Task ${task.id}`, placeHolder: q.text });
+          const picked = await vscode.window.showQuickPick([...q.options.map((o) => ({ label: o.label, description: o.description })), ...(q.allowFreeform !== false ? [{ label: other }] : [])], { title: `${taskTitle(task)} (${task.id})`, placeHolder: q.text });
           if (!picked) return;
-          value = picked.label === other ? await vscode.window.showInputBox({ title: `Task ${task.id}`, prompt: q.text }) : picked.label;
-        } else value = await vscode.window.showInputBox({ title: `Task ${task.id}`, prompt: q.text, ignoreFocusOut: true });
+          value = picked.label === other ? await vscode.window.showInputBox({ title: `${taskTitle(task)} (${task.id})`, prompt: q.text }) : picked.label;
+        } else value = await vscode.window.showInputBox({ title: `${taskTitle(task)} (${task.id})`, prompt: q.text, ignoreFocusOut: true });
         if (value === undefined) return;
         answers[q.id] = [value];
       }
@@ -265,4 +266,9 @@ async function answerInteractively(
       throw new Error(`Unknown question ${String(never)}`);
     }
   }
+}
+
+/** Quick pick labels render `$(name)` as an icon: a title shows it as typed. */
+function plainLabel(text: string): string {
+  return text.replace(/\$\(/g, '\\$(');
 }

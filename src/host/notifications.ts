@@ -3,6 +3,7 @@ import { CommandId } from '../constants';
 import { summarizeQuestion } from '../core/answers';
 import type { TaskManager } from '../core/task-manager';
 import { isTerminal, type PendingQuestion } from '../core/task-state';
+import { taskTitle } from '../core/task-title';
 import type { AnswerGate } from './answering';
 import type { Settings } from './settings';
 
@@ -60,7 +61,7 @@ export class Notifier implements vscode.Disposable {
       return;
     }
     const [{ taskId, question }] = live;
-    const text = `Task ${taskId} needs you: ${summarizeQuestion(question)}`;
+    const text = `${this.named(taskId)} needs you: ${summarizeQuestion(question)}`;
     if (question.type === 'command_approval') {
       const choice = await vscode.window.showWarningMessage(text, 'Approve', 'Deny', 'Open');
       if (choice === 'Approve' || choice === 'Deny') {
@@ -77,16 +78,26 @@ export class Notifier implements vscode.Disposable {
   }
 
   private async taskFinished(taskId: string, status: string, error: string | undefined): Promise<void> {
-    const text = status === 'completed' ? `Task ${taskId} completed` : `Task ${taskId} ended ${status.replace('_', ' ')}${error ? `: ${error}` : ''}`;
+    const name = this.named(taskId);
+    const text = status === 'completed' ? `${name} completed` : `${name} ended ${status.replace('_', ' ')}${error ? `: ${error}` : ''}`;
     const show = status === 'completed' ? vscode.window.showInformationMessage : vscode.window.showWarningMessage;
     const choice = await show(text, 'Open');
     if (choice === 'Open') await vscode.commands.executeCommand(CommandId.openTask, taskId);
   }
 
   private async errorWithSettings(taskId: string, message: string, setting: string): Promise<void> {
-    const choice = await vscode.window.showErrorMessage(`Task ${taskId} failed: ${message}`, 'Open Settings', 'Open Task');
+    const choice = await vscode.window.showErrorMessage(`${this.named(taskId)} failed: ${message}`, 'Open Settings', 'Open Task');
     if (choice === 'Open Settings') await vscode.commands.executeCommand('workbench.action.openSettings', setting);
     else if (choice === 'Open Task') await vscode.commands.executeCommand(CommandId.openTask, taskId);
+  }
+
+  /**
+   * The task as a notification names it: its title in quotes (“Add a --verbose flag”). Notifications turn
+   * `[text](target)` into links (command: links included), so a title cannot carry one.
+   */
+  private named(taskId: string): string {
+    const task = this.manager.peek(taskId);
+    return task ? `“${taskTitle(task).replace(/\]\(/g, '] (')}”` : `Task ${taskId}`;
   }
 
   dispose(): void {

@@ -1,4 +1,6 @@
+import { summarizeQuestion } from '../core/answers';
 import { isTerminal, type TaskState, type TaskStatus } from '../core/task-state';
+import { shorten } from '../core/task-title';
 
 /** How each status is shown: group label (tree order below), codicon and theme colour. */
 export const STATUS_PRESENTATION: Readonly<Record<TaskStatus, { label: string; icon: string; color?: string }>> = {
@@ -52,6 +54,57 @@ export function groupTasks(tasks: readonly TaskState[]): TaskGroup[] {
 export function firstLine(text: string, max = 80): string {
   const line = text.split(/\r?\n/).find((l) => l.trim()) ?? '';
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+/**
+ * What a task's row says about its state (its description, before the provider): what it waits on, how long it has run, when a
+ * rate-limited task retries, how it ended. `titleOf` names a dependency by its title.
+ */
+export function stateDetail(task: TaskState, now: number, titleOf: (id: string) => string | undefined = () => undefined): string {
+  const question = task.pendingQuestions[0];
+  if (question) {
+    const more = task.pendingQuestions.length > 1 ? ` (+${task.pendingQuestions.length - 1} more)` : '';
+    return `needs you: ${firstLine(summarizeQuestion(question), 60)}${more}`;
+  }
+  const elapsed = elapsedOf(task, now);
+  switch (task.status) {
+    case 'waiting_answer':
+      return 'needs you';
+    case 'running':
+      return elapsed === undefined ? 'starting' : `running ${formatMinutes(elapsed)}`;
+    case 'rate_limited':
+      return task.retryAt !== undefined && task.retryAt > now ? `rate limited, retry in ${formatMinutes(task.retryAt - now, true)}` : 'rate limited, retrying';
+    case 'pending':
+      return task.rateLimitAttempts ? 'queued to retry' : 'queued';
+    case 'waiting': {
+      const names = task.dependsOn.map((id) => {
+        const title = titleOf(id);
+        return title ? `“${shorten(title, 24)}”` : id;
+      });
+      return names.length ? `waits for ${names.join(', ')}` : 'waiting';
+    }
+    case 'completed':
+      return elapsed === undefined ? 'done' : `done in ${formatDuration(elapsed)}`;
+    case 'failed':
+      return `failed${task.error ? `: ${firstLine(task.error, 60)}` : ''}`;
+    case 'timed_out':
+      return elapsed === undefined ? 'timed out' : `timed out after ${formatMinutes(elapsed)}`;
+    case 'cancelled':
+      return 'cancelled';
+    case 'unknown':
+      return task.error ? `unknown: ${firstLine(task.error, 60)}` : 'state unknown';
+    default: {
+      const never: never = task.status;
+      return String(never);
+    }
+  }
+}
+
+/** Whole minutes ("<1m", "4m", "1h 5m"): for text that is refreshed now and then, not every second. */
+export function formatMinutes(ms: number, roundUp = false): string {
+  const minutes = roundUp ? Math.ceil(ms / 60_000) : Math.floor(ms / 60_000);
+  if (minutes < 1) return '<1m';
+  return minutes < 60 ? `${minutes}m` : `${Math.floor(minutes / 60)}h ${minutes % 60}m`;
 }
 
 export function formatDuration(ms: number): string {

@@ -67,6 +67,8 @@ export interface TaskHandle {
   withdrawQuestion(requestId: string, reason: string): void;
   reportUsage(usage: Usage): void;
   setSessionId(sessionId: string): void;
+  /** The agent's own title for the thread/session (untrusted: the manager keeps it as capped plain text). */
+  setTitle(title: string): void;
   /** Data recovery will need (thread id, socket path, …). Never secrets. */
   setProviderState(state: Record<string, unknown>): void;
   /** A snapshot of account rate-limit information for the profile (shown in its tooltip). */

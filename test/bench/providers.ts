@@ -234,6 +234,7 @@ function countingHandle(): TaskHandle & { entries: number } {
     withdrawQuestion: () => undefined,
     reportUsage: () => undefined,
     setSessionId: () => undefined,
+    setTitle: () => undefined,
     setProviderState: () => undefined,
     reportRateLimitInfo: () => undefined,
   };

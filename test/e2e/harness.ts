@@ -30,7 +30,12 @@ export interface TreeRow {
   ariaLabel: string;
   level: number;
   expanded: boolean | undefined;
+  /** A task row's task id: its aria label ends with ", task <id>" (the visible label is the task's title). */
+  taskId: string | undefined;
 }
+
+/** How a task row's aria label ends. */
+const taskIdOfAriaLabel = (ariaLabel: string): string | undefined => /, task ([a-z]+-[a-z]+-\d{3})$/.exec(ariaLabel)?.[1];
 
 /** A row of a quick pick. */
 export interface QuickPickRow {
@@ -304,7 +309,7 @@ export class Workbench {
 
   /** The tree rows now in the DOM (the list is virtualized: only visible rows exist). */
   async treeRows(): Promise<TreeRow[]> {
-    return this.page.locator(SIDEBAR_ROWS).evaluateAll((rows) => rows.map((row) => {
+    const rows = await this.page.locator(SIDEBAR_ROWS).evaluateAll((elements) => elements.map((row) => {
       const expanded = row.getAttribute('aria-expanded');
       return {
         label: row.querySelector('.label-name')?.textContent?.trim() ?? '',
@@ -314,6 +319,7 @@ export class Workbench {
         expanded: expanded === null ? undefined : expanded === 'true',
       };
     }));
+    return rows.map((row) => ({ ...row, taskId: row.level > 1 ? taskIdOfAriaLabel(row.ariaLabel) : undefined }));
   }
 
   /** Waits for a tree row for which `accept` holds (expanding collapsed groups meanwhile). */
@@ -328,7 +334,7 @@ export class Workbench {
   /** The group a task row sits under (the nearest level-1 row above it), or undefined when the task is not shown. */
   async groupOfTask(taskId: string): Promise<TreeRow | undefined> {
     const rows = await this.treeRows();
-    const index = rows.findIndex((row) => row.level > 1 && row.label === taskId);
+    const index = rows.findIndex((row) => row.taskId === taskId);
     if (index < 0) return undefined;
     for (let i = index - 1; i >= 0; i--) if (rows[i].level === 1) return rows[i];
     return undefined;
@@ -356,9 +362,14 @@ export class Workbench {
     return this.page.locator(SIDEBAR_ROWS).filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(label)}$`) }) }).first();
   }
 
-  /** Clicks an inline action (e.g. aria-label "Cancel Task") of a tree row; inline actions show on hover. */
-  async clickInlineAction(rowLabel: string, actionLabel: string): Promise<void> {
-    const row = this.treeRow(rowLabel);
+  /** The row element of a task (found by the id its aria label ends with). */
+  taskRow(taskId: string): Locator {
+    return this.page.locator(`${SIDEBAR_ROWS}[aria-label$=${JSON.stringify(`, task ${taskId}`)}]`).first();
+  }
+
+  /** Clicks an inline action (e.g. aria-label "Cancel Task") of a task's row; inline actions show on hover. */
+  async clickInlineAction(taskId: string, actionLabel: string): Promise<void> {
+    const row = this.taskRow(taskId);
     await row.hover();
     const action = row.locator(`.actions .action-label[aria-label*="${actionLabel}"]`).first();
     await action.waitFor({ state: 'visible', timeout: 5_000 });

@@ -138,7 +138,7 @@ describe('Needs you: answering agents in the workbench', { timeout: 900_000 }, (
   test('a Codex command approval is approved from the notification toast', async () => {
     await workbench.capture('toast-approve', async () => {
       const id = await newTask('Please run-approval', CODEX, GENERAL);
-      await clickToastButton(workbench, `Task ${id} needs you: run \`touch approved.txt && echo made\``, 'Approve', TURN_MS);
+      await clickToastButton(workbench, '“Please run-approval” needs you: run `touch approved.txt && echo made`', 'Approve', TURN_MS);
       await waitForFile(file('approved.txt'), '', TURN_MS);
       await workbench.waitForTaskInGroup(id, 'Completed', TURN_MS);
     });

@@ -40,7 +40,8 @@ async function showTasksViewSettled(workbench: Workbench): Promise<void> {
   }
 }
 
-/** "Agent Tasks: New Task" with prompt, agent and type; returns the id of the new row whose description names `providerId`. */
+/** "Agent Tasks: New Task" with prompt, agent and type; returns the id of the new row whose description names `providerId`
+ *  after the state detail (then the id, when another task has the same title). */
 async function newTask(workbench: Workbench, prompt: string, agent: RegExp, providerId: string, known: ReadonlySet<string>): Promise<string> {
   await showTasksViewSettled(workbench);
   await workbench.runCommand('Agent Tasks: New Task');
@@ -50,9 +51,9 @@ async function newTask(workbench: Workbench, prompt: string, agent: RegExp, prov
   await workbench.waitForQuickInputClosed();
   await showTasksViewSettled(workbench);
   const row = await workbench.waitForTreeRow(
-    (r) => r.level > 1 && TASK_ID.test(r.label) && !known.has(r.label) && r.description.startsWith(`${providerId} `),
+    (r) => r.level > 1 && r.taskId !== undefined && TASK_ID.test(r.taskId) && !known.has(r.taskId) && new RegExp(` · ${providerId}( · [a-z]+-[a-z]+-\\d{3})?$`).test(r.description),
     `the row of the new ${providerId} task`, 30_000);
-  return row.label;
+  return row.taskId!;
 }
 
 const ROOT = path.resolve(__dirname, '../..');

@@ -68,8 +68,8 @@ export async function runCommand(workbench: Workbench, title: string, timeoutMs 
   throw new Error(`could not run "${title}" from the palette within ${timeoutMs} ms: ${String(lastError)}`);
 }
 
-/** Task rows of the tree that belong to the task list (not groups). */
-const isTaskRow = (row: TreeRow): boolean => row.level > 1 && /^[a-z]+-[a-z]+-\d{3}$/.test(row.label);
+/** Task rows of the tree (not groups): their aria label names the task id. */
+const isTaskRow = (row: TreeRow): boolean => row.level > 1 && row.taskId !== undefined;
 
 /**
  * Runs "Agent Tasks: New Task" and walks its quick input — prompt, agent, task type — then returns the id of the
@@ -78,26 +78,26 @@ const isTaskRow = (row: TreeRow): boolean => row.level > 1 && /^[a-z]+-[a-z]+-\d
 export async function newTaskFromPalette(workbench: Workbench, prompt: string, agent: RegExp, taskType: RegExp): Promise<string> {
   await showTasksView(workbench);
   await workbench.expandGroups();
-  const known = new Set((await workbench.treeRows()).filter(isTaskRow).map((row) => row.label));
+  const known = new Set((await workbench.treeRows()).filter(isTaskRow).map((row) => row.taskId));
   await runCommand(workbench, 'Agent Tasks: New Task');
   await workbench.submitInputBox(prompt);
   await workbench.pickQuickItem(agent);
   await workbench.pickQuickItem(taskType);
   await workbench.waitForQuickInputClosed();
   await showTasksView(workbench);
-  const row = await workbench.waitForTreeRow((r) => isTaskRow(r) && !known.has(r.label), 'the row of the new task', 30_000);
-  return row.label;
+  const row = await workbench.waitForTreeRow((r) => isTaskRow(r) && !known.has(r.taskId), 'the row of the new task', 30_000);
+  return row.taskId!;
 }
 
 /**
- * The content frame of the visible task panel of `taskId` (its header names the task). Opens the panel from the
+ * The content frame of the visible task panel of `taskId` (its header shows the task id). Opens the panel from the
  * tree when `open` is set.
  */
 export async function taskPanel(workbench: Workbench, taskId: string, options: { open?: boolean; timeoutMs?: number } = {}): Promise<Frame> {
   const timeoutMs = options.timeoutMs ?? 20_000;
   const find = (ms: number): Promise<Frame> => waitUntil(async () => {
     const frame = await workbench.webviewFrame(5_000);
-    const header = await frame.locator('#header h1').textContent({ timeout: 1_000 });
+    const header = await frame.locator('#header .task-id').textContent({ timeout: 1_000 });
     return header?.trim() === taskId ? frame : null;
   }, (frame) => frame !== null, `the task panel of ${taskId}`, ms) as Promise<Frame>;
   if (!options.open) return find(timeoutMs);
@@ -115,8 +115,8 @@ export async function taskPanel(workbench: Workbench, taskId: string, options: {
 
 async function clickTaskRow(workbench: Workbench, taskId: string): Promise<void> {
   await showTasksView(workbench);
-  await workbench.waitForTreeRow((row) => row.label === taskId, `the tree row of ${taskId}`);
-  await workbench.treeRow(taskId).click();
+  await workbench.waitForTreeRow((row) => row.taskId === taskId, `the tree row of ${taskId}`);
+  await workbench.taskRow(taskId).click();
 }
 
 /** The question form of a given kind in a task panel, once it shows. */
@@ -211,6 +211,9 @@ export async function screenshotPanel(workbench: Workbench, file: string): Promi
   for (const outer of await workbench.page.locator('iframe.webview.ready').all()) {
     const box = await outer.boundingBox();
     if (!box || !(await outer.isVisible())) continue;
+    // Off the tabs and the tree: a hover tooltip of the workbench ("Close (Ctrl+W)") must not cover the panel.
+    await workbench.page.mouse.move(box.x + box.width - 4, box.y + box.height - 4);
+    await workbench.page.locator('.monaco-hover, .workbench-hover').first().waitFor({ state: 'hidden', timeout: 3_000 }).catch(() => undefined);
     const frame = await workbench.webviewFrame();
     const used = await frame.evaluate(() => {
       const last = document.querySelector('#transcript .entry:last-child') ?? document.querySelector('#questions') ?? document.body;
@@ -257,7 +260,7 @@ export async function pickQuestionOf(workbench: Workbench, taskId: string): Prom
     'a quick pick, or the palette to close',
     10_000,
   );
-  if (rows !== 'closed' && rows.some((row) => row.label.includes(taskId))) await workbench.pickQuickItem(taskId);
+  if (rows !== 'closed' && rows.some((row) => [row.label, row.description, row.ariaLabel].some((text) => text.includes(taskId)))) await workbench.pickQuickItem(taskId);
 }
 
 /** Closes all editors (task panels, diffs), so the next test starts from an empty editor area. */

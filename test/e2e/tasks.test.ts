@@ -3,12 +3,14 @@
 import * as assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type TreeRow, Workbench, waitUntil } from './harness';
+import { cancelTask, clearNotifications } from './support-workbench';
+import { TAB_TITLE_LENGTH, taskTitle } from '../../src/core/task-title';
 
 const PROMPT = 'say: hello from e2e; sleep: 300; done: all good';
-/** A task row of the scripted provider whose prompt starts with `text` (the description shows the prompt's first line,
- *  or what the task waits on; the aria-label always has the prompt). */
+/** A task row of the scripted provider whose prompt starts with `text` (the label is the task's title: the prompt's
+ *  first line, shortened; the description says what the task does or waits on; the aria label ends with the id). */
 const isTaskRowFor = (text: string) => (row: TreeRow): boolean =>
-  row.level > 1 && row.description.startsWith('scripted · ') && (row.description.includes(text) || row.ariaLabel.includes(text));
+  row.level > 1 && row.taskId !== undefined && / · scripted( · [a-z]+-[a-z]+-\d{3})?$/.test(row.description) && (row.label.startsWith(text) || row.ariaLabel.startsWith(text));
 
 describe('Agent Tasks in the workbench', { timeout: 240_000 }, () => {
   let workbench: Workbench;
@@ -23,7 +25,7 @@ describe('Agent Tasks in the workbench', { timeout: 240_000 }, () => {
 
   /** Runs "Agent Tasks: New Task" and walks its quick input: prompt, provider "Scripted", task type "general". */
   async function newTaskFromPalette(prompt: string): Promise<string> {
-    const before = new Set((await workbench.treeRows()).filter((row) => row.level > 1).map((row) => row.label));
+    const before = new Set((await workbench.treeRows()).filter((row) => row.level > 1).map((row) => row.taskId));
     await workbench.runCommand('Agent Tasks: New Task');
     await workbench.submitInputBox(prompt);
     await workbench.pickQuickItem(/scripted/i);
@@ -31,9 +33,10 @@ describe('Agent Tasks in the workbench', { timeout: 240_000 }, () => {
     await workbench.waitForQuickInputClosed();
     await workbench.openAgentTasks();
     const firstLine = prompt.split('\n')[0].slice(0, 20);
-    const row = await workbench.waitForTreeRow((r) => isTaskRowFor(firstLine)(r) && !before.has(r.label), `a new task row for "${firstLine}"`);
-    assert.match(row.label, /^[a-z]+-[a-z]+-\d{3}$/, 'a task row is labelled with the task id');
-    return row.label;
+    const row = await workbench.waitForTreeRow((r) => isTaskRowFor(firstLine)(r) && !before.has(r.taskId), `a new task row for "${firstLine}"`);
+    assert.ok(row.label.startsWith(firstLine), `a task row is labelled with the prompt's first line: "${row.label}"`);
+    assert.match(row.taskId!, /^[a-z]+-[a-z]+-\d{3}$/, 'its aria label ends with the task id');
+    return row.taskId!;
   }
 
   /** A modal confirmation some actions may ask for: accept it if one shows. */
@@ -60,10 +63,12 @@ describe('Agent Tasks in the workbench', { timeout: 240_000 }, () => {
   test('"Agent Tasks: New Task" → prompt, Scripted, general → the task reaches Completed', async () => {
     await workbench.capture('new-task', async () => {
       completedTaskId = await newTaskFromPalette(PROMPT);
-      const task = await workbench.waitForTreeRow((row) => row.label === completedTaskId, 'the task row');
-      assert.equal(task.description.startsWith('scripted · '), true, `task row description: "${task.description}"`);
       const group = await workbench.waitForTaskInGroup(completedTaskId, 'Completed', 30_000);
       assert.match(group.description, /\b1\b/, `the Completed group shows its count: "${group.description}"`);
+      const task = await workbench.waitForTreeRow((row) => row.taskId === completedTaskId, 'the task row');
+      assert.equal(task.label, taskTitle({ prompt: PROMPT }), 'the row is labelled with the prompt\'s first line, shortened');
+      assert.ok(task.label.endsWith('…') && PROMPT.startsWith(task.label.slice(0, -1)), `the prompt's start: "${task.label}"`);
+      assert.match(task.description, /^done in \d+s · scripted$/, 'the description says how the task ended, then the provider');
       await workbench.screenshot('e2e-02-completed');
     });
   });
@@ -71,7 +76,7 @@ describe('Agent Tasks in the workbench', { timeout: 240_000 }, () => {
   test('opening the task shows its transcript and status in the task panel', async () => {
     assert.ok(completedTaskId, 'the previous test created a task');
     await workbench.capture('open-task', async () => {
-      await workbench.treeRow(completedTaskId).click();
+      await workbench.taskRow(completedTaskId).click();
       const frame = await workbench.webviewFrame();
       await frame.waitForSelector('#transcript .entry[data-kind]', { timeout: 15_000 });
       const entries = await waitUntil(
@@ -113,7 +118,7 @@ describe('Agent Tasks in the workbench', { timeout: 240_000 }, () => {
     await workbench.capture('approve-in-panel', async () => {
       const id = await newTaskFromPalette('say: may I?; ask-command: npm test; done: approved in the panel');
       await workbench.waitForTaskInGroup(id, 'Needs you', 20_000);
-      await workbench.treeRow(id).click();
+      await workbench.taskRow(id).click();
       const frame = await workbench.webviewFrame();
       await waitUntil(() => frame.locator('#header').innerText(), (text) => text.includes(id), `the panel of ${id}`);
       const approve = frame.getByRole('button', { name: /^approve(\s|$)/i }).first();
@@ -133,6 +138,44 @@ describe('Agent Tasks in the workbench', { timeout: 240_000 }, () => {
       await workbench.pickQuickItem(id);
       await confirmIfAsked(/cancel task|^yes|^ok/i);
       await workbench.waitForTaskInGroup(id, 'Cancelled', 15_000);
+    });
+  });
+
+  test('three tasks waiting at once are told apart by their rows; the toast and the panel name a task by its title', async () => {
+    await workbench.capture('three-waiting', async () => {
+      await clearNotifications(workbench);
+      // First lines that fit a row (40 characters), so the label is the whole line.
+      const prompts = ['Add --verbose; ask-command: npm test', 'Fix the changelog; ask-command: npm test', 'Bump the version; ask-command: npm test'];
+      const ids: string[] = [];
+      for (const prompt of prompts) ids.push(await newTaskFromPalette(prompt));
+      for (const id of ids) await workbench.waitForTaskInGroup(id, 'Needs you', 20_000);
+      const rows = await waitUntil(
+        async () => (await workbench.treeRows()).filter((row) => row.taskId !== undefined && ids.includes(row.taskId)),
+        (found) => found.length === 3 && found.every((row) => row.description.includes('needs you')),
+        'the three rows under Needs you',
+      );
+      for (const [index, id] of ids.entries()) {
+        const row = rows.find((candidate) => candidate.taskId === id)!;
+        assert.equal(row.label, prompts[index], 'the label is the prompt\'s first line while the task needs you');
+        assert.equal(row.description, 'needs you: run `npm test` · scripted', 'the state detail is in the description');
+        assert.ok(!row.label.includes(id) && !row.description.includes(id), 'the random id is not what tells the rows apart');
+      }
+      assert.equal(new Set(rows.map((row) => `${row.label} ${row.description}`)).size, 3, 'the rows\' visible text differs');
+      await workbench.screenshot('e2e-06-three-waiting');
+
+      const expected = '“Fix the changelog; ask-command: npm test” needs you: run `npm test`';
+      const messages = await waitUntil(() => workbench.notifications(), (shown) => shown.includes(expected), 'the toast naming the task by its title');
+      assert.ok(!messages.some((message) => ids.some((id) => message.includes(id))), `no toast names a task by its id: ${JSON.stringify(messages)}`);
+
+      await workbench.taskRow(ids[1]).click();
+      const frame = await workbench.webviewFrame();
+      await waitUntil(() => frame.locator('#header .task-id').innerText(), (text) => text === ids[1], 'the panel of the second task');
+      assert.equal(await frame.locator('#header h1').innerText(), prompts[1], 'the panel header shows the title');
+      const tab = workbench.page.locator('.part.editor .tab.active');
+      const tabTitle = taskTitle({ prompt: prompts[1] }, TAB_TITLE_LENGTH);
+      assert.ok(tabTitle.startsWith('Fix the changelog'), tabTitle);
+      await waitUntil(() => tab.innerText(), (text) => text.includes(tabTitle), 'the panel tab named by the title');
+      for (const id of ids) await cancelTask(workbench, id);
     });
   });
 });

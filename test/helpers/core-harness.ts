@@ -198,6 +198,7 @@ export class ObservedProvider implements ProviderAdapter {
       withdrawQuestion: (requestId, reason) => handle.withdrawQuestion(requestId, reason),
       reportUsage: (usage) => handle.reportUsage(usage),
       setSessionId: (sessionId) => handle.setSessionId(sessionId),
+      setTitle: (title) => handle.setTitle(title),
       setProviderState: (state) => handle.setProviderState(state),
       reportRateLimitInfo: (info) => handle.reportRateLimitInfo(info),
       ask: (question) => {

@@ -18,6 +18,8 @@ export class FakeHandle implements TaskHandle {
   readonly asked: PendingQuestion[] = [];
   readonly withdrawn: { requestId: string; reason: string }[] = [];
   readonly rateLimitInfo: Record<string, unknown>[] = [];
+  /** Every title the agent gave, in order. */
+  readonly titles: string[] = [];
   usage: Usage | undefined;
   sessionId: string | undefined;
   providerState: Record<string, unknown> | undefined;
@@ -99,6 +101,10 @@ export class FakeHandle implements TaskHandle {
 
   setSessionId(sessionId: string): void {
     this.sessionId = sessionId;
+  }
+
+  setTitle(title: string): void {
+    this.titles.push(title);
   }
 
   setProviderState(state: Record<string, unknown>): void {

@@ -107,7 +107,8 @@ describe('session updates become transcript entries', () => {
   function transcript() {
     const appended: Omit<OutputEntry, 'at'>[] = [];
     const output = new StreamingOutput({ appendOutput: (entry) => void appended.push(entry) }, 0);
-    const mapper = new AcpTranscript(output, 'run', CWD);
+    const titles: string[] = [];
+    const mapper = new AcpTranscript(output, 'run', CWD, (title) => void titles.push(title));
     const shown = () => {
       const byId = new Map<string, number>();
       const list: Omit<OutputEntry, 'at'>[] = [];
@@ -120,7 +121,7 @@ describe('session updates become transcript entries', () => {
       }
       return list;
     };
-    return { mapper, shown };
+    return { mapper, shown, titles };
   }
   const text = (value: string): acp.ContentBlock => ({ type: 'text', text: value });
 
@@ -178,6 +179,17 @@ describe('session updates become transcript entries', () => {
       ['status', 'Plan:\n[x] Look\n[~] Fix'],
       ['status', 'Slow model: retrying'],
     ]);
+  });
+
+  it('session_info_update with a title names the task (also when replayed by session/load); without one it is ignored', () => {
+    const { mapper, shown, titles } = transcript();
+    mapper.onUpdate({ sessionUpdate: 'session_info_update', title: 'Add a --verbose flag' });
+    mapper.onUpdate({ sessionUpdate: 'session_info_update', updatedAt: '2026-01-01T00:00:00Z' });
+    mapper.onUpdate({ sessionUpdate: 'session_info_update', title: null });
+    mapper.onUpdate({ sessionUpdate: 'session_info_update', title: '   ' });
+    mapper.onReplayedUpdate({ sessionUpdate: 'session_info_update', title: 'Renamed later' });
+    assert.deepEqual(titles, ['Add a --verbose flag', 'Renamed later']);
+    assert.deepEqual(shown(), [], 'a title is not a transcript entry');
   });
 
   it('stop reasons other than end_turn fail the task', () => {

@@ -387,3 +387,26 @@ describe('Codex replay of recorded app-server traffic', () => {
     ]);
   });
 });
+
+describe('Codex thread names', () => {
+  test('thread/name/updated names the task of that thread only; an empty name is ignored', async () => {
+    const host = new ReplayHost();
+    const runs = ['thread-A', 'thread-B'].map((threadId, index) => {
+      const controller = new AbortController();
+      const handle = new FakeHandle(`task-${index + 1}`, controller.signal);
+      const run = new CodexThreadRun({ server: host, threadId, handle, signal: controller.signal, log: host.log, cwd: CWD, flushIntervalMs: 0 });
+      return { run, handle, controller };
+    });
+    host.transport.deliver({ jsonrpc: '2.0', method: 'thread/name/updated', params: { threadId: 'thread-A', threadName: 'Add a --verbose flag' } });
+    host.transport.deliver({ jsonrpc: '2.0', method: 'thread/name/updated', params: { threadId: 'thread-B' } });
+    host.transport.deliver({ jsonrpc: '2.0', method: 'thread/name/updated', params: { threadId: 'thread-B', threadName: '' } });
+    await tick();
+    assert.deepEqual(runs[0].handle.titles, ['Add a --verbose flag']);
+    assert.deepEqual(runs[1].handle.titles, []);
+    assert.deepEqual(runs[0].handle.transcript, [], 'a name is not a transcript entry');
+    for (const { run, controller } of runs) {
+      controller.abort('shutdown');
+      run.dispose();
+    }
+  });
+});

@@ -694,3 +694,58 @@ describe('saving', () => {
     assert.equal(changesAfterDispose, 0);
   });
 });
+
+describe('the agent\'s title (TaskHandle.setTitle)', () => {
+  test('is kept on the task as one plain line, and the snapshot carries it', () =>
+    withHarness(async (h) => {
+      const task = await h.create('say: hi; title:   Add a \u202e--verbose\u200b   flag  ; done: ok');
+      const done = await h.waitForStatus(task.id, 'completed');
+      assert.equal(done.title, 'Add a --verbose flag');
+      assert.equal(h.manager.getTask(task.id)?.title, 'Add a --verbose flag');
+    }));
+
+  test('a later title replaces the earlier one; a blank one is ignored', () =>
+    withHarness(async (h) => {
+      const task = await h.create('title: First name; title: Second name; title:    ; done: ok');
+      assert.equal((await h.waitForStatus(task.id, 'completed')).title, 'Second name');
+    }));
+
+  test('is capped in length', () =>
+    withHarness(async (h) => {
+      const task = await h.create(`title: ${'long words '.repeat(100)}; done: ok`);
+      const title = (await h.waitForStatus(task.id, 'completed')).title!;
+      assert.ok(title.length <= 120, `${title.length} chars`);
+      assert.ok(title.startsWith('long words long words'));
+    }));
+
+  test('a task without one has no title field (the UI derives it from the prompt)', () =>
+    withHarness(async (h) => {
+      const task = await h.create('done: ok');
+      assert.equal((await h.waitForStatus(task.id, 'completed')).title, undefined);
+    }));
+
+  test('is persisted and restored after a reload', async () => {
+    const first = new Harness();
+    const task = await first.create('title: Rename the module; done: ok');
+    await first.waitForStatus(task.id, 'completed');
+    await first.flush();
+    assert.equal(readStateJson(first.dir).tasks.find((t) => t.id === task.id)?.title, 'Rename the module');
+    const second = await first.reload();
+    try {
+      assert.equal(second.task(task.id).title, 'Rename the module');
+    } finally {
+      await second.dispose();
+    }
+  });
+});
+
+describe('a rate-limited task', () => {
+  test('records when it is retried (the tree shows the wait)', () =>
+    withHarness(async (h) => {
+      const task = await h.create('rate-limit: slow down');
+      await h.waitForStatus(task.id, 'rate_limited');
+      const retryAt = h.task(task.id).retryAt;
+      assert.ok(retryAt !== undefined && retryAt > h.clock.now(), `retryAt ${retryAt} after now ${h.clock.now()}`);
+      await h.manager.cancelTask(task.id);
+    }));
+});

@@ -1,11 +1,14 @@
 import * as vscode from 'vscode';
 import { CommandId, ItemToken } from '../../constants';
-import { summarizeQuestion } from '../../core/answers';
 import type { TaskManager } from '../../core/task-manager';
 import { isTerminal, type TaskState, type TaskStatus } from '../../core/task-state';
+import { MAX_AGENT_TITLE, taskTitle } from '../../core/task-title';
 import type { ProviderRegistry } from '../../providers/registry';
 import { capabilitySummary, providerLimitations } from '../capabilities-text';
-import { elapsedOf, firstLine, formatDuration, formatUsage, groupTasks, STATUS_PRESENTATION, type TaskGroup } from '../presentation';
+import { elapsedOf, formatDuration, formatUsage, groupTasks, stateDetail, STATUS_PRESENTATION, type TaskGroup } from '../presentation';
+
+/** How often rows of running and rate-limited tasks are redrawn (their description counts minutes). */
+const CLOCK_REFRESH_MS = 30_000;
 
 export type TaskTreeNode = { kind: 'group'; status: TaskStatus } | { kind: 'task'; id: string };
 
@@ -14,7 +17,10 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TaskTreeNode>, 
   private readonly changeEmitter = new vscode.EventEmitter<TaskTreeNode | undefined>();
   readonly onDidChangeTreeData = this.changeEmitter.event;
   private groups: TaskGroup[] = [];
+  /** Titles that more than one task shows: those rows also name their task id. */
+  private sharedTitles = new Set<string>();
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  private clockTimer: ReturnType<typeof setInterval> | undefined;
   private readonly groupNodes = new Map<TaskStatus, TaskTreeNode>();
   private readonly taskNodes = new Map<string, TaskTreeNode>();
 
@@ -47,7 +53,29 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TaskTreeNode>, 
   }
 
   private recompute(): void {
-    this.groups = groupTasks(this.manager.allTasks());
+    const tasks = this.manager.allTasks();
+    this.groups = groupTasks(tasks);
+    const seen = new Set<string>();
+    this.sharedTitles = new Set();
+    for (const task of tasks) {
+      const title = taskTitle(task);
+      if (seen.has(title)) this.sharedTitles.add(title);
+      seen.add(title);
+    }
+    const ticking = tasks.some((task) => task.status === 'running' || task.status === 'rate_limited');
+    if (ticking && this.clockTimer === undefined) this.clockTimer = setInterval(() => this.tick(), CLOCK_REFRESH_MS);
+    else if (!ticking && this.clockTimer !== undefined) {
+      clearInterval(this.clockTimer);
+      this.clockTimer = undefined;
+    }
+  }
+
+  /** Redraws the rows whose description counts time. */
+  private tick(): void {
+    for (const group of this.groups) {
+      if (group.status !== 'running' && group.status !== 'rate_limited') continue;
+      for (const task of group.tasks) this.changeEmitter.fire(this.taskNode(task.id));
+    }
   }
 
   /** Groups as shown (for tests and the status bar). */
@@ -88,27 +116,44 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TaskTreeNode>, 
     return this.taskItem(task);
   }
 
+  /** The row of a task, as getTreeItem gives it (for the test hook). */
+  taskTreeItem(id: string): vscode.TreeItem | undefined {
+    this.recompute();
+    const task = this.manager.peek(id);
+    return task ? this.taskItem(task) : undefined;
+  }
+
   private taskItem(task: TaskState): vscode.TreeItem {
-    const item = new vscode.TreeItem(task.id, vscode.TreeItemCollapsibleState.None);
+    // The label names the task in every state; what the state is about goes in the description.
+    const title = taskTitle(task);
+    const item = new vscode.TreeItem(title, vscode.TreeItemCollapsibleState.None);
     const presentation = STATUS_PRESENTATION[task.status];
     item.id = `task:${task.id}`;
-    const question = task.pendingQuestions[0];
-    item.description = question
-      ? `${task.provider} · needs you: ${firstLine(summarizeQuestion(question), 60)}`
-      : `${task.provider} · ${firstLine(task.prompt)}`;
+    const detail = stateDetail(task, Date.now(), (id) => {
+      const dependency = this.manager.peek(id);
+      return dependency ? taskTitle(dependency) : undefined;
+    });
+    // The detail comes first: a narrow side bar cuts the end of the row.
+    item.description = `${detail} · ${task.provider}${this.sharedTitles.has(title) ? ` · ${task.id}` : ''}`;
     item.iconPath = new vscode.ThemeIcon(presentation.icon, presentation.color ? new vscode.ThemeColor(presentation.color) : undefined);
-    item.tooltip = this.tooltip(task);
+    item.tooltip = this.tooltip(task, detail);
     item.contextValue = contextValueOf(task, this.registry.get(task.provider)?.capabilities.followUps ?? false);
     item.command = { command: CommandId.openTask, title: 'Open Task', arguments: [task.id] };
-    item.accessibilityInformation = { label: `Task ${task.id}, ${presentation.label}, ${task.provider}: ${firstLine(task.prompt)}` };
+    item.accessibilityInformation = { label: taskAriaLabel(task, presentation.label, detail) };
     return item;
   }
 
-  private tooltip(task: TaskState): vscode.MarkdownString {
+  private tooltip(task: TaskState, detail: string): vscode.MarkdownString {
     const md = new vscode.MarkdownString(undefined, true);
     md.supportHtml = false;
     md.isTrusted = false;
-    md.appendMarkdown(`**${task.id}** — $(${STATUS_PRESENTATION[task.status].icon.replace('~spin', '')}) ${STATUS_PRESENTATION[task.status].label}\n\n`);
+    // The title may come from the agent: appended as text, so nothing in it is read as Markdown.
+    md.appendMarkdown('**');
+    md.appendText(taskTitle(task, MAX_AGENT_TITLE));
+    md.appendMarkdown('**\n\n');
+    md.appendMarkdown(`Task \`${task.id}\` — $(${STATUS_PRESENTATION[task.status].icon.replace('~spin', '')}) ${STATUS_PRESENTATION[task.status].label}: `);
+    md.appendText(detail);
+    md.appendMarkdown('\n\n');
     md.appendCodeblock(task.prompt.length > 600 ? `${task.prompt.slice(0, 600)}…` : task.prompt, 'text');
     const lines: string[] = [];
     lines.push(`Provider: ${task.provider}${task.profile ? ` (profile ${task.profile})` : ''} · ${task.taskType}`);
@@ -145,8 +190,17 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TaskTreeNode>, 
 
   dispose(): void {
     if (this.refreshTimer !== undefined) clearTimeout(this.refreshTimer);
+    if (this.clockTimer !== undefined) clearInterval(this.clockTimer);
     this.changeEmitter.dispose();
   }
+}
+
+/**
+ * What a screen reader says for a task row: title, state and detail first, the task id last (tests and scripts
+ * find a row's task by that trailing "task <id>").
+ */
+export function taskAriaLabel(task: TaskState, statusLabel: string, detail: string): string {
+  return `${taskTitle(task, MAX_AGENT_TITLE)}, ${statusLabel}, ${task.provider}: ${detail}, task ${task.id}`;
 }
 
 /** Space-separated tokens that `when` clauses match with regexes. */

@@ -7,6 +7,8 @@ import type { Answer, OutputEntry, PendingQuestion, TaskStatus } from '../../cor
 /** What the webview needs to draw a task. */
 export interface TaskView {
   id: string;
+  /** What the task is called: the agent's title, else the prompt's first line (plain text). */
+  title: string;
   status: TaskStatus;
   statusLabel: string;
   provider: string;

@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { CommandId, WebviewType } from '../../constants';
 import type { TaskManager } from '../../core/task-manager';
 import { isTerminal, type OutputEntry, type TaskState } from '../../core/task-state';
+import { MAX_AGENT_TITLE, TAB_TITLE_LENGTH, taskTitle } from '../../core/task-title';
 import type { Logger } from '../../core/events';
 import type { ProviderRegistry } from '../../providers/registry';
 import type { AnswerGate } from '../answering';
@@ -68,9 +69,10 @@ class TaskPanel {
     preserveFocus: boolean,
     private readonly onDispose: () => void,
   ) {
+    const task = deps.manager.peek(taskId);
     this.panel = vscode.window.createWebviewPanel(
       WebviewType.taskPanel,
-      `Task ${taskId}`,
+      task ? taskTitle(task, TAB_TITLE_LENGTH) : `Task ${taskId}`,
       { viewColumn: vscode.ViewColumn.Active, preserveFocus },
       {
         enableScripts: true,
@@ -93,6 +95,12 @@ class TaskPanel {
   }
 
   taskChanged(): void {
+    const current = this.deps.manager.peek(this.taskId);
+    // The agent may name its session while the task runs: the tab follows.
+    if (current && !this.disposed) {
+      const tabTitle = taskTitle(current, TAB_TITLE_LENGTH);
+      if (this.panel.title !== tabTitle) this.panel.title = tabTitle;
+    }
     if (!this.ready || this.taskTimer !== undefined) return;
     this.taskTimer = setTimeout(() => {
       this.taskTimer = undefined;
@@ -174,6 +182,7 @@ class TaskPanel {
     const adapter = this.deps.registry.get(task.provider);
     return {
       id: task.id,
+      title: taskTitle(task, MAX_AGENT_TITLE),
       status: task.status,
       statusLabel: STATUS_PRESENTATION[task.status].label,
       provider: task.provider,

@@ -9,8 +9,8 @@ const MAX_DETAIL_CHARS = 8000;
 /**
  * Turns `session/update` notifications into transcript entries: message and thought chunks coalesced into one
  * entry per message, tool calls as command / file / tool entries that their updates complete, plans and notices
- * as status lines. Updates that only describe the session (commands, modes, config, title, context usage) are
- * skipped. It keeps no process state, so recorded transcripts replay through it.
+ * as status lines. The session's title goes to `onTitle`; other updates that only describe the session (commands,
+ * modes, config, context usage) are skipped. It keeps no process state, so recorded transcripts replay through it.
  */
 export class AcpTranscript {
   private readonly tools = new Map<string, ToolCallState>();
@@ -23,6 +23,8 @@ export class AcpTranscript {
     /** Prefixes entry ids so that ids stay unique when a task runs more than once (retry, resume). */
     private readonly runKey: string,
     private readonly cwd: string,
+    /** The agent named (or renamed) the session. */
+    private readonly onTitle: (title: string) => void = () => undefined,
   ) {}
 
   /** The text of the newest agent message: the turn's answer. */
@@ -63,11 +65,13 @@ export class AcpTranscript {
           this.output.append({ kind: update.error ? 'error' : 'status', text: update.error ? `Compaction failed: ${update.error}` : 'The agent compacted the conversation' });
         }
         return;
+      case 'session_info_update':
+        if (typeof update.title === 'string' && update.title.trim()) this.onTitle(update.title);
+        return;
       case 'user_message_chunk':
       case 'available_commands_update':
       case 'current_mode_update':
       case 'config_option_update':
-      case 'session_info_update':
       case 'usage_update':
       case 'plan_update':
       case 'plan_removed':
@@ -85,10 +89,11 @@ export class AcpTranscript {
 
   /**
    * An update replayed by session/load: history, not this run, so nothing is written; tool calls are remembered so
-   * that a later update of one (e.g. "interrupted") still shows what the call was.
+   * that a later update of one (e.g. "interrupted") still shows what the call was, and the session's title is taken.
    */
   onReplayedUpdate(update: acp.SessionUpdate): void {
-    if (update.sessionUpdate === 'tool_call' || update.sessionUpdate === 'tool_call_update') {
+    if (update.sessionUpdate === 'session_info_update') this.onUpdate(update);
+    else if (update.sessionUpdate === 'tool_call' || update.sessionUpdate === 'tool_call_update') {
       this.tools.set(update.toolCallId, mergeToolCall(this.tools.get(update.toolCallId), update));
     }
   }

@@ -100,6 +100,7 @@ export class CodexProvider implements ProviderAdapter {
           });
           model = resumed.model;
           continuing = true;
+          if (resumed.thread.name) handle.setTitle(resumed.thread.name);
         } catch (error) {
           if (!(error instanceof RpcError)) throw error;
           run.dispose();
@@ -120,6 +121,7 @@ export class CodexProvider implements ProviderAdapter {
         });
         model = started.model;
         run = this.newRun(server, started.thread.id, context, handle);
+        if (started.thread.name) handle.setTitle(started.thread.name);
       }
       handle.setSessionId(run.threadId);
       if (signal.aborted) return { status: 'aborted' };
@@ -168,6 +170,7 @@ export class CodexProvider implements ProviderAdapter {
       const resumed = await resuming;
       const turns = await remembered;
       handle.setSessionId(threadId);
+      if (resumed.thread.name) handle.setTitle(resumed.thread.name);
       const turn = turns.find((candidate) => candidate.id === lastTurnId) ?? newestTurn(turns);
       const serverNote = reused ? `the running Codex app-server${server.pid ? ` (pid ${server.pid})` : ''}` : 'a new Codex app-server';
       let outcome: RunOutcome;

@@ -86,6 +86,9 @@ export class CodexThreadRun implements ThreadListener, Disposable {
       case 'serverRequest/resolved':
         this.handleResolved(String(notification.params.requestId));
         return;
+      case 'thread/name/updated':
+        if (notification.params.threadName) this.options.handle.setTitle(notification.params.threadName);
+        return;
       default:
         this.transcript.handle(notification);
     }

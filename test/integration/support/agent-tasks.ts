@@ -25,7 +25,11 @@ export interface AgentTasksApi {
   cancelTask(id: string): Promise<void>;
   readonly onDidChangeTask: vscode.Event<TaskSnapshot>;
   registerProvider(adapter: ProviderAdapter): vscode.Disposable;
-  readonly __test?: { treeGroups(): Promise<TreeGroup[]> };
+  readonly __test?: {
+    treeGroups(): Promise<TreeGroup[]>;
+    /** A task's tree row: label, description, tooltip (Markdown source) and aria label. */
+    treeItem(taskId: string): { label: string; description: string; tooltip: string; ariaLabel: string } | undefined;
+  };
 }
 
 /** The tree's groups, top to bottom (only non-empty ones are shown). */
