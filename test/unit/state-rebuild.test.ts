@@ -148,6 +148,42 @@ describe('a corrupt state.json loses no task', () => {
   });
 });
 
+describe('restore after 1, 2 and 50 saves with state.json, the backup or both corrupt', () => {
+  const statuses: [string, TaskStatus][] = [
+    ['say: ok; done: ok', 'completed'],
+    ['fail: broke', 'failed'],
+    ['ask-input: which one?|a|b', 'waiting_answer'],
+    ['say: done too; done: yes', 'completed'],
+  ];
+  for (const saves of [1, 2, 50]) {
+    for (const corrupt of [['state.json'], ['state.json.bak'], ['state.json', 'state.json.bak']]) {
+      test(`${saves} save${saves === 1 ? '' : 's'}, ${corrupt.join(' and ')} corrupt: every task is back with its status, none twice`, async () => {
+        // Enough slots that the tasks waiting on an answer never hold up the next one.
+        const settings = { maxConcurrentTasks: 32 };
+        const first = new Harness({ settings });
+        const expected = new Map<string, TaskStatus>();
+        for (let i = 0; i < saves; i++) {
+          const [prompt, status] = statuses[i % statuses.length];
+          const task = await first.create(prompt);
+          await first.waitForStatus(task.id, status);
+          await first.flush();
+          expected.set(task.id, status);
+        }
+        await first.dispose();
+        for (const name of corrupt) fs.writeFileSync(path.join(first.dir, name), GARBAGE);
+        const second = new Harness({ dir: first.dir, clock: first.clock, restore: true, settings });
+        try {
+          assert.deepEqual(restoredStatuses(second), expected);
+          assert.equal(second.manager.listTasks().length, saves, 'nothing duplicated');
+          assert.equal(second.changes.filter((change) => change.from === undefined).length, saves, 'each task added once');
+        } finally {
+          await second.dispose();
+        }
+      });
+    }
+  }
+});
+
 describe('task records in a transcript', () => {
   test('the newest record is found past large output, split lines and a torn last line', () => {
     const dir = makeTempDir();
