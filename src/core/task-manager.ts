@@ -22,6 +22,7 @@ import {
   type TaskStatus,
 } from './task-state';
 import { cleanAgentTitle } from './task-title';
+import { rebuildFromRecords, TaskRecorder } from './task-records';
 import type { TranscriptStore } from './transcript';
 
 export const MAX_RATE_LIMITED_ATTEMPTS = 3;
@@ -93,6 +94,7 @@ export class TaskManager implements Disposable {
   private readonly stopping = new Map<string, 'cancelled' | 'timed_out'>();
   private providerWaitTimer: TimerHandle | undefined;
   private disposed = false;
+  private readonly recorder: TaskRecorder | undefined;
 
   private readonly changeEmitter = new Emitter<TaskSnapshot>();
   private readonly outputEmitter = new Emitter<{ taskId: string; entry: OutputEntry }>();
@@ -113,6 +115,8 @@ export class TaskManager implements Disposable {
 
   constructor(private readonly options: TaskManagerOptions) {
     this.store = options.store;
+    this.recorder = options.transcripts && new TaskRecorder(this.store, options.transcripts, () => options.clock.now());
+    if (this.recorder) this.subscriptions.push(this.recorder);
     this.scheduler = new Scheduler(
       this.store,
       options.clock,
@@ -341,16 +345,31 @@ export class TaskManager implements Disposable {
       throw error;
     }
     this.options.profiles.load(loaded.state.profiles);
+    const warnings = [...loaded.warnings];
+    let tasks = loaded.state.tasks;
+    const transcripts = this.options.transcripts;
+    if (transcripts) {
+      const rebuild = rebuildFromRecords(tasks, transcripts, loaded.source !== 'state');
+      tasks = rebuild.tasks;
+      if (rebuild.rebuilt.length > 0) {
+        const names = rebuild.rebuilt.slice(0, 5).join(', ') + (rebuild.rebuilt.length > 5 ? `, and ${rebuild.rebuilt.length - 5} more` : '');
+        warnings.push(`${rebuild.rebuilt.length === 1 ? '1 task was' : `${rebuild.rebuilt.length} tasks were`} rebuilt from ${rebuild.rebuilt.length === 1 ? 'its transcript' : 'their transcripts'}: ${names}.`);
+        this.options.log.warn(`Rebuilt from transcripts: ${rebuild.rebuilt.join(', ')}`);
+      }
+    }
     const live: TaskState[] = [];
-    for (const raw of loaded.state.tasks) {
+    for (const raw of tasks) {
       const task: TaskState = { ...raw, output: [], pendingQuestions: [], dependsOn: raw.dependsOn ?? [], labels: raw.labels ?? [] };
       if (this.store.has(task.id)) continue;
+      this.recorder?.restored(task);
       this.store.add(task);
       if (!isTerminal(task.status)) live.push(task);
     }
     for (const task of live) this.recover(task);
     this.scheduler.pump();
-    return loaded.warnings;
+    // Whatever was rebuilt is saved at once, so the next activation finds it in state.json.
+    if (tasks !== loaded.state.tasks) this.options.stateFile?.scheduleSave();
+    return warnings;
   }
 
   private recover(task: TaskState): void {

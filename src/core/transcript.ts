@@ -2,7 +2,21 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { silentLogger, type Logger } from './events';
-import type { OutputEntry } from './task-state';
+import type { OutputEntry, TaskState } from './task-state';
+
+/**
+ * A line of a transcript that is not output: the task itself as it was after a change that matters for restoring it
+ * (creation, a status, session or profile change). The newest one lets a lost state.json be rebuilt (DESIGN §5).
+ */
+export interface TaskRecordLine {
+  record: 'task';
+  at: number;
+  task: TaskState;
+}
+
+const RECORD_PREFIX = '{"record":"task"';
+/** How far from a transcript's end the last task record is looked for, chunk by chunk. */
+const RECORD_CHUNK_BYTES = 64 * 1024;
 
 /** How much of a transcript's end is read to rebuild the in-memory ring. */
 const TAIL_BYTES = 1024 * 1024;
@@ -43,6 +57,66 @@ export class TranscriptStore {
         void this.flush();
       }, this.flushDelayMs);
       this.timer.unref?.();
+    }
+  }
+
+  /**
+   * Appends a task record, after the task's buffered output, synchronously: records are rare (a few per task) and
+   * must be on disk before a crash can lose the state file's next save.
+   */
+  appendRecord(task: TaskState, at: number): void {
+    const line: TaskRecordLine = { record: 'task', at, task };
+    const buffer = this.buffers.get(task.id);
+    this.buffers.delete(task.id);
+    const lines = [...(buffer?.lines ?? []), JSON.stringify(line)];
+    try {
+      fs.mkdirSync(this.dir, { recursive: true });
+      fs.appendFileSync(this.pathFor(task.id), `${lines.join('\n')}\n`, { mode: 0o600 });
+    } catch (error) {
+      this.log.error(`Writing the transcript of ${task.id} failed: ${String(error)}`);
+    }
+  }
+
+  /** The newest task record of a transcript, or undefined when it has none (or cannot be read). */
+  readLastRecord(taskId: string): TaskRecordLine | undefined {
+    let fd: number;
+    try {
+      fd = fs.openSync(this.pathFor(taskId), 'r');
+    } catch {
+      return undefined;
+    }
+    try {
+      let end = fs.fstatSync(fd).size;
+      let carry = '';
+      while (end > 0) {
+        const start = Math.max(0, end - RECORD_CHUNK_BYTES);
+        const chunk = Buffer.alloc(end - start);
+        fs.readSync(fd, chunk, 0, chunk.length, start);
+        const text = chunk.toString('latin1') + carry;
+        const lines = text.split('\n');
+        // The first piece may be the end of a line that starts in the previous chunk.
+        carry = start > 0 ? (lines.shift() ?? '') : '';
+        for (let i = lines.length - 1; i >= 0; i--) {
+          if (!lines[i].startsWith(RECORD_PREFIX)) continue;
+          const record = parseRecord(Buffer.from(lines[i], 'latin1').toString('utf8'), taskId);
+          if (record) return record;
+        }
+        end = start;
+      }
+      return undefined;
+    } catch {
+      return undefined;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /** The ids of the tasks that have a transcript on disk. */
+  listTaskIds(): string[] {
+    try {
+      return fs.readdirSync(this.dir).filter((name) => name.endsWith('.jsonl')).map((name) => name.slice(0, -'.jsonl'.length));
+    } catch {
+      return [];
     }
   }
 
@@ -138,7 +212,7 @@ export function foldEntries(lines: readonly string[]): OutputEntry[] {
     } catch {
       continue;
     }
-    if (typeof entry !== 'object' || entry === null || typeof entry.text !== 'string') continue;
+    if (typeof entry !== 'object' || entry === null || typeof entry.text !== 'string' || 'record' in entry) continue;
     const index = entry.id === undefined ? undefined : byId.get(entry.id);
     if (index !== undefined) entries[index] = entry;
     else {
@@ -147,4 +221,16 @@ export function foldEntries(lines: readonly string[]): OutputEntry[] {
     }
   }
   return entries;
+}
+
+function parseRecord(line: string, taskId: string): TaskRecordLine | undefined {
+  try {
+    const data = JSON.parse(line) as Partial<TaskRecordLine>;
+    const task = data.task as Partial<TaskState> | undefined;
+    if (data.record !== 'task' || typeof data.at !== 'number' || typeof task !== 'object' || task === null) return undefined;
+    if (task.id !== taskId || typeof task.status !== 'string' || typeof task.timestamps !== 'object' || task.timestamps === null) return undefined;
+    return data as TaskRecordLine;
+  } catch {
+    return undefined;
+  }
 }
