@@ -3,7 +3,7 @@
 import * as assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type TreeRow, Workbench, waitUntil } from './harness';
-import { cancelTask, clearNotifications } from './support-workbench';
+import { cancelTask, clearNotifications, runCommand } from './support-workbench';
 import { TAB_TITLE_LENGTH, taskTitle } from '../../src/core/task-title';
 
 const PROMPT = 'say: hello from e2e; sleep: 300; done: all good';
@@ -163,9 +163,13 @@ describe('Agent Tasks in the workbench', { timeout: 240_000 }, () => {
       assert.equal(new Set(rows.map((row) => `${row.label} ${row.description}`)).size, 3, 'the rows\' visible text differs');
       await workbench.screenshot('e2e-06-three-waiting');
 
-      const expected = '“Fix the changelog; ask-command: npm test” needs you: run `npm test`';
-      const messages = await waitUntil(() => workbench.notifications(), (shown) => shown.includes(expected), 'the toast naming the task by its title');
-      assert.ok(!messages.some((message) => ids.some((id) => message.includes(id))), `no toast names a task by its id: ${JSON.stringify(messages)}`);
+      // A newer toast may hide an older one: read every notification in the notification center.
+      await runCommand(workbench, 'Notifications: Show Notifications');
+      const center = workbench.page.locator('.notifications-center .notification-list-item-message');
+      const expected = prompts.map((prompt) => `“${prompt}” needs you: run \`npm test\``);
+      const messages = await waitUntil(() => center.allInnerTexts(), (shown) => expected.every((text) => shown.includes(text)), 'a notification naming each task by its title');
+      assert.ok(!messages.some((message) => ids.some((id) => message.includes(id))), `no notification names a task by its id: ${JSON.stringify(messages)}`);
+      await workbench.page.keyboard.press('Escape');
 
       await workbench.taskRow(ids[1]).click();
       const frame = await workbench.webviewFrame();
