@@ -4,7 +4,8 @@ import { CommandId, ConfigKey, OutputChannelName, ViewId } from './constants';
 import { systemClock } from './core/clock';
 import { StateFile } from './core/persistence';
 import { ProfileManager } from './core/profiles';
-import { messageOf, TaskManager } from './core/task-manager';
+import { messageOf } from './core/errors';
+import { TaskManager } from './core/task-manager';
 import { TaskStore } from './core/task-store';
 import { isTerminal } from './core/task-state';
 import { TranscriptStore } from './core/transcript';
@@ -18,12 +19,12 @@ import { Settings } from './host/settings';
 import { TaskIndicators } from './host/status-bar';
 import { TaskTreeProvider, type TaskTreeNode } from './host/tree/task-tree';
 import { TaskPanels } from './host/webview/task-panel';
-import type { ProviderAdapter } from './providers/adapter';
+import type { ProviderAdapter } from './core/ports';
 import { AcpProvider } from './providers/acp';
 import { ClaudeProvider } from './providers/claude';
 import { CodexProvider } from './providers/codex';
 import { CopilotProvider } from './providers/copilot';
-import { ProviderRegistry } from './providers/registry';
+import { ProviderRegistry } from './core/provider-registry';
 import { KeeperLauncher, keeperDirFor } from './providers/transport/keeper-transport';
 
 /** The composition root: the only place that creates the extension's parts and wires them together. */

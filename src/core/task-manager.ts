@@ -1,9 +1,10 @@
 import { adjectives, animals, NumberDictionary, uniqueNamesGenerator } from 'unique-names-generator';
-import type { ErrorAction, ProviderAdapter, RunContext, RunOutcome, TaskAbortReason, TaskHandle } from '../providers/adapter';
-import { QuestionWithdrawnError } from '../providers/adapter';
-import type { ProviderRegistry } from '../providers/registry';
+import type { ErrorAction, ProviderAdapter, RunContext, RunOutcome, TaskAbortReason, TaskHandle } from './ports';
+import { QuestionWithdrawnError } from './ports';
+import type { ProviderRegistry } from './provider-registry';
 import { answerProblem, declineAnswer, describeAnswer, summarizeQuestion } from './answers';
 import type { Clock, TimerHandle } from './clock';
+import { messageOf } from './errors';
 import { Emitter, type Disposable, type Logger } from './events';
 import { canTransition } from './fsm';
 import { NewerStateVersionError, type LoadResult, type StateFile } from './persistence';
@@ -771,8 +772,4 @@ export class TaskManager implements Disposable {
     for (const subscription of this.subscriptions) subscription.dispose();
     for (const emitter of [this.changeEmitter, this.outputEmitter, this.questionEmitter, this.removedEmitter, this.errorEmitter, this.stateEmitter]) emitter.dispose();
   }
-}
-
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

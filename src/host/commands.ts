@@ -4,7 +4,7 @@ import { summarizeQuestion } from '../core/answers';
 import type { TaskManager } from '../core/task-manager';
 import { isTerminal, TASK_TYPES, type CreateTaskInput, type PendingQuestion, type TaskState, type TaskTypeName } from '../core/task-state';
 import type { Logger } from '../core/events';
-import type { ProviderRegistry } from '../providers/registry';
+import type { ProviderRegistry } from '../core/provider-registry';
 import type { AnswerGate } from './answering';
 import { capabilitySummary, providerLimitations } from './capabilities-text';
 import { requestOfProposedUri, type TaskDocuments } from './documents';

@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Emitter, silentLogger } from '../../src/core/events';
 import type { OutputEntry } from '../../src/core/task-state';
-import type { TaskHandle } from '../../src/providers/adapter';
+import type { TaskHandle } from '../../src/core/ports';
 import { AcpAgentProcess } from '../../src/providers/acp/connection';
 import { StreamingOutput } from '../../src/providers/acp/streaming-output';
 import { AcpTranscript } from '../../src/providers/acp/transcript';

@@ -13,8 +13,8 @@ import { TaskManager, type ManagerSettings } from '../../src/core/task-manager';
 import { TaskStore } from '../../src/core/task-store';
 import type { Answer, CreateTaskInput, OutputEntry, PendingQuestion, TaskSnapshot, TaskState, TaskStatus } from '../../src/core/task-state';
 import { TranscriptStore } from '../../src/core/transcript';
-import type { ProviderAdapter, RunContext, RunOutcome, TaskHandle } from '../../src/providers/adapter';
-import { ProviderRegistry } from '../../src/providers/registry';
+import type { ProviderAdapter, RunContext, RunOutcome, TaskHandle } from '../../src/core/ports';
+import { ProviderRegistry } from '../../src/core/provider-registry';
 import { ScriptedProvider } from '../fixtures/scripted-provider';
 
 /** Lets pending promise callbacks and I/O callbacks run (a few turns of the event loop). */

@@ -2,7 +2,7 @@
  * A TaskHandle for provider tests: records transcript entries, questions, usage and state, and lets the test answer
  * questions. Like the real manager, ask() rejects when the task's signal aborts or the question is withdrawn.
  */
-import { QuestionWithdrawnError, type DistributiveOmit, type ResolvedProfile, type RunContext, type TaskHandle } from '../../src/providers/adapter';
+import { QuestionWithdrawnError, type DistributiveOmit, type ResolvedProfile, type RunContext, type TaskHandle } from '../../src/core/ports';
 import { silentLogger, type Logger } from '../../src/core/events';
 import type { Answer, OutputEntry, PendingQuestion, TaskState, Usage } from '../../src/core/task-state';
 

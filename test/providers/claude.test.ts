@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import type { ResolvedProfile } from '../../src/providers/adapter';
+import type { ResolvedProfile } from '../../src/core/ports';
 import { ClaudeProvider } from '../../src/providers/claude';
 import type { TaskState } from '../../src/core/task-state';
 import { startMockAnthropicServer, type MockAnthropicServer } from '../fixtures/mock-anthropic/server';

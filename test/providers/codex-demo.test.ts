@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { ResolvedProfile } from '../../src/providers/adapter';
+import type { ResolvedProfile } from '../../src/core/ports';
 import { CodexProvider } from '../../src/providers/codex';
 import { makeContext, makeTask } from '../helpers/fake-handle';
 import { mcpFixtureProcesses, processesUnder } from './codex-harness';

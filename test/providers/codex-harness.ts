@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { CodexProvider, type CodexProviderOptions } from '../../src/providers/codex';
-import type { ResolvedProfile } from '../../src/providers/adapter';
+import type { ResolvedProfile } from '../../src/core/ports';
 import type { Logger } from '../../src/core/events';
 import { writeCodexHome } from '../fixtures/mock-responses/codex-home';
 import type { MockResponsesServer } from '../fixtures/mock-responses/server';

@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import type { ResolvedProfile } from '../../src/providers/adapter';
+import type { ResolvedProfile } from '../../src/core/ports';
 import { ClaudeProvider } from '../../src/providers/claude';
 import type { TaskState } from '../../src/core/task-state';
 import { KeeperLauncher, keeperRefFrom } from '../../src/providers/transport/keeper-transport';

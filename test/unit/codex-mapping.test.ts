@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { WebSocketServer } from 'ws';
 import { Emitter } from '../../src/core/events';
 import type { OutputEntry, Usage } from '../../src/core/task-state';
-import { QuestionWithdrawnError } from '../../src/providers/adapter';
+import { QuestionWithdrawnError } from '../../src/core/ports';
 import type { MessageTransport, TransportClosed } from '../../src/providers/transport/transport';
 import { UnixWebSocketTransport } from '../../src/providers/transport/websocket-transport';
 import { codexSocketDir, safeFileKey, type ThreadHost } from '../../src/providers/codex/app-server';

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { BASE_COOLDOWN_MS, MAX_COOLDOWN_MS, ProfileManager } from '../../src/core/profiles';
 import { MAX_RATE_LIMITED_ATTEMPTS } from '../../src/core/task-manager';
-import type { RunOutcome } from '../../src/providers/adapter';
+import type { RunOutcome } from '../../src/core/ports';
 import { FakeClock, Harness, ProgrammableProvider, readStateJson, removeTempDirs } from '../helpers/core-harness';
 
 after(removeTempDirs);

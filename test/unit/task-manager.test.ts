@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { after, describe, test } from 'node:test';
 import type { TaskError } from '../../src/core/task-manager';
 import type { Answer } from '../../src/core/task-state';
-import { QuestionWithdrawnError } from '../../src/providers/adapter';
+import { QuestionWithdrawnError } from '../../src/core/ports';
 import { Harness, ProgrammableProvider, readStateJson, removeTempDirs, settle, untilAborted } from '../helpers/core-harness';
 
 after(removeTempDirs);

@@ -3,7 +3,7 @@ import { CommandId, ItemToken } from '../../constants';
 import { summarizeQuestion } from '../../core/answers';
 import type { TaskManager } from '../../core/task-manager';
 import { isTerminal, type TaskState, type TaskStatus } from '../../core/task-state';
-import type { ProviderRegistry } from '../../providers/registry';
+import type { ProviderRegistry } from '../../core/provider-registry';
 import { capabilitySummary, providerLimitations } from '../capabilities-text';
 import { elapsedOf, firstLine, formatDuration, formatUsage, groupTasks, STATUS_PRESENTATION, type TaskGroup } from '../presentation';
 

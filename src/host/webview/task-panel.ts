@@ -4,7 +4,7 @@ import { CommandId, WebviewType } from '../../constants';
 import type { TaskManager } from '../../core/task-manager';
 import { isTerminal, type OutputEntry, type TaskState } from '../../core/task-state';
 import type { Logger } from '../../core/events';
-import type { ProviderRegistry } from '../../providers/registry';
+import type { ProviderRegistry } from '../../core/provider-registry';
 import type { AnswerGate } from '../answering';
 import { elapsedOf, formatUsage, STATUS_PRESENTATION } from '../presentation';
 import { questionHash } from '../question-hash';

@@ -1,6 +1,6 @@
 import type { Logger } from '../../core/events';
 import type { ProviderId } from '../../core/task-state';
-import type { ProviderAdapter, ProviderCapabilities, RunContext, RunOutcome, TaskHandle } from '../adapter';
+import type { ProviderAdapter, ProviderCapabilities, RunContext, RunOutcome, TaskHandle } from '../../core/ports';
 import { PROVIDER_CAPABILITIES } from '../capabilities';
 import type { ProviderKeeperOptions } from '../claude/provider';
 import { KeeperGoneError, keeperRefFrom, type KeeperTransport } from '../transport/keeper-transport';

@@ -1,7 +1,7 @@
 import type * as acp from '@agentclientprotocol/sdk/unstable';
 import type { Disposable, Logger } from '../../core/events';
 import type { Answer, Usage } from '../../core/task-state';
-import type { RunOutcome, TaskHandle } from '../adapter';
+import type { RunOutcome, TaskHandle } from '../../core/ports';
 import { KeeperTransport } from '../transport/keeper-transport';
 import { CommandNotFoundError } from '../transport/process-transport';
 import type { MessageTransport, TransportClosed } from '../transport/transport';

@@ -1,5 +1,5 @@
 import type { OutputEntry } from '../../core/task-state';
-import type { TaskHandle } from '../adapter';
+import type { TaskHandle } from '../../core/ports';
 
 export type StreamedEntry = Omit<OutputEntry, 'at'> & { id: string };
 

@@ -9,7 +9,7 @@ import type {
   NotebookEditInput,
 } from '@anthropic-ai/claude-code/sdk-tools';
 import type { Answer, FileChange, PendingQuestion, UserInputQuestion } from '../../core/task-state';
-import type { DistributiveOmit } from '../adapter';
+import type { DistributiveOmit } from '../../core/ports';
 import { createUnifiedDiff } from '../acp/unified-diff';
 import type { ClaudeCanUseToolRequest, ClaudePermissionResult, ClaudePermissionUpdate } from './protocol';
 

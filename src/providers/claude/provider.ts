@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../core/events';
 import type { TaskState } from '../../core/task-state';
-import type { ProviderAdapter, RunContext, RunOutcome, TaskHandle } from '../adapter';
+import type { ProviderAdapter, RunContext, RunOutcome, TaskHandle } from '../../core/ports';
 import { PROVIDER_CAPABILITIES } from '../capabilities';
 import { KeeperGoneError, keeperRefFrom, type KeeperLauncher, type KeeperTransport } from '../transport/keeper-transport';
 import { CommandNotFoundError } from '../transport/process-transport';

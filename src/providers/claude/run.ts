@@ -1,6 +1,6 @@
 import type { Disposable, Logger } from '../../core/events';
 import type { Usage } from '../../core/task-state';
-import { QuestionWithdrawnError, type RunOutcome, type TaskHandle } from '../adapter';
+import { QuestionWithdrawnError, type RunOutcome, type TaskHandle } from '../../core/ports';
 import { StreamingOutput } from '../acp/streaming-output';
 import { KeeperTransport } from '../transport/keeper-transport';
 import { CommandNotFoundError, ProcessTransport } from '../transport/process-transport';

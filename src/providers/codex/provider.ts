@@ -8,7 +8,7 @@ import type {
   RunContext,
   RunOutcome,
   TaskHandle,
-} from '../adapter';
+} from '../../core/ports';
 import { AbortedError, CodexAppServer, CodexStartError, codexSocketDir } from './app-server';
 import { resolveCodexExecutable } from './executable';
 import type { AskForApproval } from './protocol/v2/AskForApproval';

@@ -1,5 +1,5 @@
 import type { Logger } from '../../core/events';
-import type { RunContext, RunOutcome } from '../adapter';
+import type { RunContext, RunOutcome } from '../../core/ports';
 import type { AcpAgentLaunch } from '../acp/connection';
 import { AcpProvider } from '../acp/provider';
 import type { AcpTurnEnd } from '../acp/run';

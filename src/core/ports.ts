@@ -1,5 +1,5 @@
-import type { Disposable, Logger } from '../core/events';
-import type { ResolvedProfile } from '../core/profiles';
+import type { Disposable, Logger } from './events';
+import type { ResolvedProfile } from './profiles';
 import type {
   Answer,
   OutputEntry,
@@ -8,7 +8,7 @@ import type {
   ProviderId,
   TaskState,
   Usage,
-} from '../core/task-state';
+} from './task-state';
 
 /** What a provider can do; data shown in the UI and used by recovery and the scheduler. */
 export interface ProviderCapabilities {

@@ -1,6 +1,6 @@
-import { Emitter, type Disposable } from '../core/events';
-import type { ProviderId } from '../core/task-state';
-import type { ProviderAdapter } from './adapter';
+import { Emitter, type Disposable } from './events';
+import type { ProviderId } from './task-state';
+import type { ProviderAdapter } from './ports';
 
 /** The providers tasks can run on. Built-in ones register at activation; other extensions and tests through the API. */
 export class ProviderRegistry implements Disposable {
