@@ -10,7 +10,8 @@ import { messageOf } from '../core/errors';
 import type { TaskManager } from '../core/task-manager';
 import { TASK_TYPES, type CreateTaskInput, type TaskState, type TaskStatus } from '../core/task-state';
 import { clientSnippets, type McpClientKind } from '../mcp/client-config';
-import { ensurePrivateDir, loadOrCreateToken, SOCKET_FILE, tokenMatches, workspaceSocketDir } from '../mcp/endpoint';
+import { loadOrCreateToken, SOCKET_FILE, tokenMatches } from '../mcp/endpoint';
+import { ensurePrivateDir, privateDirFor } from '../platform/private-dir';
 import {
   DELEGATED_LABEL,
   delegatorMayAnswer,
@@ -27,7 +28,7 @@ import {
   type SpawnParams,
   type WireTask,
 } from '../mcp/protocol';
-import { encodeJsonLine, LineDecoder } from '../providers/transport/jsonl';
+import { encodeJsonLine, LineDecoder } from '../platform/jsonl';
 import type { AnswerGate } from './answering';
 import type { Settings } from './settings';
 
@@ -142,8 +143,8 @@ export class McpHost implements vscode.Disposable {
       return;
     }
     try {
-      const dir = workspaceSocketDir(workspacePath);
-      ensurePrivateDir(dir);
+      const dir = privateDirFor(workspacePath);
+      ensurePrivateDir(dir, 'the MCP socket');
       this.token = loadOrCreateToken(storage);
       this.socketPath = path.join(dir, SOCKET_FILE);
       if (await isListening(this.socketPath)) {

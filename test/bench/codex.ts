@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Emitter, silentLogger } from '../../src/core/events';
 import type { MessageTransport, TransportClosed } from '../../src/providers/transport/transport';
-import { LineDecoder } from '../../src/providers/transport/jsonl';
+import { LineDecoder } from '../../src/platform/jsonl';
 import { CodexProvider } from '../../src/providers/codex';
 import type { ThreadHost } from '../../src/providers/codex/app-server';
 import { CodexRpcConnection, type ClientMethod, type ClientResults } from '../../src/providers/codex/rpc';

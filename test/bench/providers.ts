@@ -21,7 +21,7 @@ import { AcpTranscript } from '../../src/providers/acp/transcript';
 import { ClaudeProvider, claudeArgs, claudeEnv, resolveClaudeExecutable } from '../../src/providers/claude';
 import { ClaudeRun } from '../../src/providers/claude/run';
 import { CopilotProvider, resolveCopilotExecutable } from '../../src/providers/copilot';
-import { LineDecoder } from '../../src/providers/transport/jsonl';
+import { LineDecoder } from '../../src/platform/jsonl';
 import type { MessageTransport, TransportClosed } from '../../src/providers/transport/transport';
 import { startMockAnthropicServer } from '../fixtures/mock-anthropic/server';
 import { startMockChatServer } from '../fixtures/mock-chat/server';

@@ -14,7 +14,8 @@ import type { OutputEntry, Usage } from '../../src/core/task-state';
 import { QuestionWithdrawnError } from '../../src/core/ports';
 import type { MessageTransport, TransportClosed } from '../../src/providers/transport/transport';
 import { UnixWebSocketTransport } from '../../src/providers/transport/websocket-transport';
-import { codexSocketDir, safeFileKey, type ThreadHost } from '../../src/providers/codex/app-server';
+import { safeFileKey, type ThreadHost } from '../../src/providers/codex/app-server';
+import { privateDirFor } from '../../src/platform/private-dir';
 import { resolveCodexExecutable } from '../../src/providers/codex/executable';
 import type { ServerNotification } from '../../src/providers/codex/protocol/ServerNotification';
 import type { ServerRequest } from '../../src/providers/codex/protocol/ServerRequest';
@@ -465,10 +466,10 @@ describe('Codex helpers', () => {
   });
 
   test('socket paths stay short and profile keys become safe file names', () => {
-    const dir = codexSocketDir('/a/very/long/workspace/path/'.repeat(10), 1000);
+    const dir = privateDirFor('/a/very/long/workspace/path/'.repeat(10), 1000);
     assert.match(path.basename(dir), /^atw-[0-9a-f]{8}$/);
-    assert.equal(codexSocketDir('/ws', 1000), codexSocketDir('/ws', 1000));
-    assert.notEqual(codexSocketDir('/ws', 1000), codexSocketDir('/ws', 1001));
+    assert.equal(privateDirFor('/ws', 1000), privateDirFor('/ws', 1000));
+    assert.notEqual(privateDirFor('/ws', 1000), privateDirFor('/ws', 1001));
     assert.ok(Buffer.byteLength(path.join(dir, `codex-${safeFileKey('x'.repeat(200))}.sock`)) < 100);
     assert.equal(safeFileKey('work'), 'work');
     assert.match(safeFileKey('my profile/1'), /^my_profile_1-[0-9a-f]{6}$/);

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { encodeJsonLine, LineDecoder, parseJsonLine } from '../../src/providers/transport/jsonl';
-import { CommandNotFoundError, mergeEnv, ProcessTransport } from '../../src/providers/transport/process-transport';
+import { encodeJsonLine, LineDecoder, parseJsonLine } from '../../src/platform/jsonl';
+import { CommandNotFoundError, ProcessTransport } from '../../src/providers/transport/process-transport';
+import { mergeEnv } from '../../src/platform/process';
 import type { TransportClosed } from '../../src/providers/transport/transport';
 
 /** Feeds `bytes` to a decoder cut at `cuts` (byte offsets) and returns every line it produced. */

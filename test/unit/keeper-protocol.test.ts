@@ -9,7 +9,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { LineDecoder } from '../../src/providers/transport/jsonl';
+import { LineDecoder } from '../../src/platform/jsonl';
+import { ensurePrivateDir, privateDirFor } from '../../src/platform/private-dir';
+import { isSameProcess, processStartTime } from '../../src/platform/process';
 import {
   ByteLineSplitter,
   decodeAck,
@@ -19,17 +21,13 @@ import {
   encodeExitRecord,
   encodeFrame,
   encodeLineRecord,
-  ensurePrivateDir,
   FrameDecoder,
   FrameError,
   FrameType,
-  isSameProcess,
-  keeperDirFor,
   keeperPaths,
   LineBatcher,
   MAX_HELLO_BYTES,
   MAX_SOCKET_PATH_BYTES,
-  processStartTime,
   readKeeperMetadata,
   recordSeq,
   writeKeeperMetadata,
@@ -201,14 +199,14 @@ describe('keeper line handling', () => {
 describe('keeper files and processes', () => {
   test('the socket directory is short, per workspace and per user, and the socket path fits a Unix socket', () => {
     const long = `/home/someone/${'very-long-folder-name/'.repeat(20)}project`;
-    const dir = keeperDirFor(long, 1000);
+    const dir = privateDirFor(long, 1000);
     assert.match(path.basename(dir), /^atw-[0-9a-f]{8}$/);
-    assert.equal(keeperDirFor(long, 1000), dir, 'stable');
-    assert.notEqual(keeperDirFor(long, 1001), dir, 'another user gets another directory');
-    assert.notEqual(keeperDirFor(`${long}2`, 1000), dir, 'another workspace gets another directory');
+    assert.equal(privateDirFor(long, 1000), dir, 'stable');
+    assert.notEqual(privateDirFor(long, 1001), dir, 'another user gets another directory');
+    assert.notEqual(privateDirFor(`${long}2`, 1000), dir, 'another workspace gets another directory');
     assert.ok(Buffer.byteLength(keeperPaths(dir, 'abcdef012345').socket) < MAX_SOCKET_PATH_BYTES);
     // A long TMPDIR falls back to /tmp rather than overflowing sun_path.
-    const fallback = keeperDirFor(long, 1000, `/${'t'.repeat(80)}`);
+    const fallback = privateDirFor(long, 1000, `/${'t'.repeat(80)}`);
     assert.ok(fallback.startsWith('/tmp/atw-'), fallback);
     assert.ok(Buffer.byteLength(keeperPaths(fallback, 'abcdef012345').journal) < MAX_SOCKET_PATH_BYTES);
   });

@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { PENDING_QUESTION_TYPES, TASK_STATUSES, type PendingQuestion, type TaskStatus } from '../../src/core/task-state';
 import { clientSnippets } from '../../src/mcp/client-config';
-import { loadOrCreateToken, tokenMatches, workspaceSocketDir } from '../../src/mcp/endpoint';
+import { loadOrCreateToken, tokenMatches } from '../../src/mcp/endpoint';
+import { privateDirFor } from '../../src/platform/private-dir';
 import { parseTaskUri, taskMarkdown, toMcpTask } from '../../src/mcp/format';
 import { delegatorMayAnswer, normalizeAnswer, type WireTask } from '../../src/mcp/protocol';
 import { wireTask } from '../fixtures/mcp-client/fake-host';
@@ -102,12 +103,12 @@ describe('task resource URIs', () => {
 describe('socket directory and token', () => {
   test('the directory is short even when the temp dir is long, stable, and differs per workspace and user', () => {
     const longTmp = `/very/${'long-'.repeat(30)}tmp`;
-    const dir = workspaceSocketDir('/home/me/project', 1000, longTmp);
+    const dir = privateDirFor('/home/me/project', 1000, longTmp);
     assert.ok(Buffer.byteLength(path.join(dir, 'mcp.sock')) <= 100, dir);
-    assert.equal(dir, workspaceSocketDir('/home/me/project', 1000, longTmp));
-    assert.notEqual(dir, workspaceSocketDir('/home/me/other', 1000, longTmp));
-    assert.notEqual(dir, workspaceSocketDir('/home/me/project', 1001, longTmp));
-    assert.equal(path.dirname(workspaceSocketDir('/p', 1, '/tmp')), '/tmp');
+    assert.equal(dir, privateDirFor('/home/me/project', 1000, longTmp));
+    assert.notEqual(dir, privateDirFor('/home/me/other', 1000, longTmp));
+    assert.notEqual(dir, privateDirFor('/home/me/project', 1001, longTmp));
+    assert.equal(path.dirname(privateDirFor('/p', 1, '/tmp')), '/tmp');
   });
 
   test('the token is created 0600, kept across loads, and compared exactly', () => {

@@ -1,10 +1,12 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Disposable, Logger } from '../../core/events';
-import { killProcessTree, mergeEnv } from '../transport/process-transport';
+import { messageOf } from '../../core/errors';
+import { raceAbort } from '../../platform/abort';
+import { ensurePrivateDir } from '../../platform/private-dir';
+import { commandLineIncludes, delay, fileSize, killProcessTree, mergeEnv, readTail, removeQuietly, waitForExit } from '../../platform/process';
 import { UnixWebSocketTransport } from '../transport/websocket-transport';
 import type { CodexExecutable } from './executable';
 import { CodexRpcConnection, ConnectionClosedError, type ClientMethod, type ClientParams, type ClientResults, type RequestOptions } from './rpc';
@@ -36,7 +38,7 @@ export interface CodexAppServerOptions {
   executable: () => CodexExecutable | undefined;
   /** CODEX_HOME and the profile's env, merged over process.env. */
   env: Record<string, string>;
-  /** The private directory of sockets, logs and metadata (see codexSocketDir). */
+  /** The private directory of sockets, logs and metadata (see privateDirFor). */
   socketDir: string;
   log: Logger;
   clientInfo: { name: string; title: string; version: string };
@@ -154,7 +156,7 @@ export class CodexAppServer implements ThreadHost {
 
   /** The last few KB the server wrote to its log since it was started. */
   stderrTail(): string {
-    return readTail(this.logPath, this.logStartOffset, STDERR_TAIL_BYTES);
+    return readTail(this.logPath, STDERR_TAIL_BYTES, this.logStartOffset);
   }
 
   /** Disconnects and leaves the server running (a window reload); threads keep going and can be reattached. */
@@ -188,7 +190,11 @@ export class CodexAppServer implements ThreadHost {
   }
 
   private async establish(): Promise<CodexRpcConnection> {
-    ensurePrivateDir(this.options.socketDir);
+    try {
+      ensurePrivateDir(this.options.socketDir, 'the Codex socket');
+    } catch (error) {
+      throw new CodexStartError(messageOf(error));
+    }
     await this.waitForBackoff();
     // Windows on the same workspace share the socket: one of them starts the server, the others join it.
     const releaseLock = await acquireStartLock(this.lockPath);
@@ -377,7 +383,7 @@ export class CodexAppServer implements ThreadHost {
   }
 
   private stopWatchdog(metadata = readMetadata(this.metadataPath)): void {
-    if (metadata?.watchdogPid !== undefined && commandLineIncludes(metadata.watchdogPid, this.heartbeatPath)) {
+    if (metadata?.watchdogPid !== undefined && commandLineIncludes(metadata.watchdogPid, this.heartbeatPath, () => process.platform !== 'linux')) {
       killProcessTree(metadata.watchdogPid, 'SIGKILL');
     }
   }
@@ -458,31 +464,12 @@ async function acquireStartLock(lockPath: string): Promise<() => void> {
   }
 }
 
-/** The socket directory for a workspace: short (Unix socket paths are limited to ~107 bytes) and private (0700). */
-export function codexSocketDir(workspacePath: string, uid: number = process.getuid?.() ?? 0): string {
-  const hash = createHash('sha256').update(`${workspacePath}\0${uid}`).digest('hex').slice(0, 8);
-  const name = `atw-${hash}`;
-  const preferred = path.join(os.tmpdir(), name);
-  // Leave room for "/codex-<profile>.sock".
-  return Buffer.byteLength(preferred) <= 60 || process.platform === 'win32' ? preferred : path.join('/tmp', name);
-}
-
 /** A profile id as a short, safe file name part. */
 export function safeFileKey(key: string): string {
   const cleaned = key.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 24);
   if (cleaned === key) return cleaned;
   return `${cleaned}-${createHash('sha256').update(key).digest('hex').slice(0, 6)}`;
 }
-
-function ensurePrivateDir(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const stat = fs.lstatSync(dir);
-  if (!stat.isDirectory() || stat.isSymbolicLink()) throw new CodexStartError(`${dir} is not a directory`);
-  if (process.platform === 'win32') return;
-  if (stat.uid !== process.getuid?.()) throw new CodexStartError(`${dir} belongs to another user; refusing to put the Codex socket there`);
-  if ((stat.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
-}
-
 
 function readMetadata(file: string): CodexServerMetadata | undefined {
   try {
@@ -495,78 +482,15 @@ function readMetadata(file: string): CodexServerMetadata | undefined {
 
 /** True when `pid` is alive and (where /proc exists) is a codex app-server, so a reused pid is never killed. */
 function isCodexProcess(pid: number): boolean {
-  return commandLineIncludes(pid, 'app-server');
-}
-
-/** True when `pid` is alive and its command line contains `text` (assumed where /proc is missing). */
-function commandLineIncludes(pid: number, text: string): boolean {
-  if (!processExists(pid)) return false;
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text);
-  } catch {
-    return process.platform !== 'linux';
-  }
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return commandLineIncludes(pid, 'app-server', () => process.platform !== 'linux');
 }
 
 async function isStillRunning(pid: number, graceMs: number): Promise<boolean> {
   return !(await waitForExit(pid, graceMs));
 }
 
-async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!processExists(pid) || isZombie(pid)) return true;
-    await delay(25);
-  }
-  return !processExists(pid) || isZombie(pid);
-}
-
-function isZombie(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return /\) Z /.test(stat);
-  } catch {
-    return false;
-  }
-}
-
 function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
   return signal ? `signal ${signal}` : `code ${code}`;
-}
-
-function fileSize(file: string): number {
-  try {
-    return fs.statSync(file).size;
-  } catch {
-    return 0;
-  }
-}
-
-function readTail(file: string, from: number, bytes: number): string {
-  try {
-    const size = fileSize(file);
-    const start = Math.max(from, size - bytes);
-    if (size <= start) return '';
-    const fd = fs.openSync(file, 'r');
-    try {
-      const buffer = Buffer.alloc(size - start);
-      fs.readSync(fd, buffer, 0, buffer.length, start);
-      return buffer.toString('utf8');
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    return '';
-  }
 }
 
 function rotateLog(file: string): void {
@@ -576,43 +500,5 @@ function rotateLog(file: string): void {
     } catch {
       // Keep appending.
     }
-  }
-}
-
-function removeQuietly(file: string): void {
-  try {
-    fs.unlinkSync(file);
-  } catch {
-    // Already gone.
-  }
-}
-
-const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Resolves like `promise`, or rejects with the signal's reason when it aborts first. */
-export function raceAbort<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(new AbortedError(signal.reason));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new AbortedError(signal.reason));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
-/** The caller's signal aborted while it waited. */
-export class AbortedError extends Error {
-  constructor(readonly reason: unknown) {
-    super('aborted');
-    this.name = 'AbortedError';
   }
 }

@@ -26,7 +26,6 @@ import {
   encodeExitRecord,
   encodeLineRecord,
   forEachRecordLine,
-  ensurePrivateDir,
   FrameDecoder,
   FrameType,
   KEEPER_PROTOCOL_VERSION,
@@ -35,8 +34,6 @@ import {
   MAX_FRAME_BYTES,
   MAX_HELLO_BYTES,
   MAX_SOCKET_PATH_BYTES,
-  processStartTime,
-  removeQuietly,
   writeKeeperMetadata,
   type Frame,
   type KeeperConfig,
@@ -47,6 +44,8 @@ import {
   type KeeperStopKind,
   type KeeperWelcome,
 } from './keeper-protocol';
+import { ensurePrivateDir } from '../../platform/private-dir';
+import { killProcessTree, processStartTime, removeQuietly } from '../../platform/process';
 
 /** What the keeper prints on stdout once: the host waits for it before connecting. */
 export type KeeperReady = { ok: true; cliPid: number; socketPath: string } | { ok: false; code?: string; message: string };
@@ -124,7 +123,7 @@ class Keeper {
   /** Starts the agent and the socket; resolves with what to report to the host. */
   async start(): Promise<KeeperReady> {
     const { config, paths } = this;
-    ensurePrivateDir(config.dir);
+    ensurePrivateDir(config.dir, 'agent sockets');
     if (Buffer.byteLength(paths.socket) >= MAX_SOCKET_PATH_BYTES) {
       return { ok: false, code: 'EPATHTOOLONG', message: `The socket path is too long for a Unix socket: ${paths.socket}` };
     }
@@ -140,7 +139,7 @@ class Keeper {
     try {
       await this.listen();
     } catch (error) {
-      killGroup(cliPid, 'SIGKILL');
+      killProcessTree(cliPid, 'SIGKILL');
       this.watchdog?.kill('SIGKILL');
       removeQuietly(paths.journal);
       throw error;
@@ -182,7 +181,7 @@ class Keeper {
     if (this.finishing) process.exit(1);
     this.stopKind = 'keeper-error';
     this.stopReason = `The keeper failed (${message}); the agent was stopped`;
-    if (this.child?.pid !== undefined) killGroup(this.child.pid, 'SIGKILL');
+    if (this.child?.pid !== undefined) killProcessTree(this.child.pid, 'SIGKILL');
     if (this.metadata) {
       this.metadata.status = 'ended';
       this.metadata.stop = 'keeper-error';
@@ -487,12 +486,12 @@ class Keeper {
     const pid = this.child.pid as number;
     if (kind === 'host-close') {
       // The same steps as ProcessTransport.close(graceMs).
-      this.after(graceMs, () => killGroup(pid, 'SIGTERM'));
-      this.after(graceMs + HOST_CLOSE_KILL_AFTER_MS, () => killGroup(pid, 'SIGKILL'));
+      this.after(graceMs, () => killProcessTree(pid, 'SIGTERM'));
+      this.after(graceMs + HOST_CLOSE_KILL_AFTER_MS, () => killProcessTree(pid, 'SIGKILL'));
     } else {
-      this.after(graceMs, () => killGroup(pid, 'SIGINT'));
-      this.after(2 * graceMs, () => killGroup(pid, 'SIGTERM'));
-      this.after(3 * graceMs, () => killGroup(pid, 'SIGKILL'));
+      this.after(graceMs, () => killProcessTree(pid, 'SIGINT'));
+      this.after(2 * graceMs, () => killProcessTree(pid, 'SIGTERM'));
+      this.after(3 * graceMs, () => killProcessTree(pid, 'SIGKILL'));
     }
   }
 
@@ -505,7 +504,7 @@ class Keeper {
     this.stopKind = 'host-kill';
     this.stopReason = undefined;
     log('killing the agent (host request)');
-    killGroup(this.child.pid as number, 'SIGKILL');
+    killProcessTree(this.child.pid as number, 'SIGKILL');
   }
 
   private onAgentClosed(code: number | null, signal: NodeJS.Signals | null): void {
@@ -520,7 +519,7 @@ class Keeper {
     this.appendRecord(FrameType.exit, encodeExitRecord(this.nextSeq, exit), 1);
     log(`the agent exited (${signal ? `signal ${signal}` : `code ${code}`}, ${stop})`);
     // A stop the keeper or host decided ends the whole group, stragglers included.
-    if (stop !== 'exited' && stop !== 'host-close') killGroup(this.child.pid as number, 'SIGKILL');
+    if (stop !== 'exited' && stop !== 'host-close') killProcessTree(this.child.pid as number, 'SIGKILL');
     Object.assign(this.metadata, { status: 'exited', stop, reason: this.stopReason, exit: { code, signal }, stderrTail: this.stderrTail });
     this.saveMetadata();
     if (stop === 'host-kill') this.finish('remove');
@@ -547,7 +546,7 @@ class Keeper {
     this.finishing = true;
     this.cancelIdleTimer();
     for (const timer of this.stopTimers) clearTimeout(timer);
-    if (!this.exitInfo) killGroup(this.child.pid as number, 'SIGKILL');
+    if (!this.exitInfo) killProcessTree(this.child.pid as number, 'SIGKILL');
     this.watchdog?.kill('SIGKILL');
     this.server?.close();
     removeQuietly(this.paths.socket);
@@ -653,18 +652,6 @@ function startWatchdog(cliPid: number, config: KeeperConfig): ChildProcess | und
 
 function describeDuration(ms: number): string {
   return ms >= 60_000 ? `${Math.round(ms / 6000) / 10} min` : `${Math.round(ms / 100) / 10} s`;
-}
-
-function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(process.platform === 'win32' ? pid : -pid, signal);
-  } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // Already gone.
-    }
-  }
 }
 
 function writeFully(fd: number, bytes: Buffer, position: number): void {

@@ -8,9 +8,7 @@
  * chunk at once instead of copying line by line. Lines are bytes, never re-encoded, so what the agent wrote reaches
  * the host exactly (invalid UTF-8 included) and is decoded once, on the host, the way ProcessTransport decodes it.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
 export const KEEPER_PROTOCOL_VERSION = 1;
@@ -169,28 +167,6 @@ export function keeperPaths(dir: string, id: string): KeeperPaths {
 
 /** Unix socket paths must fit sun_path (108 bytes on Linux, 104 on macOS); stay well below. */
 export const MAX_SOCKET_PATH_BYTES = 100;
-
-/**
- * The private directory of a workspace's sockets: short and named by a hash of the workspace and user, the same
- * scheme (and so the same directory) as the Codex app-server socket.
- */
-export function keeperDirFor(workspacePath: string, uid: number = process.getuid?.() ?? 0, tmpdir: string = os.tmpdir()): string {
-  const hash = createHash('sha256').update(`${workspacePath}\0${uid}`).digest('hex').slice(0, 8);
-  const name = `atw-${hash}`;
-  const preferred = path.join(tmpdir, name);
-  // Leave room for "/k-<12 hex>.journal".
-  return Buffer.byteLength(preferred) <= 60 || process.platform === 'win32' ? preferred : path.join('/tmp', name);
-}
-
-/** Creates `dir` as a 0700 directory of the current user, or refuses one that another user could get into. */
-export function ensurePrivateDir(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const stat = fs.lstatSync(dir);
-  if (!stat.isDirectory() || stat.isSymbolicLink()) throw new Error(`${dir} is not a directory`);
-  if (process.platform === 'win32') return;
-  if (stat.uid !== process.getuid?.()) throw new Error(`${dir} belongs to another user; refusing to put agent sockets there`);
-  if ((stat.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
-}
 
 /** A keeper id: 12 hex characters (keeps the socket path short). */
 export function isKeeperId(value: unknown): value is string {
@@ -508,39 +484,3 @@ export function decodeLineText(buffer: Buffer, start = 0, end = buffer.length): 
   return buffer.toString('utf8', start, end > start && buffer[end - 1] === 0x0d ? end - 1 : end);
 }
 
-/** The start time of `pid` from /proc (clock ticks since boot), undefined where unknown or for a zombie. */
-export function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may contain spaces and parentheses: fields are counted after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
-    return fields[19];
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * True when `pid` is alive and is the process that had `start` as its start time (a reused pid is not). Where /proc
- * is missing, liveness alone decides.
- */
-export function isSameProcess(pid: number | undefined, start: string | undefined): boolean {
-  if (pid === undefined || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  if (!fs.existsSync('/proc/self/stat')) return true;
-  const now = processStartTime(pid);
-  return now !== undefined && (start === undefined || now === start);
-}
-
-export function removeQuietly(file: string): void {
-  try {
-    fs.unlinkSync(file);
-  } catch {
-    // Already gone.
-  }
-}

@@ -22,7 +22,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { Emitter, silentLogger, type Logger } from '../../core/events';
-import { encodeJsonLine, parseJsonLine } from './jsonl';
+import { encodeJsonLine, parseJsonLine } from '../../platform/jsonl';
 import {
   decodeLineText,
   forEachRecordLine,
@@ -30,16 +30,13 @@ import {
   encodeAck,
   encodeFrame,
   encodeJsonFrame,
-  ensurePrivateDir,
   FrameDecoder,
   FrameType,
   isKeeperId,
-  isSameProcess,
   KEEPER_PROTOCOL_VERSION,
   keeperPaths,
   MAX_SOCKET_PATH_BYTES,
   readKeeperMetadata,
-  removeQuietly,
   type Frame,
   type KeeperConfig,
   type KeeperExit,
@@ -48,10 +45,11 @@ import {
   type KeeperStopKind,
   type KeeperWelcome,
 } from './keeper-protocol';
-import { CommandNotFoundError, killProcessTree, mergeEnv } from './process-transport';
+import { ensurePrivateDir } from '../../platform/private-dir';
+import { commandLineIncludes, delay, isSameProcess, killProcessTree, mergeEnv, readTail, removeQuietly, waitUntil } from '../../platform/process';
+import { CommandNotFoundError } from './process-transport';
 import type { MessageTransport, TransportClosed } from './transport';
 
-export { keeperDirFor } from './keeper-protocol';
 export type { KeeperStatus, KeeperStopKind, KeeperWelcome } from './keeper-protocol';
 
 /**
@@ -721,7 +719,7 @@ export async function startKeeper(options: KeeperStartOptions): Promise<KeeperTr
   const script = options.keeperScript ?? defaultKeeperScript();
   if (!fs.existsSync(script)) throw new KeeperStartError(`The keeper bundle ${script} is missing; rebuild the extension (npm run build)`);
   try {
-    ensurePrivateDir(options.dir);
+    ensurePrivateDir(options.dir, 'agent sockets');
   } catch (error) {
     throw new KeeperStartError((error as Error).message);
   }
@@ -1069,31 +1067,3 @@ function removeStrayFiles(dir: string, names: string[], known: Set<string>): voi
   }
 }
 
-function commandLineIncludes(pid: number, text: string): boolean {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text);
-  } catch {
-    return false;
-  }
-}
-
-function readTail(file: string, bytes = 4096): string {
-  try {
-    const text = fs.readFileSync(file, 'utf8');
-    return text.slice(-bytes);
-  } catch {
-    return '';
-  }
-}
-
-const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` until it holds (true) or `timeoutMs` passes (false). */
-async function waitUntil(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() >= deadline) return false;
-    await delay(20);
-  }
-  return true;
-}

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Emitter } from '../../core/events';
-import { encodeJsonLine, LineDecoder, parseJsonLine } from './jsonl';
+import { encodeJsonLine, LineDecoder, parseJsonLine } from '../../platform/jsonl';
+import { killProcessTree, mergeEnv } from '../../platform/process';
 import type { MessageTransport, TransportClosed } from './transport';
 
 const STDERR_TAIL_BYTES = 8 * 1024;
@@ -128,28 +129,3 @@ export class ProcessTransport implements MessageTransport {
   }
 }
 
-/** Kills a process group led by `pid` (falls back to the single process). Never throws. */
-export function killProcessTree(pid: number | undefined, signal: NodeJS.Signals = 'SIGKILL'): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(process.platform === 'win32' ? pid : -pid, signal);
-  } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // Already gone.
-    }
-  }
-}
-
-export function mergeEnv(
-  base: NodeJS.ProcessEnv,
-  extra: Record<string, string | undefined> | undefined,
-): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...base };
-  for (const [key, value] of Object.entries(extra ?? {})) {
-    if (value === undefined) delete env[key];
-    else env[key] = value;
-  }
-  return env;
-}

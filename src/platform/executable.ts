@@ -13,7 +13,8 @@ export function findExecutable(nameOrPath: string, env: NodeJS.ProcessEnv = proc
   return found === undefined ? undefined : safeRealpath(found);
 }
 
-function findOnPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
+/** The first file named `name` (with `.exe`/`.cmd` on Windows) in the directories of PATH. */
+export function findOnPath(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const pathKey = Object.keys(env).find((key) => key.toUpperCase() === 'PATH') ?? 'PATH';
   const extensions = process.platform === 'win32' ? ['.exe', '.cmd', ''] : [''];
   for (const dir of (env[pathKey] ?? '').split(path.delimiter)) {
@@ -55,19 +56,12 @@ export function isMuslLinux(): boolean {
   return report !== undefined && report.header?.glibcVersionRuntime === undefined;
 }
 
-export function fileSize(file: string): number {
-  try {
-    return fs.statSync(file).size;
-  } catch {
-    return 0;
-  }
-}
-
-function expandHome(file: string): string {
+/** `~` and `~/…` under the user's home directory; anything else as is. */
+export function expandHome(file: string): string {
   return file === '~' || file.startsWith('~/') ? path.join(os.homedir(), file.slice(1)) : file;
 }
 
-function safeRealpath(file: string): string {
+export function safeRealpath(file: string): string {
   try {
     return fs.realpathSync(file);
   } catch {
@@ -75,9 +69,17 @@ function safeRealpath(file: string): string {
   }
 }
 
-function isFile(file: string): boolean {
+export function isFile(file: string): boolean {
   try {
     return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+export function isDirectory(file: string): boolean {
+  try {
+    return fs.statSync(file).isDirectory();
   } catch {
     return false;
   }
