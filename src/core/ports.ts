@@ -6,6 +6,7 @@ import type {
   PendingQuestion,
   PendingQuestionType,
   ProviderId,
+  TaskSnapshot,
   TaskState,
   Usage,
 } from './task-state';
@@ -89,6 +90,18 @@ export interface ProviderAdapter {
   resume?(context: RunContext, handle: TaskHandle): Promise<RunOutcome>;
   /** Releases processes and sockets the adapter owns across tasks. */
   dispose?(): void | Promise<void>;
+}
+
+/**
+ * Where a task's files live; implemented outside core (worktrees). Every hook is optional: without one, a task runs
+ * in its `cwd` as given.
+ */
+export interface TaskWorkspaces {
+  /**
+   * Runs inside the task's scheduler slot, after it became running and before its adapter starts. It should stop
+   * when `signal` aborts (cancel, timeout, shutdown); a rejection fails the task with its message.
+   */
+  prepare?(task: Readonly<TaskSnapshot>, signal: AbortSignal): Promise<void>;
 }
 
 /** Thrown by TaskHandle.ask when a question goes away without an answer. */

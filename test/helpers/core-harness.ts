@@ -13,7 +13,7 @@ import { TaskManager, type ManagerSettings } from '../../src/core/task-manager';
 import { TaskStore } from '../../src/core/task-store';
 import type { Answer, CreateTaskInput, OutputEntry, PendingQuestion, TaskSnapshot, TaskState, TaskStatus } from '../../src/core/task-state';
 import { TranscriptStore } from '../../src/core/transcript';
-import type { ProviderAdapter, RunContext, RunOutcome, TaskHandle } from '../../src/core/ports';
+import type { ProviderAdapter, RunContext, RunOutcome, TaskHandle, TaskWorkspaces } from '../../src/core/ports';
 import { ProviderRegistry } from '../../src/core/provider-registry';
 import { ScriptedProvider } from '../fixtures/scripted-provider';
 
@@ -279,6 +279,8 @@ export interface HarnessOptions {
   /** Call restore() right away (after the providers are registered). */
   restore?: boolean;
   cwd?: string;
+  /** The workspaces port (a prepare phase before each start). */
+  workspaces?: TaskWorkspaces;
 }
 
 export interface StatusChange {
@@ -342,6 +344,7 @@ export class Harness {
       defaultCwd: () => cwd,
       stateFile: this.stateFile,
       transcripts: this.transcripts,
+      workspaces: options.workspaces,
     });
     if (options.scripted !== false) {
       this.scripted = new ObservedProvider(new ScriptedProvider());

@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import { after, describe, test } from 'node:test';
 import type { TaskError } from '../../src/core/task-manager';
 import type { Answer } from '../../src/core/task-state';
-import { QuestionWithdrawnError } from '../../src/core/ports';
+import { QuestionWithdrawnError, type TaskWorkspaces } from '../../src/core/ports';
+import type { TaskSnapshot } from '../../src/core/task-state';
 import { Harness, ProgrammableProvider, readStateJson, removeTempDirs, settle, untilAborted } from '../helpers/core-harness';
 
 after(removeTempDirs);
@@ -692,5 +693,77 @@ describe('saving', () => {
     await first.clock.advance(10 * 60_000);
     assert.equal(ask.state, 'pending', 'neither approved nor declined by the closed window');
     assert.equal(changesAfterDispose, 0);
+  });
+});
+
+describe('the prepare phase (TaskWorkspaces.prepare)', () => {
+  /** A prepare hook the test finishes by hand; it rejects when its signal aborts, as a well-behaved one does. */
+  function manualPrepare(options: { ignoreAbort?: boolean } = {}) {
+    const calls: { task: TaskSnapshot; signal: AbortSignal }[] = [];
+    let finish!: (error?: Error) => void;
+    const workspaces: TaskWorkspaces = {
+      prepare: (task, signal) =>
+        new Promise<void>((resolve, reject) => {
+          calls.push({ task, signal });
+          finish = (error) => (error ? reject(error) : resolve());
+          if (!options.ignoreAbort) signal.addEventListener('abort', () => reject(new Error('prepare aborted')), { once: true });
+        }),
+    };
+    return { workspaces, calls, finish: (error?: Error) => finish(error) };
+  }
+
+  test('runs inside the slot, after running and before adapter.start, which waits for it', async () => {
+    const prepare = manualPrepare();
+    await withHarness(async (h) => {
+      const task = await h.create('done: prepared');
+      assert.equal(h.status(task.id), 'running');
+      assert.equal(prepare.calls.length, 1);
+      assert.equal(prepare.calls[0].task.id, task.id);
+      assert.equal(prepare.calls[0].signal.aborted, false);
+      await settle();
+      assert.equal(h.scripted?.runsOf(task.id).length, 0, 'the adapter has not started yet');
+      prepare.finish();
+      assert.equal((await h.waitForStatus(task.id, 'completed')).result, 'prepared');
+      assert.equal(h.scripted?.runsOf(task.id).length, 1);
+      assert.deepEqual(h.statusesOf(task.id), ['pending', 'running', 'completed']);
+    }, { workspaces: prepare.workspaces });
+  });
+
+  test('a cancel during prepare aborts its signal and ends the task cancelled, without starting the adapter', async () => {
+    const prepare = manualPrepare();
+    await withHarness(async (h) => {
+      const task = await h.create('done: never');
+      await h.manager.cancelTask(task.id);
+      assert.equal(prepare.calls[0].signal.aborted, true);
+      assert.equal(prepare.calls[0].signal.reason, 'cancelled');
+      assert.equal(h.status(task.id), 'cancelled');
+      assert.deepEqual(h.statusesOf(task.id), ['pending', 'running', 'cancelled']);
+      assert.equal(h.scripted?.runsOf(task.id).length, 0);
+      assert.equal(h.texts(task.id).at(-1), 'Cancelled');
+    }, { workspaces: prepare.workspaces });
+  });
+
+  test('a prepare that ignores the abort still keeps the adapter from starting', async () => {
+    const prepare = manualPrepare({ ignoreAbort: true });
+    await withHarness(async (h) => {
+      const task = await h.create('done: never');
+      const cancelled = h.manager.cancelTask(task.id);
+      await settle();
+      prepare.finish();
+      await cancelled;
+      assert.equal(h.status(task.id), 'cancelled');
+      assert.equal(h.scripted?.runsOf(task.id).length, 0);
+    }, { workspaces: prepare.workspaces });
+  });
+
+  test('a failed prepare fails the task with its message', async () => {
+    const prepare = manualPrepare();
+    await withHarness(async (h) => {
+      const task = await h.create('done: never');
+      prepare.finish(new Error('could not create the worktree'));
+      const failed = await h.waitForStatus(task.id, 'failed');
+      assert.equal(failed.error, 'could not create the worktree');
+      assert.equal(h.scripted?.runsOf(task.id).length, 0);
+    }, { workspaces: prepare.workspaces });
   });
 });
