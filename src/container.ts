@@ -133,7 +133,8 @@ export class Container implements vscode.Disposable {
     });
     const notifier = new Notifier(manager, settings, answers);
     this.disposables.push(tree, view, indicators, documents, panels, notifier, registry);
-    this.disposables.push(new McpHost(manager, answers, settings, log, context));
+    const mcpHost = new McpHost(manager, answers, settings, log, context);
+    this.disposables.push(mcpHost);
 
     const refresh = (): void => {
       tree.scheduleRefresh();
@@ -161,6 +162,7 @@ export class Container implements vscode.Disposable {
       documents,
       log,
       memento: context.workspaceState,
+      mcpHost,
       revealTask: async (id) => {
         try {
           await view.reveal({ kind: 'task', id }, { select: true, focus: false });

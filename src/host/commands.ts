@@ -8,7 +8,7 @@ import type { ProviderRegistry } from '../core/provider-registry';
 import type { AnswerGate } from './answering';
 import { capabilitySummary, providerLimitations } from './capabilities-text';
 import { requestOfProposedUri, type TaskDocuments } from './documents';
-import { copyMcpConfig } from './mcp-host';
+import { copyMcpConfig, type McpHost } from './mcp-host';
 import { firstLine, STATUS_PRESENTATION } from './presentation';
 import type { TaskTreeNode } from './tree/task-tree';
 import type { TaskPanels } from './webview/task-panel';
@@ -21,6 +21,8 @@ export interface CommandDependencies {
   documents: TaskDocuments;
   log: vscode.LogOutputChannel & Logger;
   memento: vscode.Memento;
+  /** This window's MCP host, for the copy command. */
+  mcpHost?: McpHost;
   revealTask(id: string): Promise<void>;
 }
 
@@ -158,7 +160,7 @@ export function commandTable(deps: CommandDependencies): Record<CommandId, Comma
       else deps.log.show(true);
     },
 
-    [CommandId.copyMcpConfig]: (arg?: unknown) => copyMcpConfig(arg),
+    [CommandId.copyMcpConfig]: (arg?: unknown) => copyMcpConfig(deps.mcpHost, arg),
   };
 }
 

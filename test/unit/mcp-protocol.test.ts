@@ -11,7 +11,12 @@ import { loadOrCreateToken, tokenMatches } from '../../src/mcp/endpoint';
 import { privateDirFor } from '../../src/platform/private-dir';
 import { parseTaskUri, taskMarkdown, toMcpTask } from '../../src/mcp/format';
 import { delegatorMayAnswer, normalizeAnswer, type WireTask } from '../../src/mcp/protocol';
-import { wireTask } from '../fixtures/mcp-client/fake-host';
+
+/** A task as the host sends it, with `patch` applied. */
+function wireTask(id: string, patch: Partial<WireTask> = {}): WireTask {
+  const now = Date.now();
+  return { id, status: 'running', provider: 'scripted', taskType: 'general', prompt: `prompt of ${id}`, labels: ['delegated'], dependsOn: [], delegated: true, created: now, updated: now, pendingQuestions: [], ...patch };
+}
 
 describe('who may answer a delegated task’s questions', () => {
   const expected: Record<(typeof PENDING_QUESTION_TYPES)[number], [boolean, boolean]> = {

@@ -1,6 +1,6 @@
 // The MCP server bundle in plain Node, started by the SDK's Client over stdio exactly as an MCP client starts it:
-// without a host it fails fast and clearly; against a stand-in host (test/fixtures/mcp-client/fake-host.ts) it
-// refuses a bad token, gives up on a silent host, and reports task changes. The real host: test/integration/mcp.test.ts.
+// without a host it fails fast and clearly; against the real host server (src/mcp/host-server.ts over a TaskManager)
+// it refuses a bad token, gives up on a silent host, and reports task changes. In VS Code: test/integration/mcp.test.ts.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -10,7 +10,9 @@ import { after, before, describe, test } from 'node:test';
 import * as esbuild from 'esbuild';
 import { CallToolResultSchema, CreateTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { startClient, type TestClient } from '../fixtures/mcp-client/client';
-import { startFakeHost, wireTask, type FakeHost } from '../fixtures/mcp-client/fake-host';
+import { DELEGATED_LABEL } from '../../src/mcp/protocol';
+import { Harness, removeTempDirs } from '../helpers/core-harness';
+import { startTestHost, type TestHost } from '../helpers/mcp-host';
 
 const TOOLS = ['spawn_task', 'get_task', 'list_tasks', 'wait_for_task', 'answer_question', 'cancel_task', 'send_message'];
 const SAMPLE_ARGS: Record<string, Record<string, unknown>> = {
@@ -107,17 +109,24 @@ describe('MCP server configuration errors', () => {
   });
 });
 
-describe('MCP server against a host', () => {
-  let host: FakeHost;
+describe('MCP server against the real host', () => {
+  let h: Harness;
+  let host: TestHost;
   let client: TestClient;
   before(async () => {
-    host = await startFakeHost();
+    h = new Harness();
+    host = await startTestHost(h);
     client = await startClient(serverPath, { AGENT_TASKS_SOCKET: host.socketPath, AGENT_TASKS_TOKEN: host.token }, { name: 'unit-client' });
   });
   after(async () => {
     await client.close();
-    await host.close();
+    host.close();
+    await h.dispose();
+    removeTempDirs();
   });
+
+  /** A task as if spawned over MCP (delegated), made directly so the test knows its id. */
+  const delegated = async (prompt: string) => (await h.manager.createTask({ prompt, labels: [DELEGATED_LABEL] })).id;
 
   test('a wrong token is refused with a message that says what to do', async () => {
     const intruder = await startClient(serverPath, { AGENT_TASKS_SOCKET: host.socketPath, AGENT_TASKS_TOKEN: 'b'.repeat(64) });
@@ -131,59 +140,51 @@ describe('MCP server against a host', () => {
   });
 
   test('spawn_task passes the client name and its arguments to the host', async () => {
-    const result = await client.call('spawn_task', { prompt: 'do it', labels: ['x'], timeoutMinutes: 5 });
+    const result = await client.call('spawn_task', { prompt: 'done: spawned', labels: ['x'], timeoutMinutes: 5 });
     assert.equal(result.isError, false, result.text);
-    const request = host.requests.find((r) => r.method === 'spawn');
-    assert.deepEqual(request?.params, { prompt: 'do it', labels: ['x'], timeoutMinutes: 5, client: 'unit-client' });
+    const task = h.manager.allTasks().find((t) => t.prompt === 'done: spawned');
+    assert.ok(task, 'the host made the task');
+    assert.deepEqual(task.labels, ['x', DELEGATED_LABEL]);
+    assert.equal(task.timeoutMs, 300_000);
+    assert.ok(h.texts(task.id).includes('[mcp] Delegated over MCP by unit-client'));
   });
 
   test('wait_for_task returns when a question needs the agent, and when the task ends', async () => {
-    host.update(wireTask('wait-task-1', { status: 'running' }));
-    const waiting = client.call('wait_for_task', { taskId: 'wait-task-1', timeoutSeconds: 20 });
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    host.update(
-      wireTask('wait-task-1', {
-        status: 'waiting_answer',
-        pendingQuestions: [{ type: 'user_input', requestId: 'r1', askedAt: 0, questions: [{ id: 'q1', text: 'Which?' }], agentMayAnswer: true }],
-      }),
-    );
-    const asked = await waiting;
+    const id = await delegated('sleep: 200; ask-input: Which?|A|B; sleep: 200; done: all done');
+    const asked = await client.call('wait_for_task', { taskId: id, timeoutSeconds: 20 });
     assert.equal(asked.structured.reason, 'question');
-    assert.match(asked.text, /requestId "r1"/);
-    host.update(wireTask('wait-task-1', { status: 'running' }));
-    const ending = client.call('wait_for_task', { taskId: 'wait-task-1', timeoutSeconds: 20 });
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    host.update(wireTask('wait-task-1', { status: 'completed', result: 'all done' }));
-    const ended = await ending;
+    const requestId = h.question(id).requestId;
+    assert.match(asked.text, new RegExp(`requestId "${requestId}"`));
+    await h.manager.answer(id, requestId, { answers: { q1: ['A'] } });
+    const ended = await client.call('wait_for_task', { taskId: id, timeoutSeconds: 20 });
     assert.equal(ended.structured.reason, 'finished');
     assert.match(ended.text, /all done/);
   });
 
   test('MCP task status changes become notifications/tasks/status', async () => {
     const created = await client.client.request(
-      { method: 'tools/call', params: { name: 'spawn_task', arguments: { prompt: 'as a task' }, task: {} } },
+      { method: 'tools/call', params: { name: 'spawn_task', arguments: { prompt: 'sleep: 200; done: fine' }, task: {} } },
       CreateTaskResultSchema,
     );
     const id = created.task.taskId;
     assert.equal(created.task.status, 'working');
-    host.update({ ...host.tasks.get(id)!, status: 'running' }); // pending → running: same MCP status, new status message
-    host.update({ ...host.tasks.get(id)!, status: 'running', updated: Date.now() + 1 }); // nothing the client sees changed
-    host.update({ ...host.tasks.get(id)!, status: 'completed', result: 'fine' });
-    const deadline = Date.now() + 3_000;
+    const deadline = Date.now() + 5_000;
     while (!client.statusNotifications.some((n) => n.taskId === id && n.status === 'completed') && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    assert.deepEqual(client.statusNotifications.filter((n) => n.taskId === id).map((n) => `${n.status}: ${n.statusMessage}`), ['working: Running', 'completed: Completed']);
+    const seen = client.statusNotifications.filter((n) => n.taskId === id).map((n) => `${n.status}: ${n.statusMessage}`);
+    assert.equal(seen.at(-1), 'completed: Completed', seen.join(', '));
+    assert.ok(seen.slice(0, -1).every((line) => line.startsWith('working: ')), seen.join(', '));
     const result = await client.client.experimental.tasks.getTaskResult(id, CallToolResultSchema);
     assert.match(JSON.stringify(result), /fine/);
   });
 
   test('a wait is ended with a clear error when the host goes away, not left hanging', async () => {
-    host.update(wireTask('doomed-task-1', { status: 'running' }));
-    const waiting = client.call('wait_for_task', { taskId: 'doomed-task-1', timeoutSeconds: 60 });
+    const id = await delegated('sleep: 60000');
+    const waiting = client.call('wait_for_task', { taskId: id, timeoutSeconds: 60 });
     await new Promise((resolve) => setTimeout(resolve, 200));
     const started = Date.now();
-    await host.close();
+    host.close();
     const result = await waiting;
     assert.equal(result.isError, true, result.text);
     assert.match(result.text, /not running|closed/);
