@@ -25,7 +25,7 @@ import { ClaudeProvider } from './providers/claude';
 import { CodexProvider } from './providers/codex';
 import { CopilotProvider } from './providers/copilot';
 import { ProviderRegistry } from './core/provider-registry';
-import { KeeperLauncher } from './providers/transport/keeper-transport';
+import { KeeperLauncher } from './keeper';
 import { privateDirFor } from './platform/private-dir';
 
 /** The composition root: the only place that creates the extension's parts and wires them together. */
@@ -76,7 +76,7 @@ export class Container implements vscode.Disposable {
     const clientVersion = String(context.extension.packageJSON.version ?? '0.0.0');
     // Stdio agents (Claude Code, Copilot, ACP agents) run under keepers in this workspace's private socket directory.
     const keeper = {
-      launcher: new KeeperLauncher({ dir: privateDirFor(workspacePath), log }),
+      launcher: new KeeperLauncher({ dir: privateDirFor(workspacePath), keeperScript: context.asAbsolutePath(path.join('dist', 'keeper.js')), log }),
       keepRunningMs: () => settings.keepRunningMinutes() * 60_000,
     };
     const builtIn: ProviderAdapter[] = [

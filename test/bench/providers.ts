@@ -16,7 +16,7 @@ import { Emitter, silentLogger } from '../../src/core/events';
 import type { OutputEntry } from '../../src/core/task-state';
 import type { TaskHandle } from '../../src/core/ports';
 import { AcpAgentProcess } from '../../src/providers/acp/connection';
-import { StreamingOutput } from '../../src/providers/acp/streaming-output';
+import { StreamingOutput } from '../../src/providers/stdio/streaming-output';
 import { AcpTranscript } from '../../src/providers/acp/transcript';
 import { ClaudeProvider, claudeArgs, claudeEnv, resolveClaudeExecutable } from '../../src/providers/claude';
 import { ClaudeRun } from '../../src/providers/claude/run';

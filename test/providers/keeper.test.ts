@@ -10,29 +10,18 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
   attachKeeper,
-  KeeperDetachedError,
-  KeeperGoneError,
+  isKeeperError,
   KeeperLauncher,
-  KeeperLostError,
-  KeeperRefusedError,
-  KeeperStoppedError,
   keeperRefFrom,
   killKeeper,
   listKeepers,
   startKeeper,
   type KeeperStartOptions,
   type KeeperTransport,
-} from '../../src/providers/transport/keeper-transport';
-import {
-  decodeLineRecord,
-  encodeFrame,
-  encodeJsonFrame,
-  FrameDecoder,
-  FrameType,
-  keeperPaths,
-  readKeeperMetadata,
-  type KeeperMetadata,
-} from '../../src/providers/transport/keeper-protocol';
+} from '../../src/keeper';
+import { decodeLineRecord, encodeFrame, encodeJsonFrame, FrameDecoder } from '../../src/keeper/framing';
+import { FrameType, type KeeperMetadata } from '../../src/keeper/protocol';
+import { keeperPaths, readKeeperMetadata } from '../../src/keeper/files';
 import { CommandNotFoundError, ProcessTransport } from '../../src/providers/transport/process-transport';
 import type { MessageTransport, TransportClosed } from '../../src/providers/transport/transport';
 import { buildKeeper, delay, fakeCli, isRunning, makeRoot, waitFor } from '../fixtures/fake-cli/harness';
@@ -209,7 +198,7 @@ describe('keeper', { timeout: 120_000 }, () => {
     await delay(20);
     const lastSeq = first.lastSeq;
     const detached = await first.detach();
-    assert.ok(detached.error instanceof KeeperDetachedError);
+    assert.ok(isKeeperError(detached.error, 'detached'));
     assert.equal(before.ofType('line').length, 0);
     await delay(250);
 
@@ -297,7 +286,7 @@ describe('keeper', { timeout: 120_000 }, () => {
     const firstClosed = first.whenClosed();
     const second = await attachKeeper(first.ref);
     const closed = await firstClosed;
-    assert.ok(closed.error instanceof KeeperDetachedError);
+    assert.ok(isKeeperError(closed.error, 'detached'));
     assert.match(closed.error.message, /Another window/);
     const recorder = new Recorder(second);
     second.send({ cmd: 'echo', from: 'second' });
@@ -314,7 +303,7 @@ describe('keeper', { timeout: 120_000 }, () => {
     const took = await waitFor(() => !isRunning(cliPid), 3000, 'the agent to exit');
     assert.ok(took < 1500, `the agent exited on stdin EOF (${took} ms)`);
     await assert.rejects(attachKeeper(transport.ref), (error: Error) => {
-      assert.ok(error instanceof KeeperGoneError);
+      assert.ok(isKeeperError(error, 'gone'));
       assert.match(error.message, /keeper \(pid \d+\) is no longer running; the agent was stopped/);
       return true;
     });
@@ -338,7 +327,7 @@ describe('keeper', { timeout: 120_000 }, () => {
     const listed = listKeepers(dir).find((info) => info.ref.keeperId === transport.keeperId);
     assert.equal(listed?.state, 'dead');
     assert.equal(listKeepers(dir).find((info) => info.ref.keeperId === transport.keeperId), undefined, 'listKeepers cleaned it up');
-    await assert.rejects(attachKeeper(transport.ref), KeeperGoneError);
+    await assert.rejects(attachKeeper(transport.ref), (error: unknown) => isKeeperError(error, 'gone'));
   });
 
   test('a live keeper whose socket is gone is stopped with its agent when a window tries to attach (no duplicate agent after a resume)', async () => {
@@ -346,7 +335,7 @@ describe('keeper', { timeout: 120_000 }, () => {
     const { pid: keeperPid, cliPid } = metadataOf(transport);
     await transport.detach();
     fs.unlinkSync(keeperPaths(dir, transport.keeperId).socket); // e.g. a tmp cleaner
-    await assert.rejects(attachKeeper(transport.ref), (error: Error) => error instanceof KeeperGoneError && /could not be reached/.test(error.message));
+    await assert.rejects(attachKeeper(transport.ref), (error: Error) => isKeeperError(error, 'gone') && /could not be reached/.test(error.message));
     await waitFor(() => !isRunning(keeperPid) && !isRunning(cliPid), 2000, 'the keeper and its agent to stop');
     assert.deepEqual(keeperFiles(transport), []);
   });
@@ -355,7 +344,7 @@ describe('keeper', { timeout: 120_000 }, () => {
     const transport = await start(['--ignore-eof', '--ignore-signals']);
     process.kill(metadataOf(transport).pid, 'SIGKILL');
     const closed = await transport.whenClosed();
-    assert.ok(closed.error instanceof KeeperLostError, String(closed.error));
+    assert.ok(isKeeperError(closed.error, 'lost'), String(closed.error));
     assert.match(closed.error.message, /stopped unexpectedly/);
     await waitFor(() => !isRunning(transport.pid), 1000, 'the agent to be killed');
   });
@@ -383,7 +372,7 @@ describe('keeper', { timeout: 120_000 }, () => {
     const after = new Recorder(later);
     const closed = await later.whenClosed();
     assert.deepEqual(after.ofType('line').map((m) => m.n), [0, 1, 2], 'the output written before the stop');
-    assert.ok(closed.error instanceof KeeperStoppedError);
+    assert.ok(isKeeperError(closed.error, 'stopped'));
     assert.equal(closed.error.stop, 'idle');
     assert.match(closed.error.message, /No window was attached/);
     assert.equal(closed.code, 0);
@@ -410,7 +399,7 @@ describe('keeper', { timeout: 120_000 }, () => {
     await waitFor(() => !isRunning(keeperPid) && !isRunning(cliPid), 5000, 'the keeper and agent to stop');
     const later = await attachKeeper(transport.ref);
     const closed = await later.whenClosed();
-    assert.ok(closed.error instanceof KeeperStoppedError);
+    assert.ok(isKeeperError(closed.error, 'stopped'));
     assert.equal(closed.error.stop, 'keeper-signal');
     assert.match(closed.error.message, /received SIGTERM/);
     assert.equal(closed.code, 0, 'stdin EOF was enough');
@@ -462,7 +451,7 @@ describe('keeper', { timeout: 120_000 }, () => {
     const file = keeperPaths(dir, transport.keeperId).metadata;
     const original = fs.readFileSync(file, 'utf8');
     fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(original), token: 'forged' }), { mode: 0o600 });
-    await assert.rejects(attachKeeper(transport.ref), KeeperRefusedError);
+    await assert.rejects(attachKeeper(transport.ref), (error: unknown) => isKeeperError(error, 'refused'));
     fs.writeFileSync(file, original, { mode: 0o600 });
     // The agent and the real window were not disturbed.
     const recorder = new Recorder(transport);
@@ -626,6 +615,6 @@ describe('keeper', { timeout: 120_000 }, () => {
     assert.ok(await launcher.kill(ref!));
     await waitFor(() => !isRunning(metadata.cliPid) && !isRunning(metadata.pid), 3000, 'the agent and keeper to end');
     assert.deepEqual(keeperFiles(transport), []);
-    await assert.rejects(launcher.attach(ref!), KeeperGoneError);
+    await assert.rejects(launcher.attach(ref!), (error: unknown) => isKeeperError(error, 'gone'));
   });
 });

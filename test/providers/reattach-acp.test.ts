@@ -9,8 +9,8 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { AcpProvider } from '../../src/providers/acp';
-import { KeeperLauncher, keeperRefFrom } from '../../src/providers/transport/keeper-transport';
-import { keeperPaths, readKeeperMetadata } from '../../src/providers/transport/keeper-protocol';
+import { KeeperLauncher, keeperRefFrom } from '../../src/keeper';
+import { keeperPaths, readKeeperMetadata } from '../../src/keeper/files';
 import { buildKeeper, isRunning, makeRoot, pidsMatching, waitFor } from '../fixtures/fake-cli/harness';
 import { makeContext, makeTask } from '../helpers/fake-handle';
 

@@ -9,9 +9,9 @@ import fc from 'fast-check';
 import type { OutputEntry } from '../../src/core/task-state';
 import { permissionOutcome, permissionQuestion } from '../../src/providers/acp/permissions';
 import { defaultTurnOutcome } from '../../src/providers/acp/run';
-import { StreamingOutput } from '../../src/providers/acp/streaming-output';
+import { StreamingOutput } from '../../src/providers/stdio/streaming-output';
 import { AcpTranscript } from '../../src/providers/acp/transcript';
-import { createUnifiedDiff } from '../../src/providers/acp/unified-diff';
+import { createUnifiedDiff } from '../../src/providers/stdio/unified-diff';
 
 const CWD = '/ws/project';
 const OPTIONS: acp.PermissionOption[] = [

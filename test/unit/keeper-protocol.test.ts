@@ -23,17 +23,11 @@ import {
   encodeLineRecord,
   FrameDecoder,
   FrameError,
-  FrameType,
-  keeperPaths,
   LineBatcher,
-  MAX_HELLO_BYTES,
-  MAX_SOCKET_PATH_BYTES,
-  readKeeperMetadata,
   recordSeq,
-  writeKeeperMetadata,
-  type Frame,
-  type KeeperMetadata,
-} from '../../src/providers/transport/keeper-protocol';
+} from '../../src/keeper/framing';
+import { FrameType, MAX_HELLO_BYTES, type Frame, type KeeperMetadata } from '../../src/keeper/protocol';
+import { keeperPaths, MAX_SOCKET_PATH_BYTES, readKeeperMetadata, writeKeeperMetadata } from '../../src/keeper/files';
 
 /** Cuts `bytes` at `cuts` and feeds the pieces (fresh copies) to `push`. */
 function feedInChunks<T>(bytes: Buffer, cuts: number[], push: (chunk: Buffer) => T[]): T[] {

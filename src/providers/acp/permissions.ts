@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type * as acp from '@agentclientprotocol/sdk/unstable';
 import type { Answer, FileChange, PendingQuestion } from '../../core/task-state';
 import type { DistributiveOmit } from '../../core/ports';
-import { createUnifiedDiff } from './unified-diff';
+import { createUnifiedDiff } from '../stdio/unified-diff';
 
 /** The tool call a permission is about, merged from its `tool_call` / `tool_call_update` notifications. */
 export type ToolCallState = acp.ToolCallUpdate;

@@ -10,7 +10,7 @@ import type {
 } from '@anthropic-ai/claude-code/sdk-tools';
 import type { Answer, FileChange, PendingQuestion, UserInputQuestion } from '../../core/task-state';
 import type { DistributiveOmit } from '../../core/ports';
-import { createUnifiedDiff } from '../acp/unified-diff';
+import { createUnifiedDiff } from '../stdio/unified-diff';
 import type { ClaudeCanUseToolRequest, ClaudePermissionResult, ClaudePermissionUpdate } from './protocol';
 
 /** Tools whose approval is a file change (PROTOCOLS.md: "Pause kinds mapped to internal kinds"). */

@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Disposable, Logger } from '../../core/events';
@@ -9,11 +8,29 @@ import { ensurePrivateDir } from '../../platform/private-dir';
 import { commandLineIncludes, delay, fileSize, killProcessTree, mergeEnv, readTail, removeQuietly, waitForExit } from '../../platform/process';
 import { UnixWebSocketTransport } from '../transport/websocket-transport';
 import type { CodexExecutable } from './executable';
-import { CodexRpcConnection, ConnectionClosedError, type ClientMethod, type ClientParams, type ClientResults, type RequestOptions } from './rpc';
+import {
+  CodexRpcConnection,
+  ConnectionClosedError,
+  type ClientMethod,
+  type ClientParams,
+  type ClientResults,
+  type RequestOptions,
+} from './rpc';
 import { ThreadRouter, type RequestReply, type ServerLost, type ThreadListener } from './thread-router';
 import { startWatchdog, touch, watchdogTiming, type WatchdogTiming } from './watchdog';
 
-export type { RequestReply, ServerLost, ThreadListener };
+import {
+  acquireStartLock,
+  describeExit,
+  isCodexProcess,
+  isStillRunning,
+  readMetadata,
+  rotateLog,
+  safeFileKey,
+  type CodexServerMetadata,
+} from './server-files';
+
+export type { CodexServerMetadata, RequestReply, ServerLost, ThreadListener };
 
 /** What a task run needs from the server hosting its thread. */
 export interface ThreadHost {
@@ -50,21 +67,7 @@ export interface CodexAppServerOptions {
   keepRunningMs?: () => number;
 }
 
-/** What is written beside the socket so another window (or a reload) can find and stop the server. */
-export interface CodexServerMetadata {
-  version: 1;
-  pid: number;
-  profileKey: string;
-  socketPath: string;
-  logPath: string;
-  command: string;
-  startedAt: number;
-  /** The shell loop that stops the server when no window is connected (see watchdog.ts). */
-  watchdogPid?: number;
-}
-
 const CONNECT_TIMEOUT_MS = 3000;
-const MAX_LOG_BYTES = 4 * 1024 * 1024;
 const STDERR_TAIL_BYTES = 4 * 1024;
 
 /**
@@ -437,68 +440,5 @@ export class CodexAppServer implements ThreadHost {
     if (this.router.size > 0) return;
     this.options.log.info(`[codex] stopping the idle app-server for profile "${this.options.profileKey}"`);
     await this.shutdown();
-  }
-
-}
-
-/** Takes the start lock (an exclusive file); a lock older than 45 s is a crashed starter's and is broken. */
-async function acquireStartLock(lockPath: string): Promise<() => void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      const fd = fs.openSync(lockPath, 'wx', 0o600);
-      fs.writeSync(fd, String(process.pid));
-      fs.closeSync(fd);
-      return () => removeQuietly(lockPath);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      let age = 0;
-      try {
-        age = Date.now() - fs.statSync(lockPath).mtimeMs;
-      } catch {
-        continue; // released meanwhile
-      }
-      if (age > 45_000 || Date.now() > deadline) removeQuietly(lockPath);
-      else await delay(100);
-    }
-  }
-}
-
-/** A profile id as a short, safe file name part. */
-export function safeFileKey(key: string): string {
-  const cleaned = key.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 24);
-  if (cleaned === key) return cleaned;
-  return `${cleaned}-${createHash('sha256').update(key).digest('hex').slice(0, 6)}`;
-}
-
-function readMetadata(file: string): CodexServerMetadata | undefined {
-  try {
-    const value = JSON.parse(fs.readFileSync(file, 'utf8')) as CodexServerMetadata;
-    return typeof value.pid === 'number' ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** True when `pid` is alive and (where /proc exists) is a codex app-server, so a reused pid is never killed. */
-function isCodexProcess(pid: number): boolean {
-  return commandLineIncludes(pid, 'app-server', () => process.platform !== 'linux');
-}
-
-async function isStillRunning(pid: number, graceMs: number): Promise<boolean> {
-  return !(await waitForExit(pid, graceMs));
-}
-
-function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
-  return signal ? `signal ${signal}` : `code ${code}`;
-}
-
-function rotateLog(file: string): void {
-  if (fileSize(file) > MAX_LOG_BYTES) {
-    try {
-      fs.renameSync(file, `${file}.1`);
-    } catch {
-      // Keep appending.
-    }
   }
 }

@@ -1,8 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { Emitter } from '../../core/events';
 import { encodeJsonLine, LineDecoder, parseJsonLine } from '../../platform/jsonl';
 import { killProcessTree, mergeEnv } from '../../platform/process';
-import type { MessageTransport, TransportClosed } from './transport';
+import { BaseTransport, type TransportClosed } from './transport';
 
 const STDERR_TAIL_BYTES = 8 * 1024;
 
@@ -28,13 +27,7 @@ export class CommandNotFoundError extends Error {
  * Runs an agent as a child process speaking JSONL over stdio. The child leads its own process group, so
  * kill() ends the whole tree (shells and tools the agent started), not just the direct child.
  */
-export class ProcessTransport implements MessageTransport {
-  private readonly messageEmitter = new Emitter<unknown>();
-  private readonly malformedEmitter = new Emitter<{ raw: string; error: Error }>();
-  private readonly closeEmitter = new Emitter<TransportClosed>();
-  readonly onMessage = this.messageEmitter.event;
-  readonly onMalformed = this.malformedEmitter.event;
-  readonly onClose = this.closeEmitter.event;
+export class ProcessTransport extends BaseTransport {
 
   private readonly child: ChildProcess;
   private readonly decoder = new LineDecoder();
@@ -43,6 +36,7 @@ export class ProcessTransport implements MessageTransport {
   private readonly exited: Promise<TransportClosed>;
 
   constructor(options: ProcessTransportOptions) {
+    super();
     this.child = spawn(options.command, [...options.args], {
       cwd: options.cwd,
       env: mergeEnv(process.env, options.env),
