@@ -22,8 +22,8 @@ import { CodexThreadRun } from '../../src/providers/codex/thread-run';
 import { ThreadRouter, type ThreadListener } from '../../src/providers/codex/thread-router';
 import { writeCodexHome } from '../fixtures/mock-responses/codex-home';
 import { startMockResponsesServer, type MockResponsesServer } from '../fixtures/mock-responses/server';
-import { FakeHandle, makeContext, makeTask } from '../helpers/fake-handle';
-import { codexTranscriptsDir, pinnedCodexBinary } from '../providers/codex-harness';
+import { FakeHandle, makeContext, makeTask } from '../support/fake-handle';
+import { codexTranscriptsDir, pinnedCodexBinary } from '../support/codex-harness';
 
 const TRANSCRIPTS = codexTranscriptsDir();
 const THREAD = 'bench-thread';

@@ -15,7 +15,7 @@ import { attachKeeper, startKeeper, type KeeperTransport } from '../../src/keepe
 import { keeperPaths } from '../../src/keeper/files';
 import { ProcessTransport } from '../../src/providers/transport/process-transport';
 import type { MessageTransport } from '../../src/providers/transport/transport';
-import { buildKeeper, fakeCli, makeRoot } from '../fixtures/fake-cli/harness';
+import { buildKeeper, fakeCli, makeRoot } from '../support/fake-cli';
 
 const LINES = 200_000;
 const LINE_BYTES = 200;

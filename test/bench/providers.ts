@@ -25,7 +25,7 @@ import { LineDecoder } from '../../src/platform/jsonl';
 import type { MessageTransport, TransportClosed } from '../../src/providers/transport/transport';
 import { startMockAnthropicServer } from '../fixtures/mock-anthropic/server';
 import { startMockChatServer } from '../fixtures/mock-chat/server';
-import { makeContext, makeTask } from '../helpers/fake-handle';
+import { makeContext, makeTask } from '../support/fake-handle';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const TRANSCRIPTS = [path.join(ROOT, 'test/fixtures/transcripts'), path.resolve(ROOT, '../shared/protocols/transcripts')].find((dir) =>

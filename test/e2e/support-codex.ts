@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import { privateDirFor } from '../../src/platform/private-dir';
 import { MOCK_API_KEY_ENV } from '../fixtures/mock-responses/codex-home';
 
-export { MCP_ELICIT_SCRIPT, pinnedCodexBinary } from '../providers/codex-harness';
+export { MCP_ELICIT_SCRIPT, pinnedCodexBinary } from '../support/codex-harness';
 
 /** The id of the Codex profile the tests configure. */
 export const CODEX_PROFILE_ID = 'mock';
