@@ -36,7 +36,7 @@ const builds = [
 ];
 
 // Bundles that later layers add: the MCP server (launched by MCP clients) and the keeper (holds stdio agents).
-for (const [name, entry] of [['mcp-server', 'src/mcp/server.ts'], ['keeper', 'src/providers/transport/keeper-main.ts']]) {
+for (const [name, entry] of [['mcp-server', 'src/mcp/server.ts'], ['keeper', 'src/keeper/daemon/main.ts']]) {
   if (fs.existsSync(path.join(root, entry))) {
     builds.push({ ...builds[0], entryPoints: { [name]: entry }, external: [] });
   }

@@ -1,5 +1,5 @@
 // Lint: typescript-eslint with type information (no floating promises), and the layer rule:
-// src/core and src/providers never import vscode.
+// only src/host (and the composition root) imports vscode; src/core imports no other src/ folder.
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -24,9 +24,24 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/core/**/*.ts', 'src/providers/**/*.ts', 'src/mcp/**/*.ts'],
+    // Only src/host/, src/extension.ts and src/container.ts may import the editor.
+    files: ['src/**/*.ts'],
+    ignores: ['src/host/**', 'src/extension.ts', 'src/container.ts'],
     rules: {
-      'no-restricted-imports': ['error', { paths: [{ name: 'vscode', message: 'core/ and providers/ must not depend on the editor: put editor glue in src/host.' }] }],
+      'no-restricted-imports': ['error', { paths: [{ name: 'vscode', message: 'Only src/host/ (and extension.ts, container.ts) may depend on the editor: put editor glue in src/host.' }] }],
+    },
+  },
+  {
+    // Core owns its ports and imports no other src/ folder (nor vscode).
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'vscode', message: 'core/ must not depend on the editor.' }],
+          patterns: [{ regex: '^\\.\\./', message: 'core/ imports no other src/ folder: declare what it needs in core/ports.ts.' }],
+        },
+      ],
     },
   },
 );

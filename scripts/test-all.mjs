@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// `npm test`: every stage in order — setup, typecheck, lint, build, unit (+ provider tests), then the extension in
+// `npm test`: every stage in order — setup, typecheck, lint, build, unit, cli (real agent CLIs), then the extension in
 // real VS Code hosts (scripts/paths.mjs): integration and e2e on the current host (VS Code 1.139.1), and smoke-1.100,
-// the smoke set of scripts/smoke.mjs on the floor host (VS Code 1.100.3) — each run even when an earlier one failed. Streams their output, counts their tests, and ends with one line
+// the smoke set of scripts/smoke.mjs on the floor host (VS Code 1.100.3) — each run even when an earlier one failed.
+// Streams their output, counts their tests, and ends with one line
 // `N passed, N failed` (a stage that failed without reporting a failed test counts as 1 failed).
 //
 //   node scripts/test-all.mjs [--only unit,integration] [--list]
@@ -15,33 +16,33 @@ const root = repoRoot();
 const node = process.execPath;
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
-/** Test files directly in `dir` (relative to the repo), sorted. */
-function testFiles(dir) {
+/** Test files in `dir` and its subfolders (relative to the repo), sorted. */
+export function testFiles(dir) {
   const full = path.join(root, dir);
   if (!existsSync(full)) return [];
-  return readdirSync(full).filter((name) => name.endsWith('.test.ts')).sort().map((name) => path.posix.join(dir, name));
+  return readdirSync(full, { recursive: true })
+    .map((name) => String(name).split(path.sep).join('/'))
+    .filter((name) => name.endsWith('.test.ts'))
+    .sort()
+    .map((name) => path.posix.join(dir, name));
 }
+
+/** node:test over `files`, or undefined when there are none. */
+const nodeTest = (files, extra = []) => (files.length ? [node, ['--import', 'tsx', '--test', '--test-reporter=spec', ...extra, ...files]] : undefined);
 
 const STAGES = [
   { name: 'setup', command: () => [node, ['scripts/setup.mjs']] },
   { name: 'typecheck', command: () => [npm, ['run', '--silent', 'typecheck']] },
   { name: 'lint', command: () => [npm, ['run', '--silent', 'lint']] },
   { name: 'build', command: () => [node, ['-e', BUILD_ALL]] },
-  {
-    name: 'unit',
-    command: () => {
-      const files = [...testFiles('test/unit'), ...testFiles('test/providers')];
-      return files.length ? [node, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files]] : undefined;
-    },
-  },
+  // test/unit mirrors src/; test/cli runs the real agent CLIs (and the keeper) against mock model servers.
+  { name: 'unit', command: () => nodeTest(testFiles('test/unit')) },
+  { name: 'cli', command: () => nodeTest(testFiles('test/cli')) },
   { name: 'integration', env: { ATW_HOST: 'current' }, command: () => [node, ['scripts/run-integration.mjs', '--no-build', '--host', 'current']] },
   {
     name: 'e2e',
     env: { ATW_HOST: 'current' },
-    command: () => {
-      const files = testFiles('test/e2e');
-      return files.length ? [node, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=1', ...files]] : undefined;
-    },
+    command: () => nodeTest(testFiles('test/e2e'), ['--test-concurrency=1']),
   },
   {
     name: `smoke-${HOSTS.floor.vscodeVersion.split('.').slice(0, 2).join('.')}`,

@@ -4,7 +4,8 @@ import { CommandId, ConfigKey, OutputChannelName, ViewId } from './constants';
 import { systemClock } from './core/clock';
 import { StateFile } from './core/persistence';
 import { ProfileManager } from './core/profiles';
-import { messageOf, TaskManager } from './core/task-manager';
+import { messageOf } from './core/errors';
+import { TaskManager } from './core/task-manager';
 import { TaskStore } from './core/task-store';
 import { isTerminal } from './core/task-state';
 import { TranscriptStore } from './core/transcript';
@@ -18,13 +19,14 @@ import { Settings } from './host/settings';
 import { TaskIndicators } from './host/status-bar';
 import { TaskTreeProvider, type TaskTreeNode } from './host/tree/task-tree';
 import { TaskPanels } from './host/webview/task-panel';
-import type { ProviderAdapter } from './providers/adapter';
+import type { ProviderAdapter } from './core/ports';
 import { AcpProvider } from './providers/acp';
 import { ClaudeProvider } from './providers/claude';
 import { CodexProvider } from './providers/codex';
 import { CopilotProvider } from './providers/copilot';
-import { ProviderRegistry } from './providers/registry';
-import { KeeperLauncher, keeperDirFor } from './providers/transport/keeper-transport';
+import { ProviderRegistry } from './core/provider-registry';
+import { KeeperLauncher } from './keeper';
+import { privateDirFor } from './platform/private-dir';
 
 /** The composition root: the only place that creates the extension's parts and wires them together. */
 export class Container implements vscode.Disposable {
@@ -74,7 +76,7 @@ export class Container implements vscode.Disposable {
     const clientVersion = String(context.extension.packageJSON.version ?? '0.0.0');
     // Stdio agents (Claude Code, Copilot, ACP agents) run under keepers in this workspace's private socket directory.
     const keeper = {
-      launcher: new KeeperLauncher({ dir: keeperDirFor(workspacePath), log }),
+      launcher: new KeeperLauncher({ dir: privateDirFor(workspacePath), keeperScript: context.asAbsolutePath(path.join('dist', 'keeper.js')), log }),
       keepRunningMs: () => settings.keepRunningMinutes() * 60_000,
     };
     const builtIn: ProviderAdapter[] = [
@@ -160,6 +162,7 @@ export class Container implements vscode.Disposable {
       documents,
       log,
       memento: context.workspaceState,
+      mcpHost,
       revealTask: async (id) => {
         try {
           // The new task is not in the tree's groups until its next refresh: show it first, then reveal its node.

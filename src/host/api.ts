@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
 import type { TaskManager } from '../core/task-manager';
 import type { Answer, CreateTaskInput, TaskSnapshot } from '../core/task-state';
-import type { ProviderAdapter } from '../providers/adapter';
-import type { ProviderRegistry } from '../providers/registry';
+import type { ProviderAdapter } from '../core/ports';
+import type { ProviderRegistry } from '../core/provider-registry';
 import type { AnswerGate } from './answering';
 import type { TaskGroup } from './presentation';
 

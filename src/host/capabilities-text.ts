@@ -1,4 +1,4 @@
-import type { ProviderCapabilities } from '../providers/adapter';
+import type { ProviderCapabilities } from '../core/ports';
 import { capabilityRow } from '../providers/capabilities';
 
 const PAUSE_LABELS: Record<string, string> = {

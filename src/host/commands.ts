@@ -5,11 +5,11 @@ import type { TaskManager } from '../core/task-manager';
 import { isTerminal, TASK_TYPES, type CreateTaskInput, type PendingQuestion, type TaskState, type TaskTypeName } from '../core/task-state';
 import type { Logger } from '../core/events';
 import { taskTitle } from '../core/task-title';
-import type { ProviderRegistry } from '../providers/registry';
+import type { ProviderRegistry } from '../core/provider-registry';
 import type { AnswerGate } from './answering';
 import { capabilitySummary, providerLimitations } from './capabilities-text';
 import { requestOfProposedUri, type TaskDocuments } from './documents';
-import { copyMcpConfig } from './mcp-host';
+import { copyMcpConfig, type McpHost } from './mcp-host';
 import { STATUS_PRESENTATION } from './presentation';
 import type { TaskTreeNode } from './tree/task-tree';
 import type { TaskPanels } from './webview/task-panel';
@@ -22,6 +22,8 @@ export interface CommandDependencies {
   documents: TaskDocuments;
   log: vscode.LogOutputChannel & Logger;
   memento: vscode.Memento;
+  /** This window's MCP host, for the copy command. */
+  mcpHost?: McpHost;
   revealTask(id: string): Promise<void>;
 }
 
@@ -159,7 +161,7 @@ export function commandTable(deps: CommandDependencies): Record<CommandId, Comma
       else deps.log.show(true);
     },
 
-    [CommandId.copyMcpConfig]: (arg?: unknown) => copyMcpConfig(arg),
+    [CommandId.copyMcpConfig]: (arg?: unknown) => copyMcpConfig(deps.mcpHost, arg),
   };
 }
 

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { ConfigKey, ConfigSection } from '../constants';
 import type { ManagerSettings } from '../core/task-manager';
 import type { ProfileConfig } from '../core/profiles';
+import { expandHome } from '../platform/executable';
 
 export type NotificationLevel = 'all' | 'needsYou' | 'off';
 
@@ -87,8 +88,4 @@ function nonNegative(value: unknown, fallback: number): number {
 function stringRecord(value: unknown): Record<string, string> | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   return Object.fromEntries(Object.entries(value as Record<string, unknown>).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
-}
-
-function expandHome(p: string): string {
-  return p.startsWith('~/') ? `${process.env.HOME ?? ''}${p.slice(1)}` : p;
 }

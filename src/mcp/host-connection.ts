@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import { Emitter } from '../core/events';
-import { encodeJsonLine, LineDecoder } from '../providers/transport/jsonl';
+import { encodeJsonLine, LineDecoder } from '../platform/jsonl';
 import {
   ENV_SOCKET,
   HOST_PROTOCOL_VERSION,

@@ -19,6 +19,7 @@ import {
   type Task as McpTask,
 } from '@modelcontextprotocol/sdk/types.js';
 import { version } from '../../package.json';
+import { messageOf } from '../core/errors';
 import { outputUri, parseTaskUri, POLL_INTERVAL_MS, statusMessage, taskMarkdown, taskUri, toMcpTask, transcriptText } from './format';
 import { HostConnection, HostUnavailableError } from './host-connection';
 import { ENV_SOCKET, ENV_TOKEN, type HostEvent, type WireTask } from './protocol';
@@ -231,10 +232,6 @@ function protocolError(code: ErrorCode, message: string): Error {
 
 function errorResult(message: string): CallToolResult {
   return { content: [{ type: 'text', text: message }], isError: true };
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 async function main(): Promise<void> {

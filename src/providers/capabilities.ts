@@ -1,5 +1,5 @@
 import type { ProviderId } from '../core/task-state';
-import type { ProviderCapabilities } from './adapter';
+import type { ProviderCapabilities } from '../core/ports';
 
 /** A provider family: every `acp:<name>` agent shares the `acp` row. */
 export type ProviderFamily = 'codex' | 'claude-cli' | 'copilot' | 'acp';

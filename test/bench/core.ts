@@ -20,8 +20,8 @@ import { TaskManager } from '../../src/core/task-manager';
 import { TaskStore } from '../../src/core/task-store';
 import { TASK_STATUSES, type OutputEntry, type OutputKind, type TaskState } from '../../src/core/task-state';
 import { TranscriptStore } from '../../src/core/transcript';
-import type { RunOutcome } from '../../src/providers/adapter';
-import { ProviderRegistry } from '../../src/providers/registry';
+import type { RunOutcome } from '../../src/core/ports';
+import { ProviderRegistry } from '../../src/core/provider-registry';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 

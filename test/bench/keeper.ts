@@ -11,11 +11,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { attachKeeper, startKeeper, type KeeperTransport } from '../../src/providers/transport/keeper-transport';
-import { keeperPaths } from '../../src/providers/transport/keeper-protocol';
+import { attachKeeper, startKeeper, type KeeperTransport } from '../../src/keeper';
+import { keeperPaths } from '../../src/keeper/files';
 import { ProcessTransport } from '../../src/providers/transport/process-transport';
 import type { MessageTransport } from '../../src/providers/transport/transport';
-import { buildKeeper, fakeCli, makeRoot } from '../fixtures/fake-cli/harness';
+import { buildKeeper, fakeCli, makeRoot } from '../support/fake-cli';
 
 const LINES = 200_000;
 const LINE_BYTES = 200;

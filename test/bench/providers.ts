@@ -14,18 +14,18 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Emitter, silentLogger } from '../../src/core/events';
 import type { OutputEntry } from '../../src/core/task-state';
-import type { TaskHandle } from '../../src/providers/adapter';
+import type { TaskHandle } from '../../src/core/ports';
 import { AcpAgentProcess } from '../../src/providers/acp/connection';
-import { StreamingOutput } from '../../src/providers/acp/streaming-output';
+import { StreamingOutput } from '../../src/providers/stdio/streaming-output';
 import { AcpTranscript } from '../../src/providers/acp/transcript';
 import { ClaudeProvider, claudeArgs, claudeEnv, resolveClaudeExecutable } from '../../src/providers/claude';
 import { ClaudeRun } from '../../src/providers/claude/run';
 import { CopilotProvider, resolveCopilotExecutable } from '../../src/providers/copilot';
-import { LineDecoder } from '../../src/providers/transport/jsonl';
+import { LineDecoder } from '../../src/platform/jsonl';
 import type { MessageTransport, TransportClosed } from '../../src/providers/transport/transport';
 import { startMockAnthropicServer } from '../fixtures/mock-anthropic/server';
 import { startMockChatServer } from '../fixtures/mock-chat/server';
-import { makeContext, makeTask } from '../helpers/fake-handle';
+import { makeContext, makeTask } from '../support/fake-handle';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const TRANSCRIPTS = [path.join(ROOT, 'test/fixtures/transcripts'), path.resolve(ROOT, '../shared/protocols/transcripts')].find((dir) =>

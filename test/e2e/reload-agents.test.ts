@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { keeperDirFor } from '../../src/providers/transport/keeper-protocol';
+import { privateDirFor } from '../../src/platform/private-dir';
 import { startMockAnthropicServer, type MockAnthropicServer } from '../fixtures/mock-anthropic/server';
 import { startMockChatServer, type MockChatServer } from '../fixtures/mock-chat/server';
 import { Workbench, waitUntil } from './harness';
@@ -143,7 +143,7 @@ describe('stdio agents survive "Developer: Reload Window" (keeper)', { timeout: 
   });
 
   after(async () => {
-    const keeperDir = workspace ? keeperDirFor(workspace) : '';
+    const keeperDir = workspace ? privateDirFor(workspace) : '';
     const ours = (): number[] => [...new Set([...pidsWithEnv(homes), ...(keeperDir ? pidsWithCwd(keeperDir) : [])])];
     const atTeardown = ours().map(describeProcess);
     // Keepers run detached with an environment of their own (no harness marker), so stopping code-server does not
@@ -197,9 +197,9 @@ describe('stdio agents survive "Developer: Reload Window" (keeper)', { timeout: 
         const beforeForm = await questionForm(await taskPanel(workbench, id, { open: true }), 'command_approval');
         assert.match(await beforeForm.locator('.command-text').innerText(), /^touch approved\.txt && echo made$/);
         assert.ok(!fs.existsSync(file), 'nothing ran before the answer');
-        const agentPids = agentAndKeeperPids(home, keeperDirFor(workspace));
+        const agentPids = agentAndKeeperPids(home, privateDirFor(workspace));
         assert.ok(pidsWithEnv(home).length > 0, `the agent runs (processes with ${home} in their environment)`);
-        assert.ok(pidsWithCwd(keeperDirFor(workspace)).length > 0, 'its keeper runs');
+        assert.ok(pidsWithCwd(privateDirFor(workspace)).length > 0, 'its keeper runs');
 
         const tReload = Date.now();
         await reloadWindow(workbench);
@@ -207,7 +207,7 @@ describe('stdio agents survive "Developer: Reload Window" (keeper)', { timeout: 
         await showTasksViewSettled(workbench);
         await workbench.waitForTaskInGroup(id, 'Needs you', 60_000);
         const tBack = Date.now();
-        const stillAlive = agentAndKeeperPids(home, keeperDirFor(workspace));
+        const stillAlive = agentAndKeeperPids(home, privateDirFor(workspace));
         assert.deepEqual(agentPids.filter((pid) => !stillAlive.includes(pid)).map(describeProcess), [], 'the agent and keeper processes from before the reload still run');
         const frame = await taskPanel(workbench, id, { open: true });
         const form = await questionForm(frame, 'command_approval');
@@ -241,9 +241,9 @@ describe('stdio agents survive "Developer: Reload Window" (keeper)', { timeout: 
       await workbench.waitForTaskInGroup(id, 'Needs you', 120_000);
       const beforeForm = await questionForm(await taskPanel(workbench, id, { open: true }), 'command_approval');
       assert.match(await beforeForm.locator('.command-text').innerText(), /^touch approved\.txt && echo made$/);
-      const agentPids = agentAndKeeperPids(home, keeperDirFor(workspace));
+      const agentPids = agentAndKeeperPids(home, privateDirFor(workspace));
       assert.ok(pidsWithEnv(home).length > 0, 'the agent runs');
-      assert.ok(pidsWithCwd(keeperDirFor(workspace)).length > 0, 'its keeper runs');
+      assert.ok(pidsWithCwd(privateDirFor(workspace)).length > 0, 'its keeper runs');
 
       // The extension host of this workbench: a process of code-server's (it carries the harness marker) that runs
       // the extension host entry point.
@@ -265,7 +265,7 @@ describe('stdio agents survive "Developer: Reload Window" (keeper)', { timeout: 
       await showTasksViewSettled(workbench);
       await workbench.waitForTaskInGroup(id, 'Needs you', 60_000);
       const tBack = Date.now();
-      const stillAlive = agentAndKeeperPids(home, keeperDirFor(workspace));
+      const stillAlive = agentAndKeeperPids(home, privateDirFor(workspace));
       assert.deepEqual(agentPids.filter((pid) => !stillAlive.includes(pid)).map(describeProcess), [], 'the agent and keeper processes from before the kill still run');
       await workbench.runCommand('View: Close All Editors');
       const frame = await taskPanel(workbench, id, { open: true });

@@ -6,10 +6,10 @@
  * Node only: no vscode, no playwright, so the integration bundle can import it too.
  */
 import * as fs from 'node:fs';
-import { codexSocketDir } from '../../src/providers/codex/app-server';
+import { privateDirFor } from '../../src/platform/private-dir';
 import { MOCK_API_KEY_ENV } from '../fixtures/mock-responses/codex-home';
 
-export { MCP_ELICIT_SCRIPT, pinnedCodexBinary } from '../providers/codex-harness';
+export { MCP_ELICIT_SCRIPT, pinnedCodexBinary } from '../support/codex-harness';
 
 /** The id of the Codex profile the tests configure. */
 export const CODEX_PROFILE_ID = 'mock';
@@ -24,7 +24,7 @@ export function codexSettings(codexPath: string, codexHome: string): Record<stri
 
 /** Where the extension puts the sockets, logs and metadata of a workspace's Codex app-servers. */
 export function socketDirOf(workspace: string): string {
-  return codexSocketDir(workspace);
+  return privateDirFor(workspace);
 }
 
 interface ProcessInfo {

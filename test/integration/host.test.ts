@@ -4,7 +4,7 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { McpClientConfig } from '../../src/host/mcp-host';
-import { startClient } from '../fixtures/mcp-client/client';
+import { startClient } from '../support/mcp-client';
 import { EXTENSION_ID, agentTasks, eventually } from './support/agent-tasks';
 
 interface McpTestHooks {

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CallToolResultSchema, CreateTaskResultSchema, type Task } from '@modelcontextprotocol/sdk/types.js';
 import type { McpClientConfig } from '../../src/host/mcp-host';
-import { startClient, type TestClient } from '../fixtures/mcp-client/client';
+import { startClient, type TestClient } from '../support/mcp-client';
 import { type AgentTasksApi, agentTasks, cancelUnfinished, eventually, script } from './support/agent-tasks';
 
 const COPY_COMMAND = 'agentTasks.copyMcpConfig';

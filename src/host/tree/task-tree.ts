@@ -3,7 +3,7 @@ import { CommandId, ItemToken } from '../../constants';
 import type { TaskManager } from '../../core/task-manager';
 import { isTerminal, type TaskState, type TaskStatus } from '../../core/task-state';
 import { MAX_AGENT_TITLE, taskTitle } from '../../core/task-title';
-import type { ProviderRegistry } from '../../providers/registry';
+import type { ProviderRegistry } from '../../core/provider-registry';
 import { capabilitySummary, providerLimitations } from '../capabilities-text';
 import { elapsedOf, formatDuration, formatUsage, groupTasks, stateDetail, STATUS_PRESENTATION, type TaskGroup } from '../presentation';
 

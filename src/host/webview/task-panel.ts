@@ -5,7 +5,7 @@ import type { TaskManager } from '../../core/task-manager';
 import { isTerminal, type OutputEntry, type TaskState } from '../../core/task-state';
 import { MAX_AGENT_TITLE, TAB_TITLE_LENGTH, taskTitle } from '../../core/task-title';
 import type { Logger } from '../../core/events';
-import type { ProviderRegistry } from '../../providers/registry';
+import type { ProviderRegistry } from '../../core/provider-registry';
 import type { AnswerGate } from '../answering';
 import { elapsedOf, formatUsage, STATUS_PRESENTATION } from '../presentation';
 import { questionHash } from '../question-hash';

@@ -2,8 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as acp from '@agentclientprotocol/sdk/unstable';
 import type { Answer, FileChange, PendingQuestion } from '../../core/task-state';
-import type { DistributiveOmit } from '../adapter';
-import { createUnifiedDiff } from './unified-diff';
+import type { DistributiveOmit } from '../../core/ports';
+import { createUnifiedDiff } from '../stdio/unified-diff';
 
 /** The tool call a permission is about, merged from its `tool_call` / `tool_call_update` notifications. */
 export type ToolCallState = acp.ToolCallUpdate;

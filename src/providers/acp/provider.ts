@@ -1,9 +1,9 @@
 import type { Logger } from '../../core/events';
 import type { ProviderId } from '../../core/task-state';
-import type { ProviderAdapter, ProviderCapabilities, RunContext, RunOutcome, TaskHandle } from '../adapter';
+import type { ProviderAdapter, ProviderCapabilities, RunContext, RunOutcome, TaskHandle } from '../../core/ports';
 import { PROVIDER_CAPABILITIES } from '../capabilities';
-import type { ProviderKeeperOptions } from '../claude/provider';
-import { KeeperGoneError, keeperRefFrom, type KeeperTransport } from '../transport/keeper-transport';
+import { stopLiveRuns, type ProviderKeeperOptions } from '../stdio/keeper-run';
+import { isKeeperError, keeperRefFrom, type KeeperTransport } from '../../keeper';
 import { CommandNotFoundError } from '../transport/process-transport';
 import type { MessageTransport } from '../transport/transport';
 import type { AcpAgentLaunch } from './connection';
@@ -98,7 +98,7 @@ export class AcpProvider implements ProviderAdapter {
       try {
         keeper = await this.options.keeper.launcher.attach(ref, { onStderr: (text) => context.log.trace(`[${this.displayName} stderr] ${text.trimEnd()}`) });
       } catch (error) {
-        const why = error instanceof KeeperGoneError ? error.message : `could not reattach: ${error instanceof Error ? error.message : String(error)}`;
+        const why = isKeeperError(error, 'gone') ? error.message : `could not reattach: ${error instanceof Error ? error.message : String(error)}`;
         handle.appendOutput({ kind: 'status', text: `[recovery] ${this.displayName} is no longer running under its keeper (${why}).` });
       }
       if (keeper) {
@@ -128,14 +128,9 @@ export class AcpProvider implements ProviderAdapter {
     return (await this.run(context, handle, { kind: 'recover', sessionId, prompt: ACP_RESUME_PROMPT })).outcome;
   }
 
-  /** Stops every running agent process; a run under a keeper that the window's 'shutdown' abort already let go of keeps running. */
-  async dispose(): Promise<void> {
-    for (const run of this.live.keys()) run.kill();
-    // Wait (briefly) until every run has ended or let go of its keeper, so the host does not exit mid-detach.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, 5000)));
-    await Promise.race([Promise.allSettled([...this.live.values()]), limit]);
-    clearTimeout(timer);
+  /** Stops every running agent process (see stopLiveRuns). */
+  dispose(): Promise<void> {
+    return stopLiveRuns(this.live);
   }
 
   /** How to start the agent for this run; undefined when the executable cannot be found. */

@@ -1,6 +1,6 @@
 import type * as acp from '@agentclientprotocol/sdk/unstable';
 import { Emitter, type Disposable, type Logger } from '../../core/events';
-import type { KeeperTransport } from '../transport/keeper-transport';
+import type { KeeperTransport } from '../../keeper';
 import type { MessageTransport, TransportClosed } from '../transport/transport';
 
 /** What the journal of an ACP agent that kept running under its keeper says about its turn. */

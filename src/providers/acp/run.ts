@@ -1,14 +1,15 @@
 import type * as acp from '@agentclientprotocol/sdk/unstable';
 import type { Disposable, Logger } from '../../core/events';
 import type { Answer, Usage } from '../../core/task-state';
-import type { RunOutcome, TaskHandle } from '../adapter';
-import { KeeperTransport } from '../transport/keeper-transport';
+import type { RunOutcome, TaskHandle } from '../../core/ports';
+import { KeeperTransport } from '../../keeper';
 import { CommandNotFoundError } from '../transport/process-transport';
 import type { MessageTransport, TransportClosed } from '../transport/transport';
 import { AcpAgentProcess, spawnAcpAgent, type AcpAgentLaunch } from './connection';
 import { permissionOutcome, permissionQuestion } from './permissions';
 import { AcpReattachTransport } from './reattach';
-import { StreamingOutput } from './streaming-output';
+import { mutableOutput } from '../stdio/keeper-run';
+import type { StreamingOutput } from '../stdio/streaming-output';
 import { AcpTranscript } from './transcript';
 
 /** How a prompt turn ended, for the provider to classify (e.g. Copilot's 429 that arrives as text). */
@@ -95,14 +96,7 @@ export class AcpRun {
 
   constructor(private readonly options: AcpRunOptions) {
     const handle = options.handle;
-    this.output = new StreamingOutput(
-      {
-        appendOutput: (entry) => {
-          if (!this.muted) handle.appendOutput(entry);
-        },
-      },
-      options.flushIntervalMs ?? 100,
-    );
+    this.output = mutableOutput(handle, () => this.muted, options.flushIntervalMs);
     this.transcript = new AcpTranscript(this.output, options.runKey, options.cwd, (title) => handle.setTitle(title));
     const transport = options.transport ?? spawnAcpAgent(options.launch, options.cwd, options.log, options.agentName);
     this.process = new AcpAgentProcess(transport, options.log, options.agentName);

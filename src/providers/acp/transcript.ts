@@ -1,8 +1,8 @@
 import type * as acp from '@agentclientprotocol/sdk/unstable';
 import type { OutputEntry } from '../../core/task-state';
 import { asRecord, commandOf, displayPath, mergeToolCall, type ToolCallState } from './permissions';
-import type { StreamingOutput } from './streaming-output';
-import { createUnifiedDiff } from './unified-diff';
+import type { StreamingOutput } from '../stdio/streaming-output';
+import { createUnifiedDiff } from '../stdio/unified-diff';
 
 const MAX_DETAIL_CHARS = 8000;
 

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
-import { fileSize, findExecutable, firstFile, isMuslLinux, isNodeScript } from '../acp/executable';
+import { findExecutable, firstFile, isMuslLinux, isNodeScript } from '../../platform/executable';
+import { fileSize } from '../../platform/process';
 
 /** Below this size `bin/claude.exe` is the npm package's placeholder, left when its postinstall did not run. */
 const PLACEHOLDER_MAX_BYTES = 1024 * 1024;

@@ -9,8 +9,8 @@ import type {
   NotebookEditInput,
 } from '@anthropic-ai/claude-code/sdk-tools';
 import type { Answer, FileChange, PendingQuestion, UserInputQuestion } from '../../core/task-state';
-import type { DistributiveOmit } from '../adapter';
-import { createUnifiedDiff } from '../acp/unified-diff';
+import type { DistributiveOmit } from '../../core/ports';
+import { createUnifiedDiff } from '../stdio/unified-diff';
 import type { ClaudeCanUseToolRequest, ClaudePermissionResult, ClaudePermissionUpdate } from './protocol';
 
 /** Tools whose approval is a file change (PROTOCOLS.md: "Pause kinds mapped to internal kinds"). */

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../core/events';
 import type { TaskState } from '../../core/task-state';
-import type { ProviderAdapter, RunContext, RunOutcome, TaskHandle } from '../adapter';
+import type { ProviderAdapter, RunContext, RunOutcome, TaskHandle } from '../../core/ports';
 import { PROVIDER_CAPABILITIES } from '../capabilities';
-import { KeeperGoneError, keeperRefFrom, type KeeperLauncher, type KeeperTransport } from '../transport/keeper-transport';
+import { isKeeperError, keeperRefFrom, type KeeperTransport } from '../../keeper';
+import { stopLiveRuns, type ProviderKeeperOptions } from '../stdio/keeper-run';
 import { CommandNotFoundError } from '../transport/process-transport';
 import type { MessageTransport } from '../transport/transport';
 import { resolveClaudeExecutable } from './executable';
@@ -31,13 +32,6 @@ export interface ClaudeProviderOptions {
    * cannot start) the process is a child of the extension host.
    */
   keeper?: ProviderKeeperOptions;
-}
-
-/** How a stdio provider runs its agents under keepers. */
-export interface ProviderKeeperOptions {
-  launcher: KeeperLauncher;
-  /** agentTasks.keepRunningMinutes in ms, read at every start. */
-  keepRunningMs: () => number;
 }
 
 interface RunRequest {
@@ -89,7 +83,7 @@ export class ClaudeProvider implements ProviderAdapter {
       try {
         transport = await this.options.keeper.launcher.attach(ref, { onStderr: (text) => context.log.trace(`[claude stderr] ${text.trimEnd()}`) });
       } catch (error) {
-        const why = error instanceof KeeperGoneError ? error.message : `Could not reattach: ${error instanceof Error ? error.message : String(error)}`;
+        const why = isKeeperError(error, 'gone') ? error.message : `Could not reattach: ${error instanceof Error ? error.message : String(error)}`;
         recovery(handle, `Claude Code is no longer running under its keeper (${why}).`);
       }
       if (transport) {
@@ -118,14 +112,9 @@ export class ClaudeProvider implements ProviderAdapter {
     return end.outcome;
   }
 
-  /** Stops every running Claude Code process; a run under a keeper that the window's 'shutdown' abort already let go of keeps running. */
-  async dispose(): Promise<void> {
-    for (const run of this.live.keys()) run.kill();
-    // Wait (briefly) until every run has ended or let go of its keeper, so the host does not exit mid-detach.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, 5000)));
-    await Promise.race([Promise.allSettled([...this.live.values()]), limit]);
-    clearTimeout(timer);
+  /** Stops every running Claude Code process (see stopLiveRuns). */
+  dispose(): Promise<void> {
+    return stopLiveRuns(this.live);
   }
 
   private async run(context: RunContext, handle: TaskHandle, request: RunRequest): Promise<ClaudeRunEnd> {

@@ -1,8 +1,9 @@
 import type { Disposable, Logger } from '../../core/events';
 import type { Usage } from '../../core/task-state';
-import { QuestionWithdrawnError, type RunOutcome, type TaskHandle } from '../adapter';
-import { StreamingOutput } from '../acp/streaming-output';
-import { KeeperTransport } from '../transport/keeper-transport';
+import { QuestionWithdrawnError, type RunOutcome, type TaskHandle } from '../../core/ports';
+import { mutableOutput } from '../stdio/keeper-run';
+import type { StreamingOutput } from '../stdio/streaming-output';
+import { isKeeperError, KeeperTransport } from '../../keeper';
 import { CommandNotFoundError, ProcessTransport } from '../transport/process-transport';
 import type { MessageTransport, TransportClosed } from '../transport/transport';
 import { toolPermissionPrompt } from './permissions';
@@ -90,14 +91,7 @@ export class ClaudeRun {
 
   constructor(private readonly options: ClaudeRunOptions) {
     const handle = options.handle;
-    this.output = new StreamingOutput(
-      {
-        appendOutput: (entry) => {
-          if (!this.muted) handle.appendOutput(entry);
-        },
-      },
-      options.flushIntervalMs ?? 100,
-    );
+    this.output = mutableOutput(handle, () => this.muted, options.flushIntervalMs);
     this.transcript = new ClaudeTranscript(this.output, options.runKey, { cwd: options.cwd });
     this.transport =
       options.transport ??
@@ -380,7 +374,7 @@ export class ClaudeRun {
       this.finish({ status: 'aborted' });
       return;
     }
-    if (closed.error && closed.error.name === 'KeeperDetachedError') {
+    if (isKeeperError(closed.error, 'detached')) {
       this.finish({ status: 'aborted' });
       return;
     }

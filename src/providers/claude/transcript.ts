@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import type { FileChange, OutputEntry } from '../../core/task-state';
-import type { StreamingOutput } from '../acp/streaming-output';
+import type { StreamingOutput } from '../stdio/streaming-output';
 import { commandText, FILE_TOOLS, proposedFileChange, type PermissionContext } from './permissions';
 import type {
   ClaudeAssistantMessage,

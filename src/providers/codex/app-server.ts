@@ -1,17 +1,36 @@
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Disposable, Logger } from '../../core/events';
-import { killProcessTree, mergeEnv } from '../transport/process-transport';
+import { messageOf } from '../../core/errors';
+import { raceAbort } from '../../platform/abort';
+import { ensurePrivateDir } from '../../platform/private-dir';
+import { commandLineIncludes, delay, fileSize, killProcessTree, mergeEnv, readTail, removeQuietly, waitForExit } from '../../platform/process';
 import { UnixWebSocketTransport } from '../transport/websocket-transport';
 import type { CodexExecutable } from './executable';
-import { CodexRpcConnection, ConnectionClosedError, type ClientMethod, type ClientParams, type ClientResults, type RequestOptions } from './rpc';
+import {
+  CodexRpcConnection,
+  ConnectionClosedError,
+  type ClientMethod,
+  type ClientParams,
+  type ClientResults,
+  type RequestOptions,
+} from './rpc';
 import { ThreadRouter, type RequestReply, type ServerLost, type ThreadListener } from './thread-router';
 import { startWatchdog, touch, watchdogTiming, type WatchdogTiming } from './watchdog';
 
-export type { RequestReply, ServerLost, ThreadListener };
+import {
+  acquireStartLock,
+  describeExit,
+  isCodexProcess,
+  isStillRunning,
+  readMetadata,
+  rotateLog,
+  safeFileKey,
+  type CodexServerMetadata,
+} from './server-files';
+
+export type { CodexServerMetadata, RequestReply, ServerLost, ThreadListener };
 
 /** What a task run needs from the server hosting its thread. */
 export interface ThreadHost {
@@ -36,7 +55,7 @@ export interface CodexAppServerOptions {
   executable: () => CodexExecutable | undefined;
   /** CODEX_HOME and the profile's env, merged over process.env. */
   env: Record<string, string>;
-  /** The private directory of sockets, logs and metadata (see codexSocketDir). */
+  /** The private directory of sockets, logs and metadata (see privateDirFor). */
   socketDir: string;
   log: Logger;
   clientInfo: { name: string; title: string; version: string };
@@ -48,21 +67,7 @@ export interface CodexAppServerOptions {
   keepRunningMs?: () => number;
 }
 
-/** What is written beside the socket so another window (or a reload) can find and stop the server. */
-export interface CodexServerMetadata {
-  version: 1;
-  pid: number;
-  profileKey: string;
-  socketPath: string;
-  logPath: string;
-  command: string;
-  startedAt: number;
-  /** The shell loop that stops the server when no window is connected (see watchdog.ts). */
-  watchdogPid?: number;
-}
-
 const CONNECT_TIMEOUT_MS = 3000;
-const MAX_LOG_BYTES = 4 * 1024 * 1024;
 const STDERR_TAIL_BYTES = 4 * 1024;
 
 /**
@@ -154,7 +159,7 @@ export class CodexAppServer implements ThreadHost {
 
   /** The last few KB the server wrote to its log since it was started. */
   stderrTail(): string {
-    return readTail(this.logPath, this.logStartOffset, STDERR_TAIL_BYTES);
+    return readTail(this.logPath, STDERR_TAIL_BYTES, this.logStartOffset);
   }
 
   /** Disconnects and leaves the server running (a window reload); threads keep going and can be reattached. */
@@ -188,7 +193,11 @@ export class CodexAppServer implements ThreadHost {
   }
 
   private async establish(): Promise<CodexRpcConnection> {
-    ensurePrivateDir(this.options.socketDir);
+    try {
+      ensurePrivateDir(this.options.socketDir, 'the Codex socket');
+    } catch (error) {
+      throw new CodexStartError(messageOf(error));
+    }
     await this.waitForBackoff();
     // Windows on the same workspace share the socket: one of them starts the server, the others join it.
     const releaseLock = await acquireStartLock(this.lockPath);
@@ -377,7 +386,7 @@ export class CodexAppServer implements ThreadHost {
   }
 
   private stopWatchdog(metadata = readMetadata(this.metadataPath)): void {
-    if (metadata?.watchdogPid !== undefined && commandLineIncludes(metadata.watchdogPid, this.heartbeatPath)) {
+    if (metadata?.watchdogPid !== undefined && commandLineIncludes(metadata.watchdogPid, this.heartbeatPath, () => process.platform !== 'linux')) {
       killProcessTree(metadata.watchdogPid, 'SIGKILL');
     }
   }
@@ -431,188 +440,5 @@ export class CodexAppServer implements ThreadHost {
     if (this.router.size > 0) return;
     this.options.log.info(`[codex] stopping the idle app-server for profile "${this.options.profileKey}"`);
     await this.shutdown();
-  }
-
-}
-
-/** Takes the start lock (an exclusive file); a lock older than 45 s is a crashed starter's and is broken. */
-async function acquireStartLock(lockPath: string): Promise<() => void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      const fd = fs.openSync(lockPath, 'wx', 0o600);
-      fs.writeSync(fd, String(process.pid));
-      fs.closeSync(fd);
-      return () => removeQuietly(lockPath);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      let age = 0;
-      try {
-        age = Date.now() - fs.statSync(lockPath).mtimeMs;
-      } catch {
-        continue; // released meanwhile
-      }
-      if (age > 45_000 || Date.now() > deadline) removeQuietly(lockPath);
-      else await delay(100);
-    }
-  }
-}
-
-/** The socket directory for a workspace: short (Unix socket paths are limited to ~107 bytes) and private (0700). */
-export function codexSocketDir(workspacePath: string, uid: number = process.getuid?.() ?? 0): string {
-  const hash = createHash('sha256').update(`${workspacePath}\0${uid}`).digest('hex').slice(0, 8);
-  const name = `atw-${hash}`;
-  const preferred = path.join(os.tmpdir(), name);
-  // Leave room for "/codex-<profile>.sock".
-  return Buffer.byteLength(preferred) <= 60 || process.platform === 'win32' ? preferred : path.join('/tmp', name);
-}
-
-/** A profile id as a short, safe file name part. */
-export function safeFileKey(key: string): string {
-  const cleaned = key.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 24);
-  if (cleaned === key) return cleaned;
-  return `${cleaned}-${createHash('sha256').update(key).digest('hex').slice(0, 6)}`;
-}
-
-function ensurePrivateDir(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const stat = fs.lstatSync(dir);
-  if (!stat.isDirectory() || stat.isSymbolicLink()) throw new CodexStartError(`${dir} is not a directory`);
-  if (process.platform === 'win32') return;
-  if (stat.uid !== process.getuid?.()) throw new CodexStartError(`${dir} belongs to another user; refusing to put the Codex socket there`);
-  if ((stat.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
-}
-
-
-function readMetadata(file: string): CodexServerMetadata | undefined {
-  try {
-    const value = JSON.parse(fs.readFileSync(file, 'utf8')) as CodexServerMetadata;
-    return typeof value.pid === 'number' ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** True when `pid` is alive and (where /proc exists) is a codex app-server, so a reused pid is never killed. */
-function isCodexProcess(pid: number): boolean {
-  return commandLineIncludes(pid, 'app-server');
-}
-
-/** True when `pid` is alive and its command line contains `text` (assumed where /proc is missing). */
-function commandLineIncludes(pid: number, text: string): boolean {
-  if (!processExists(pid)) return false;
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text);
-  } catch {
-    return process.platform !== 'linux';
-  }
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function isStillRunning(pid: number, graceMs: number): Promise<boolean> {
-  return !(await waitForExit(pid, graceMs));
-}
-
-async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!processExists(pid) || isZombie(pid)) return true;
-    await delay(25);
-  }
-  return !processExists(pid) || isZombie(pid);
-}
-
-function isZombie(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return /\) Z /.test(stat);
-  } catch {
-    return false;
-  }
-}
-
-function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
-  return signal ? `signal ${signal}` : `code ${code}`;
-}
-
-function fileSize(file: string): number {
-  try {
-    return fs.statSync(file).size;
-  } catch {
-    return 0;
-  }
-}
-
-function readTail(file: string, from: number, bytes: number): string {
-  try {
-    const size = fileSize(file);
-    const start = Math.max(from, size - bytes);
-    if (size <= start) return '';
-    const fd = fs.openSync(file, 'r');
-    try {
-      const buffer = Buffer.alloc(size - start);
-      fs.readSync(fd, buffer, 0, buffer.length, start);
-      return buffer.toString('utf8');
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    return '';
-  }
-}
-
-function rotateLog(file: string): void {
-  if (fileSize(file) > MAX_LOG_BYTES) {
-    try {
-      fs.renameSync(file, `${file}.1`);
-    } catch {
-      // Keep appending.
-    }
-  }
-}
-
-function removeQuietly(file: string): void {
-  try {
-    fs.unlinkSync(file);
-  } catch {
-    // Already gone.
-  }
-}
-
-const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Resolves like `promise`, or rejects with the signal's reason when it aborts first. */
-export function raceAbort<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(new AbortedError(signal.reason));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new AbortedError(signal.reason));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
-/** The caller's signal aborted while it waited. */
-export class AbortedError extends Error {
-  constructor(readonly reason: unknown) {
-    super('aborted');
-    this.name = 'AbortedError';
   }
 }

@@ -1,6 +1,5 @@
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { expandHome, findOnPath, isDirectory, isFile, isNodeScript, safeRealpath } from '../../platform/executable';
 
 /** How to spawn Codex: the native binary when it can be found, with the environment its npm wrapper would set. */
 export interface CodexExecutable {
@@ -58,61 +57,4 @@ function nativeBinaryBesideWrapper(wrapper: string): string | undefined {
     path.join(packageRoot, 'vendor', triple, 'bin', exe),
   ];
   return candidates.find(isFile);
-}
-
-function findOnPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
-  const pathKey = Object.keys(env).find((key) => key.toUpperCase() === 'PATH') ?? 'PATH';
-  const extensions = process.platform === 'win32' ? ['.exe', '.cmd', ''] : [''];
-  for (const dir of (env[pathKey] ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    for (const extension of extensions) {
-      const candidate = path.join(dir, name + extension);
-      if (isFile(candidate)) return candidate;
-    }
-  }
-  return undefined;
-}
-
-function isNodeScript(file: string): boolean {
-  if (/\.[cm]?js$/.test(file)) return true;
-  try {
-    const fd = fs.openSync(file, 'r');
-    try {
-      const head = Buffer.alloc(64);
-      const read = fs.readSync(fd, head, 0, head.length, 0);
-      return /^#!.*\bnode\b/.test(head.subarray(0, read).toString('utf8'));
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    return false;
-  }
-}
-
-function expandHome(file: string): string {
-  return file === '~' || file.startsWith('~/') ? path.join(os.homedir(), file.slice(1)) : file;
-}
-
-function safeRealpath(file: string): string {
-  try {
-    return fs.realpathSync(file);
-  } catch {
-    return file;
-  }
-}
-
-function isFile(file: string): boolean {
-  try {
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function isDirectory(file: string): boolean {
-  try {
-    return fs.statSync(file).isDirectory();
-  } catch {
-    return false;
-  }
 }

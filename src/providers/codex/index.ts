@@ -1,3 +1,3 @@
 export { CodexProvider, CODEX_CAPABILITIES, CODEX_PATH_SETTING, type CodexProviderOptions, type CodexThreadPolicy } from './provider';
-export { CodexAppServer, CodexStartError, codexSocketDir, type CodexServerMetadata } from './app-server';
+export { CodexAppServer, CodexStartError, type CodexServerMetadata } from './app-server';
 export { resolveCodexExecutable, type CodexExecutable } from './executable';

@@ -8,8 +8,10 @@ import type {
   RunContext,
   RunOutcome,
   TaskHandle,
-} from '../adapter';
-import { AbortedError, CodexAppServer, CodexStartError, codexSocketDir } from './app-server';
+} from '../../core/ports';
+import { AbortedError } from '../../platform/abort';
+import { privateDirFor } from '../../platform/private-dir';
+import { CodexAppServer, CodexStartError } from './app-server';
 import { resolveCodexExecutable } from './executable';
 import type { AskForApproval } from './protocol/v2/AskForApproval';
 import type { CollaborationMode } from './protocol/CollaborationMode';
@@ -50,7 +52,7 @@ export interface CodexProviderOptions {
   interruptTimeoutMs?: number;
   /** How often streaming transcript entries are re-emitted (default 100 ms; 0 = every delta). */
   flushIntervalMs?: number;
-  /** Overrides the socket directory (default: derived from the workspace path, see codexSocketDir). */
+  /** Overrides the socket directory (default: derived from the workspace path, see privateDirFor). */
   socketDir?: string;
   /** The extension version, sent to Codex as client info. */
   clientVersion?: string;
@@ -73,7 +75,7 @@ export class CodexProvider implements ProviderAdapter {
   private disposed = false;
 
   constructor(private readonly options: CodexProviderOptions) {
-    this.socketDir = options.socketDir ?? codexSocketDir(options.workspacePath);
+    this.socketDir = options.socketDir ?? privateDirFor(options.workspacePath);
   }
 
   async start(context: RunContext, handle: TaskHandle): Promise<RunOutcome> {

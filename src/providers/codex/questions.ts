@@ -1,4 +1,4 @@
-import type { DistributiveOmit } from '../adapter';
+import type { DistributiveOmit } from '../../core/ports';
 import type { Answer, FileChange, PendingQuestion } from '../../core/task-state';
 import type { ServerRequest } from './protocol/ServerRequest';
 import type { CommandExecutionApprovalDecision } from './protocol/v2/CommandExecutionApprovalDecision';

@@ -1,6 +1,6 @@
 import type { Disposable, Logger } from '../../core/events';
 import type { Answer } from '../../core/task-state';
-import { QuestionWithdrawnError, type RunOutcome, type TaskAbortReason, type TaskHandle } from '../adapter';
+import { QuestionWithdrawnError, type RunOutcome, type TaskAbortReason, type TaskHandle } from '../../core/ports';
 import type { ThreadHost } from './app-server';
 import type { RequestReply, ServerLost, ThreadListener } from './thread-router';
 import type { ServerNotification } from './protocol/ServerNotification';

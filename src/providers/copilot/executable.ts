@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { findExecutable, firstFile, isMuslLinux, isNodeScript } from '../acp/executable';
+import { findExecutable, firstFile, isMuslLinux, isNodeScript } from '../../platform/executable';
 
 /**
  * Finds Copilot CLI from the `agentTasks.copilot.path` setting (empty: `copilot` on PATH). The npm package's

@@ -1,10 +1,10 @@
 import type { Logger } from '../../core/events';
-import type { RunContext, RunOutcome } from '../adapter';
+import type { RunContext, RunOutcome } from '../../core/ports';
 import type { AcpAgentLaunch } from '../acp/connection';
 import { AcpProvider } from '../acp/provider';
 import type { AcpTurnEnd } from '../acp/run';
 import { PROVIDER_CAPABILITIES } from '../capabilities';
-import type { ProviderKeeperOptions } from '../claude/provider';
+import type { ProviderKeeperOptions } from '../stdio/keeper-run';
 import { resolveCopilotExecutable } from './executable';
 
 export const COPILOT_PATH_SETTING = 'agentTasks.copilot.path';

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { Emitter } from '../../core/events';
-import { encodeJsonLine, LineDecoder, parseJsonLine } from './jsonl';
-import type { MessageTransport, TransportClosed } from './transport';
+import { encodeJsonLine, LineDecoder, parseJsonLine } from '../../platform/jsonl';
+import { killProcessTree, mergeEnv } from '../../platform/process';
+import { BaseTransport, type TransportClosed } from './transport';
 
 const STDERR_TAIL_BYTES = 8 * 1024;
 
@@ -27,13 +27,7 @@ export class CommandNotFoundError extends Error {
  * Runs an agent as a child process speaking JSONL over stdio. The child leads its own process group, so
  * kill() ends the whole tree (shells and tools the agent started), not just the direct child.
  */
-export class ProcessTransport implements MessageTransport {
-  private readonly messageEmitter = new Emitter<unknown>();
-  private readonly malformedEmitter = new Emitter<{ raw: string; error: Error }>();
-  private readonly closeEmitter = new Emitter<TransportClosed>();
-  readonly onMessage = this.messageEmitter.event;
-  readonly onMalformed = this.malformedEmitter.event;
-  readonly onClose = this.closeEmitter.event;
+export class ProcessTransport extends BaseTransport {
 
   private readonly child: ChildProcess;
   private readonly decoder = new LineDecoder();
@@ -42,6 +36,7 @@ export class ProcessTransport implements MessageTransport {
   private readonly exited: Promise<TransportClosed>;
 
   constructor(options: ProcessTransportOptions) {
+    super();
     this.child = spawn(options.command, [...options.args], {
       cwd: options.cwd,
       env: mergeEnv(process.env, options.env),
@@ -128,28 +123,3 @@ export class ProcessTransport implements MessageTransport {
   }
 }
 
-/** Kills a process group led by `pid` (falls back to the single process). Never throws. */
-export function killProcessTree(pid: number | undefined, signal: NodeJS.Signals = 'SIGKILL'): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(process.platform === 'win32' ? pid : -pid, signal);
-  } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // Already gone.
-    }
-  }
-}
-
-export function mergeEnv(
-  base: NodeJS.ProcessEnv,
-  extra: Record<string, string | undefined> | undefined,
-): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...base };
-  for (const [key, value] of Object.entries(extra ?? {})) {
-    if (value === undefined) delete env[key];
-    else env[key] = value;
-  }
-  return env;
-}

@@ -1,4 +1,4 @@
-import type { Event } from '../../core/events';
+import { Emitter, type Event } from '../../core/events';
 
 /** Why a transport closed. `stderrTail` is the last few KB the agent wrote to stderr (for error messages). */
 export interface TransportClosed {
@@ -26,4 +26,19 @@ export interface MessageTransport {
   close(graceMs?: number): Promise<TransportClosed>;
   /** Kills the agent (its whole process tree) at once. */
   kill(): void;
+}
+
+/** The events every transport has; a transport fires them through the protected emitters. */
+export abstract class BaseTransport implements MessageTransport {
+  protected readonly messageEmitter = new Emitter<unknown>();
+  protected readonly malformedEmitter = new Emitter<{ raw: string; error: Error }>();
+  protected readonly closeEmitter = new Emitter<TransportClosed>();
+  readonly onMessage = this.messageEmitter.event;
+  readonly onMalformed = this.malformedEmitter.event;
+  readonly onClose = this.closeEmitter.event;
+
+  abstract readonly closed: boolean;
+  abstract send(message: unknown): void;
+  abstract close(graceMs?: number): Promise<TransportClosed>;
+  abstract kill(): void;
 }

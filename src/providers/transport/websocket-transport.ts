@@ -1,6 +1,5 @@
 import WebSocket from 'ws';
-import { Emitter } from '../../core/events';
-import type { MessageTransport, TransportClosed } from './transport';
+import { BaseTransport, type TransportClosed } from './transport';
 
 export interface UnixWebSocketOptions {
   /** Gives up connecting after this long (default 5 s). */
@@ -13,19 +12,14 @@ export interface UnixWebSocketOptions {
  * --listen unix://…` speaks them. The transport owns only the connection: close() and kill() disconnect and leave
  * the server running, because a server that outlives the window is the point of listening on a socket.
  */
-export class UnixWebSocketTransport implements MessageTransport {
-  private readonly messageEmitter = new Emitter<unknown>();
-  private readonly malformedEmitter = new Emitter<{ raw: string; error: Error }>();
-  private readonly closeEmitter = new Emitter<TransportClosed>();
-  readonly onMessage = this.messageEmitter.event;
-  readonly onMalformed = this.malformedEmitter.event;
-  readonly onClose = this.closeEmitter.event;
+export class UnixWebSocketTransport extends BaseTransport {
 
   private closeInfo: TransportClosed | undefined;
   private readonly closedPromise: Promise<TransportClosed>;
   private resolveClosed!: (info: TransportClosed) => void;
 
   private constructor(private readonly socket: WebSocket) {
+    super();
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
     socket.on('message', (data, isBinary) => this.handleFrame(data, isBinary));
     socket.on('close', (code, reason) => {

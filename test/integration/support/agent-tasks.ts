@@ -1,7 +1,7 @@
 // Shared by the integration suites: the extension's API as tests see it, and waits on task status.
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import type { ProviderAdapter } from '../../../src/providers/adapter';
+import type { ProviderAdapter } from '../../../src/core/ports';
 import type { Answer, CreateTaskInput, TaskSnapshot, TaskStatus } from '../../../src/core/task-state';
 
 export const EXTENSION_ID = 'agenttasks.agent-task-worker';

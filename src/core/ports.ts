@@ -1,0 +1,117 @@
+import type { Disposable, Logger } from './events';
+import type { ResolvedProfile } from './profiles';
+import type {
+  Answer,
+  OutputEntry,
+  PendingQuestion,
+  PendingQuestionType,
+  ProviderId,
+  TaskSnapshot,
+  TaskState,
+  Usage,
+} from './task-state';
+
+/** What a provider can do; data shown in the UI and used by recovery and the scheduler. */
+export interface ProviderCapabilities {
+  /** Pause kinds the agent can raise. */
+  pauseKinds: readonly PendingQuestionType[];
+  /** Can continue a task after the agent process died (thread/resume, --resume, session/load). */
+  resumeAfterCrash: boolean;
+  /** The agent process outlives the window (a detached server or keeper), so reattach keeps pending questions. */
+  survivesReload: boolean;
+  /** A follow-up can continue the same conversation. */
+  followUps: boolean;
+  /** One process hosts several sessions at once. */
+  sessionsPerProcess: 'one' | 'many';
+  /** Reports cost in USD (not just tokens). */
+  reportsCost: boolean;
+  /** Signals rate limits in a way that triggers cooldown and failover. */
+  rateLimitSignals: boolean;
+}
+
+/** What a run of an adapter gets from the manager. */
+export interface RunContext {
+  /** A snapshot of the task at start; `sessionId` is set for follow-ups and resumes. */
+  readonly task: Readonly<TaskState>;
+  /** The profile chosen for this attempt, if any. */
+  readonly profile?: ResolvedProfile;
+  /** Aborted on cancel or timeout; `signal.reason` is a TaskAbortReason. */
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+}
+
+export type TaskAbortReason = 'cancelled' | 'timed_out' | 'shutdown';
+
+/** An action the user can take on an error, e.g. open the setting that names a missing CLI. */
+export interface ErrorAction {
+  kind: 'openSettings';
+  setting: string;
+  label?: string;
+}
+
+/** How a run ended, as the adapter reports it. Cancel and timeout are decided by the manager from the signal. */
+export type RunOutcome =
+  | { status: 'completed'; result?: string }
+  | { status: 'failed'; error: string; exitCode?: number; action?: ErrorAction }
+  | { status: 'rate_limited'; error: string; retryAfterMs?: number }
+  /** The run stopped because the signal was aborted. */
+  | { status: 'aborted' };
+
+/** The adapter's only way to affect its task. It never touches the store or the UI. */
+export interface TaskHandle {
+  readonly taskId: string;
+  /** Appends a transcript entry; an entry with the `id` of an earlier one replaces it (streaming). */
+  appendOutput(entry: Omit<OutputEntry, 'at'> & { at?: number }): void;
+  /** Raises a question and resolves with the user's answer. Rejects if the task is aborted or the question withdrawn. */
+  ask(question: DistributiveOmit<PendingQuestion, 'askedAt'>): Promise<Answer>;
+  /** Removes a question that was answered elsewhere or is no longer valid. */
+  withdrawQuestion(requestId: string, reason: string): void;
+  reportUsage(usage: Usage): void;
+  setSessionId(sessionId: string): void;
+  /** The agent's own title for the thread/session (untrusted: the manager keeps it as capped plain text). */
+  setTitle(title: string): void;
+  /** Data recovery will need (thread id, socket path, …). Never secrets. */
+  setProviderState(state: Record<string, unknown>): void;
+  /** A snapshot of account rate-limit information for the profile (shown in its tooltip). */
+  reportRateLimitInfo(info: Record<string, unknown>): void;
+}
+
+export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** The contract every agent integration implements. */
+export interface ProviderAdapter {
+  readonly id: ProviderId;
+  readonly displayName: string;
+  readonly capabilities: ProviderCapabilities;
+  /** Runs a task (a new one, or a follow-up when `task.continueSession` and `task.sessionId` are set). */
+  start(context: RunContext, handle: TaskHandle): Promise<RunOutcome>;
+  /**
+   * Continues a task after the extension host restarted (reattach to a live process, or resume a dead one).
+   * Adapters that cannot resume leave it out; the task then becomes `unknown`.
+   */
+  resume?(context: RunContext, handle: TaskHandle): Promise<RunOutcome>;
+  /** Releases processes and sockets the adapter owns across tasks. */
+  dispose?(): void | Promise<void>;
+}
+
+/**
+ * Where a task's files live; implemented outside core (worktrees). Every hook is optional: without one, a task runs
+ * in its `cwd` as given.
+ */
+export interface TaskWorkspaces {
+  /**
+   * Runs inside the task's scheduler slot, after it became running and before its adapter starts. It should stop
+   * when `signal` aborts (cancel, timeout, shutdown); a rejection fails the task with its message.
+   */
+  prepare?(task: Readonly<TaskSnapshot>, signal: AbortSignal): Promise<void>;
+}
+
+/** Thrown by TaskHandle.ask when a question goes away without an answer. */
+export class QuestionWithdrawnError extends Error {
+  constructor(readonly requestId: string, reason: string) {
+    super(reason);
+    this.name = 'QuestionWithdrawnError';
+  }
+}
+
+export type { Disposable, ResolvedProfile };

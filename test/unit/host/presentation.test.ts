@@ -1,0 +1,63 @@
+// What a task row says about its state (src/host/presentation.ts stateDetail): the detail that follows the provider in
+// the row's description, while the label keeps the task's title.
+import * as assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { PendingQuestion, TaskState, TaskStatus } from '../../../src/core/task-state';
+import { formatMinutes, stateDetail } from '../../../src/host/presentation';
+
+const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);
+
+function task(status: TaskStatus, extra: Partial<TaskState> = {}): TaskState {
+  return {
+    id: 'manual-catshark-318', status, provider: 'codex', taskType: 'general', prompt: 'Add a --verbose flag', cwd: '/w',
+    timestamps: { created: NOW - 600_000, updated: NOW }, output: [], dependsOn: [], labels: [], pendingQuestions: [], ...extra,
+  };
+}
+
+const approval: PendingQuestion = { type: 'command_approval', requestId: 'r1', askedAt: NOW, command: 'touch approved.txt' };
+
+describe('stateDetail', () => {
+  test('needs you: what the agent waits on, and how many more', () => {
+    assert.equal(stateDetail(task('waiting_answer', { pendingQuestions: [approval] }), NOW), 'needs you: run `touch approved.txt`');
+    assert.equal(stateDetail(task('waiting_answer', { pendingQuestions: [approval, { ...approval, requestId: 'r2' }] }), NOW), 'needs you: run `touch approved.txt` (+1 more)');
+  });
+
+  test('running: whole minutes since it started', () => {
+    assert.equal(stateDetail(task('running'), NOW), 'starting');
+    assert.equal(stateDetail(task('running', { timestamps: { created: NOW, updated: NOW, started: NOW - 20_000 } }), NOW), 'running <1m');
+    assert.equal(stateDetail(task('running', { timestamps: { created: NOW, updated: NOW, started: NOW - 185_000 } }), NOW), 'running 3m');
+  });
+
+  test('rate limited: when it retries', () => {
+    assert.equal(stateDetail(task('rate_limited', { retryAt: NOW + 90_000 }), NOW), 'rate limited, retry in 2m');
+    assert.equal(stateDetail(task('rate_limited', { retryAt: NOW - 1 }), NOW), 'rate limited, retrying');
+    assert.equal(stateDetail(task('rate_limited'), NOW), 'rate limited, retrying');
+  });
+
+  test('waiting: the dependencies by title when known, else by id', () => {
+    const titles: Record<string, string> = { 'brave-otter-101': 'Write the migration for the new accounts table' };
+    assert.equal(
+      stateDetail(task('waiting', { dependsOn: ['brave-otter-101', 'gone-yak-999'] }), NOW, (id) => titles[id]),
+      'waits for “Write the migration for…”, gone-yak-999',
+    );
+  });
+
+  test('finished states say how they ended', () => {
+    const ran = { timestamps: { created: NOW - 100_000, updated: NOW, started: NOW - 95_000, completed: NOW - 3_000 } };
+    assert.equal(stateDetail(task('completed', ran), NOW), 'done in 1m 32s');
+    assert.equal(stateDetail(task('failed', { ...ran, error: 'codex exited with code 1\nstack…' }), NOW), 'failed: codex exited with code 1');
+    assert.equal(stateDetail(task('timed_out', ran), NOW), 'timed out after 1m');
+    assert.equal(stateDetail(task('cancelled', ran), NOW), 'cancelled');
+    assert.equal(stateDetail(task('unknown'), NOW), 'state unknown');
+    assert.equal(stateDetail(task('pending'), NOW), 'queued');
+  });
+});
+
+describe('formatMinutes', () => {
+  test('whole minutes, hours past 60, rounding up on request', () => {
+    assert.equal(formatMinutes(59_999), '<1m');
+    assert.equal(formatMinutes(60_000), '1m');
+    assert.equal(formatMinutes(3_900_000), '1h 5m');
+    assert.equal(formatMinutes(61_000, true), '2m');
+  });
+});

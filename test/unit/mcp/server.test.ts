@@ -1,0 +1,193 @@
+// The MCP server bundle in plain Node, started by the SDK's Client over stdio exactly as an MCP client starts it:
+// without a host it fails fast and clearly; against the real host server (src/mcp/host-server.ts over a TaskManager)
+// it refuses a bad token, gives up on a silent host, and reports task changes. In VS Code: test/integration/mcp.test.ts.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import * as esbuild from 'esbuild';
+import { CallToolResultSchema, CreateTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { startClient, type TestClient } from '../../support/mcp-client';
+import { DELEGATED_LABEL } from '../../../src/mcp/protocol';
+import { Harness, removeTempDirs } from '../../support/core-harness';
+import { startTestHost, type TestHost } from '../../support/mcp-host';
+
+const TOOLS = ['spawn_task', 'get_task', 'list_tasks', 'wait_for_task', 'answer_question', 'cancel_task', 'send_message'];
+const SAMPLE_ARGS: Record<string, Record<string, unknown>> = {
+  spawn_task: { prompt: 'say: hi' },
+  get_task: { taskId: 'some-task-123' },
+  list_tasks: {},
+  wait_for_task: { taskId: 'some-task-123', timeoutSeconds: 30 },
+  answer_question: { taskId: 'some-task-123', requestId: 'r1', answer: 'approve' },
+  cancel_task: { taskId: 'some-task-123' },
+  send_message: { taskId: 'some-task-123', message: 'more' },
+};
+
+let bundleDir: string;
+let serverPath: string;
+
+before(async () => {
+  // Bundle the current source the way esbuild.mjs does, so this test does not depend on a prior build.
+  bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'atw-mcp-bundle-'));
+  serverPath = path.join(bundleDir, 'mcp-server.js');
+  await esbuild.build({ entryPoints: ['src/mcp/server.ts'], bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile: serverPath, logLevel: 'warning' });
+});
+after(() => fs.rmSync(bundleDir, { recursive: true, force: true }));
+
+describe('MCP server without a host', () => {
+  let client: TestClient;
+  const missing = path.join(os.tmpdir(), `atw-no-such-dir-${process.pid}`, 'mcp.sock');
+  before(async () => {
+    client = await startClient(serverPath, { AGENT_TASKS_SOCKET: missing, AGENT_TASKS_TOKEN: 'f'.repeat(64) });
+  });
+  after(() => client.close());
+
+  test('it still initializes and lists its tools, resources templates and task support', async () => {
+    const capabilities = client.client.getServerCapabilities();
+    assert.ok(capabilities?.tools && capabilities.resources?.subscribe && capabilities.tasks?.requests?.tools?.call);
+    assert.deepEqual((await client.client.listTools()).tools.map((tool) => tool.name), TOOLS);
+    assert.equal((await client.client.listResourceTemplates()).resourceTemplates.length, 2);
+  });
+
+  test('every tool answers at once with an error that says the host is not running', async () => {
+    for (const name of TOOLS) {
+      const started = Date.now();
+      const result = await client.call(name, SAMPLE_ARGS[name]);
+      assert.equal(result.isError, true, `${name} is an error`);
+      assert.match(result.text, /Agent Task Worker is not running for this workspace/, name);
+      assert.ok(result.text.includes(missing), `${name} names the socket`);
+      assert.ok(Date.now() - started < 1_000, `${name} failed fast`);
+    }
+  });
+
+  test('resources and tasks/list fail with the same message', async () => {
+    await assert.rejects(client.client.listResources(), /not running/);
+    await assert.rejects(client.client.readResource({ uri: 'task://some-task-123' }), /not running/);
+    await assert.rejects(client.client.experimental.tasks.listTasks(), /not running/);
+    await assert.rejects(client.client.experimental.tasks.getTask('some-task-123'), /not running/);
+  });
+
+  test('a task-augmented spawn_task fails with that message too', async () => {
+    await assert.rejects(
+      client.client.request({ method: 'tools/call', params: { name: 'spawn_task', arguments: { prompt: 'x' }, task: {} } }, CreateTaskResultSchema),
+      /not running/,
+    );
+  });
+});
+
+describe('MCP server configuration errors', () => {
+  test('without AGENT_TASKS_SOCKET it says how to get a config', async () => {
+    const client = await startClient(serverPath, {});
+    try {
+      const result = await client.call('list_tasks', {});
+      assert.equal(result.isError, true);
+      assert.match(result.text, /AGENT_TASKS_SOCKET is not set.*Copy MCP Server Config/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('a host that accepts but never answers is given up on within seconds', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atw-silent-'));
+    const socketPath = path.join(dir, 'mcp.sock');
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(socketPath, resolve));
+    const client = await startClient(serverPath, { AGENT_TASKS_SOCKET: socketPath, AGENT_TASKS_TOKEN: 'f'.repeat(64) });
+    try {
+      const started = Date.now();
+      const result = await client.call('get_task', { taskId: 'x' });
+      assert.equal(result.isError, true);
+      assert.match(result.text, /did not accept the connection within 3 s/);
+      assert.ok(Date.now() - started < 6_000);
+    } finally {
+      await client.close();
+      silent.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('MCP server against the real host', () => {
+  let h: Harness;
+  let host: TestHost;
+  let client: TestClient;
+  before(async () => {
+    h = new Harness();
+    host = await startTestHost(h);
+    client = await startClient(serverPath, { AGENT_TASKS_SOCKET: host.socketPath, AGENT_TASKS_TOKEN: host.token }, { name: 'unit-client' });
+  });
+  after(async () => {
+    await client.close();
+    host.close();
+    await h.dispose();
+    removeTempDirs();
+  });
+
+  /** A task as if spawned over MCP (delegated), made directly so the test knows its id. */
+  const delegated = async (prompt: string) => (await h.manager.createTask({ prompt, labels: [DELEGATED_LABEL] })).id;
+
+  test('a wrong token is refused with a message that says what to do', async () => {
+    const intruder = await startClient(serverPath, { AGENT_TASKS_SOCKET: host.socketPath, AGENT_TASKS_TOKEN: 'b'.repeat(64) });
+    try {
+      const result = await intruder.call('list_tasks', {});
+      assert.equal(result.isError, true);
+      assert.match(result.text, /refused the connection: wrong or missing token/);
+    } finally {
+      await intruder.close();
+    }
+  });
+
+  test('spawn_task passes the client name and its arguments to the host', async () => {
+    const result = await client.call('spawn_task', { prompt: 'done: spawned', labels: ['x'], timeoutMinutes: 5 });
+    assert.equal(result.isError, false, result.text);
+    const task = h.manager.allTasks().find((t) => t.prompt === 'done: spawned');
+    assert.ok(task, 'the host made the task');
+    assert.deepEqual(task.labels, ['x', DELEGATED_LABEL]);
+    assert.equal(task.timeoutMs, 300_000);
+    assert.ok(h.texts(task.id).includes('[mcp] Delegated over MCP by unit-client'));
+  });
+
+  test('wait_for_task returns when a question needs the agent, and when the task ends', async () => {
+    const id = await delegated('sleep: 200; ask-input: Which?|A|B; sleep: 200; done: all done');
+    const asked = await client.call('wait_for_task', { taskId: id, timeoutSeconds: 20 });
+    assert.equal(asked.structured.reason, 'question');
+    const requestId = h.question(id).requestId;
+    assert.match(asked.text, new RegExp(`requestId "${requestId}"`));
+    await h.manager.answer(id, requestId, { answers: { q1: ['A'] } });
+    const ended = await client.call('wait_for_task', { taskId: id, timeoutSeconds: 20 });
+    assert.equal(ended.structured.reason, 'finished');
+    assert.match(ended.text, /all done/);
+  });
+
+  test('MCP task status changes become notifications/tasks/status', async () => {
+    const created = await client.client.request(
+      { method: 'tools/call', params: { name: 'spawn_task', arguments: { prompt: 'sleep: 200; done: fine' }, task: {} } },
+      CreateTaskResultSchema,
+    );
+    const id = created.task.taskId;
+    assert.equal(created.task.status, 'working');
+    const deadline = Date.now() + 5_000;
+    while (!client.statusNotifications.some((n) => n.taskId === id && n.status === 'completed') && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const seen = client.statusNotifications.filter((n) => n.taskId === id).map((n) => `${n.status}: ${n.statusMessage}`);
+    assert.equal(seen.at(-1), 'completed: Completed', seen.join(', '));
+    assert.ok(seen.slice(0, -1).every((line) => line.startsWith('working: ')), seen.join(', '));
+    const result = await client.client.experimental.tasks.getTaskResult(id, CallToolResultSchema);
+    assert.match(JSON.stringify(result), /fine/);
+  });
+
+  test('a wait is ended with a clear error when the host goes away, not left hanging', async () => {
+    const id = await delegated('sleep: 60000');
+    const waiting = client.call('wait_for_task', { taskId: id, timeoutSeconds: 60 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const started = Date.now();
+    host.close();
+    const result = await waiting;
+    assert.equal(result.isError, true, result.text);
+    assert.match(result.text, /not running|closed/);
+    assert.ok(Date.now() - started < 5_000);
+  });
+});

@@ -1,0 +1,478 @@
+/**
+ * The Codex mapping for what the recorded transcripts do not show: notifications of other item kinds (typed against
+ * the generated protocol, so a protocol change breaks the build), protocol edge cases (unknown or unroutable server
+ * requests, malformed frames, requests resolved by the server) and the small helpers.
+ */
+import { describe, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { WebSocketServer } from 'ws';
+import { Emitter } from '../../../../src/core/events';
+import type { OutputEntry, Usage } from '../../../../src/core/task-state';
+import { QuestionWithdrawnError } from '../../../../src/core/ports';
+import type { MessageTransport, TransportClosed } from '../../../../src/providers/transport/transport';
+import { UnixWebSocketTransport } from '../../../../src/providers/transport/websocket-transport';
+import type { ThreadHost } from '../../../../src/providers/codex/app-server';
+import { safeFileKey } from '../../../../src/providers/codex/server-files';
+import { privateDirFor } from '../../../../src/platform/private-dir';
+import { resolveCodexExecutable } from '../../../../src/providers/codex/executable';
+import type { ServerNotification } from '../../../../src/providers/codex/protocol/ServerNotification';
+import type { ServerRequest } from '../../../../src/providers/codex/protocol/ServerRequest';
+import { refusalFor, responseFor, type QuestionRequest } from '../../../../src/providers/codex/questions';
+import { CodexRpcConnection, ConnectionClosedError, RpcError, type ClientMethod, type ClientParams, type ClientResults } from '../../../../src/providers/codex/rpc';
+import { CodexThreadRun, failureOutcome, rateLimitOf } from '../../../../src/providers/codex/thread-run';
+import { ThreadRouter, type ThreadListener } from '../../../../src/providers/codex/thread-router';
+import { CodexTranscript, displayCommand, toFileChange } from '../../../../src/providers/codex/transcript';
+import { FakeHandle } from '../../../support/fake-handle';
+import { pinnedCodexBinary } from '../../../support/codex-harness';
+
+const THREAD = 'thread-1';
+const TURN = 'turn-1';
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+function recorder() {
+  const entries: Omit<OutputEntry, 'at'>[] = [];
+  const usage: Usage[] = [];
+  const rateLimits: Record<string, unknown>[] = [];
+  return {
+    entries,
+    usage,
+    rateLimits,
+    sink: { appendOutput: (entry: Omit<OutputEntry, 'at'>) => entries.push(entry), reportUsage: (value: Usage) => usage.push(value), reportRateLimitInfo: (info: Record<string, unknown>) => rateLimits.push(info) },
+    /** The latest version of each entry, like the UI shows it. */
+    get latest() {
+      const byId = new Map<string, Omit<OutputEntry, 'at'>>();
+      const list: Omit<OutputEntry, 'at'>[] = [];
+      for (const entry of entries) {
+        if (entry.id && byId.has(entry.id)) list[list.indexOf(byId.get(entry.id)!)] = entry;
+        else list.push(entry);
+        if (entry.id) byId.set(entry.id, entry);
+      }
+      return list;
+    },
+  };
+}
+
+const base = { threadId: THREAD, turnId: TURN };
+
+describe('Codex transcript: notifications beyond the recordings', () => {
+  test('reasoning summaries stream into one reasoning entry', () => {
+    const out = recorder();
+    const transcript = new CodexTranscript(out.sink, { flushIntervalMs: 0 });
+    const notifications: ServerNotification[] = [
+      { method: 'item/started', params: { ...base, startedAtMs: 0, item: { type: 'reasoning', id: 'r1', summary: [], content: [] } } },
+      { method: 'item/reasoning/summaryTextDelta', params: { ...base, itemId: 'r1', delta: 'Looking at ', summaryIndex: 0 } },
+      { method: 'item/reasoning/summaryTextDelta', params: { ...base, itemId: 'r1', delta: 'the tests', summaryIndex: 0 } },
+      { method: 'item/reasoning/summaryPartAdded', params: { ...base, itemId: 'r1', summaryIndex: 1 } },
+      { method: 'item/reasoning/summaryTextDelta', params: { ...base, itemId: 'r1', delta: 'Then the code', summaryIndex: 1 } },
+      { method: 'item/completed', params: { ...base, completedAtMs: 0, item: { type: 'reasoning', id: 'r1', summary: ['Looking at the tests', 'Then the code'], content: [] } } },
+    ];
+    notifications.forEach((notification) => transcript.handle(notification));
+    assert.deepEqual(out.latest, [{ kind: 'reasoning', id: 'r1', text: 'Looking at the tests\n\nThen the code' }]);
+  });
+
+  test('a plan item is an agent entry and the turn result', () => {
+    const out = recorder();
+    const transcript = new CodexTranscript(out.sink, { flushIntervalMs: 0 });
+    transcript.handle({ method: 'item/started', params: { ...base, startedAtMs: 0, item: { type: 'plan', id: 'p1', text: '' } } });
+    transcript.handle({ method: 'item/plan/delta', params: { ...base, itemId: 'p1', delta: '1. Do it' } });
+    transcript.handle({ method: 'item/completed', params: { ...base, completedAtMs: 0, item: { type: 'plan', id: 'p1', text: '1. Do it\n2. Test it' } } });
+    assert.deepEqual(out.latest, [{ kind: 'agent', id: 'p1', text: '1. Do it\n2. Test it' }]);
+    assert.equal(transcript.resultFor(TURN), '1. Do it\n2. Test it');
+  });
+
+  test('status-like notifications: plan steps, retries, warnings, reroutes, MCP start failures, compaction, web search', () => {
+    const out = recorder();
+    const transcript = new CodexTranscript(out.sink, { flushIntervalMs: 0 });
+    const notifications: ServerNotification[] = [
+      {
+        method: 'turn/plan/updated',
+        params: { ...base, explanation: null, plan: [{ step: 'Read', status: 'completed' }, { step: 'Write', status: 'inProgress' }, { step: 'Test', status: 'pending' }] },
+      },
+      { method: 'error', params: { ...base, willRetry: true, error: { message: 'stream disconnected', codexErrorInfo: null, additionalDetails: null, misalignment: null } } },
+      { method: 'warning', params: { threadId: THREAD, message: 'Low disk space' } },
+      { method: 'model/rerouted', params: { ...base, fromModel: 'a', toModel: 'b', reason: 'highRiskCyberActivity' } },
+      { method: 'mcpServer/startupStatus/updated', params: { threadId: THREAD, name: 'docs', status: 'failed', error: 'spawn ENOENT', failureReason: null } },
+      { method: 'mcpServer/startupStatus/updated', params: { threadId: THREAD, name: 'docs', status: 'ready', error: null, failureReason: null } },
+      { method: 'item/completed', params: { ...base, completedAtMs: 0, item: { type: 'contextCompaction', id: 'c1' } } },
+      { method: 'item/started', params: { ...base, startedAtMs: 0, item: { type: 'webSearch', id: 'w1', query: 'codex app-server', action: null, results: null } } },
+    ];
+    notifications.forEach((notification) => transcript.handle(notification));
+    assert.deepEqual(
+      out.latest.map((entry) => [entry.kind, entry.text]),
+      [
+        ['status', 'Plan:\n✓ Read\n→ Write\n• Test'],
+        ['status', 'Retrying: stream disconnected'],
+        ['status', 'Warning: Low disk space'],
+        ['status', 'Codex switched the model from a to b'],
+        ['error', 'MCP server "docs" failed to start: spawn ENOENT'],
+        ['status', 'Codex compacted the conversation context'],
+        ['tool', 'Web search: codex app-server'],
+      ],
+    );
+  });
+
+  test('command output streams into the command entry, throttled, and the completion wins', async () => {
+    const out = recorder();
+    const transcript = new CodexTranscript(out.sink, { flushIntervalMs: 30 });
+    transcript.handle({
+      method: 'item/started',
+      params: {
+        ...base,
+        startedAtMs: 0,
+        item: { type: 'commandExecution', id: 'c1', pluginId: null, scriptPath: null, command: "/bin/bash -lc 'npm test'", cwd: '/ws', processId: null, source: 'agent', status: 'inProgress', commandActions: [], aggregatedOutput: null, exitCode: null, durationMs: null },
+      },
+    });
+    for (const delta of ['a\n', 'b\n', 'c\n']) transcript.handle({ method: 'item/commandExecution/outputDelta', params: { ...base, itemId: 'c1', delta } });
+    assert.equal(out.entries.length, 1, 'deltas wait for the flush interval');
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    assert.deepEqual(out.entries.at(-1), { kind: 'command', id: 'c1', text: 'npm test', detail: 'a\nb\nc\n' });
+    transcript.handle({
+      method: 'item/completed',
+      params: {
+        ...base,
+        completedAtMs: 0,
+        item: { type: 'commandExecution', id: 'c1', pluginId: null, scriptPath: null, command: "/bin/bash -lc 'npm test'", cwd: '/ws', processId: null, source: 'agent', status: 'failed', commandActions: [], aggregatedOutput: 'a\nb\nc\n1 failing\n', exitCode: 1, durationMs: 5 },
+      },
+    });
+    assert.deepEqual(out.latest, [{ kind: 'command', id: 'c1', text: 'npm test', detail: 'a\nb\nc\n1 failing\n', exitCode: 1 }]);
+  });
+
+  test('a patch update replaces the changes a later file approval shows', () => {
+    const out = recorder();
+    const transcript = new CodexTranscript(out.sink, { cwd: '/ws', flushIntervalMs: 0 });
+    transcript.handle({
+      method: 'item/started',
+      params: { ...base, startedAtMs: 0, item: { type: 'fileChange', id: 'f1', status: 'inProgress', changes: [{ path: '/ws/a.txt', kind: { type: 'add' }, diff: 'one\n' }] } },
+    });
+    transcript.handle({ method: 'item/fileChange/patchUpdated', params: { ...base, itemId: 'f1', changes: [{ path: '/ws/a.txt', kind: { type: 'add' }, diff: 'two\n' }] } });
+    assert.deepEqual(transcript.fileChangesForApproval('f1')?.map((change) => change.newContent), ['two\n']);
+    assert.equal(transcript.fileChangesForApproval('other'), undefined);
+    assert.equal(out.latest[0].text, 'Add a.txt');
+  });
+
+  test('MCP tool progress and errors land in the tool entry', () => {
+    const out = recorder();
+    const transcript = new CodexTranscript(out.sink, { flushIntervalMs: 0 });
+    const item = { type: 'mcpToolCall' as const, id: 'm1', server: 'docs', tool: 'search', arguments: { q: 'x' }, appContext: null, mcpAppUi: null, pluginId: null, readOnlyHint: true, durationMs: null };
+    transcript.handle({ method: 'item/started', params: { ...base, startedAtMs: 0, item: { ...item, status: 'inProgress', result: null, error: null } } });
+    transcript.handle({ method: 'item/mcpToolCall/progress', params: { ...base, itemId: 'm1', message: 'searching' } });
+    assert.equal(out.latest[0].detail, 'searching\n');
+    transcript.handle({ method: 'item/completed', params: { ...base, completedAtMs: 0, item: { ...item, status: 'failed', result: null, error: { message: 'timeout' } } } });
+    assert.deepEqual(out.latest, [{ kind: 'tool', id: 'm1', text: 'docs.search({"q":"x"})', detail: 'Error: timeout' }]);
+  });
+
+  test('token usage of a resumed thread counts from this run on', () => {
+    const out = recorder();
+    const transcript = new CodexTranscript(out.sink, { flushIntervalMs: 0 });
+    const breakdown = (input: number, output: number) => ({ totalTokens: input + output, inputTokens: input, cachedInputTokens: 0, cacheWriteInputTokens: 0, outputTokens: output, reasoningOutputTokens: 0 });
+    transcript.handle({ method: 'thread/tokenUsage/updated', params: { ...base, tokenUsage: { total: breakdown(5000, 300), last: breakdown(1000, 30), modelContextWindow: null } } });
+    transcript.handle({ method: 'thread/tokenUsage/updated', params: { ...base, tokenUsage: { total: breakdown(6200, 360), last: breakdown(1200, 60), modelContextWindow: null } } });
+    assert.deepEqual(out.usage, [
+      { inputTokens: 1000, outputTokens: 30 },
+      { inputTokens: 2200, outputTokens: 90 },
+    ]);
+  });
+});
+
+/** A ThreadHost whose connection the test drives directly. */
+class TestHost implements ThreadHost {
+  readonly sent: Record<string, unknown>[] = [];
+  readonly logLines: string[] = [];
+  readonly log = {
+    trace: () => undefined,
+    debug: (message: string) => this.logLines.push(message),
+    info: (message: string) => this.logLines.push(message),
+    warn: (message: string) => this.logLines.push(message),
+    error: (message: string | Error) => this.logLines.push(String(message)),
+  };
+  readonly router = new ThreadRouter(this.log, 40);
+  readonly connectionSerial = 7;
+  readonly clientRequests: string[] = [];
+
+  attachThread(threadId: string, listener: ThreadListener) {
+    return this.router.attach(threadId, listener);
+  }
+
+  request<M extends ClientMethod>(method: M, _params: ClientParams<M>): Promise<ClientResults[M]> {
+    this.clientRequests.push(method);
+    return Promise.resolve({} as ClientResults[M]);
+  }
+
+  deliver(request: ServerRequest): void {
+    this.router.routeRequest(request, {
+      result: (result) => this.sent.push({ id: request.id, result }),
+      error: (code, message) => this.sent.push({ id: request.id, error: { code, message } }),
+    });
+  }
+}
+
+const approvalRequest = (id: number, itemId = 'call-1'): ServerRequest => ({
+  method: 'item/commandExecution/requestApproval',
+  id,
+  params: { kind: 'command', ...base, itemId, startedAtMs: 0, environmentId: 'local', command: "/bin/bash -lc 'rm -rf build'", cwd: '/ws' },
+});
+
+function newRun(host: TestHost) {
+  const controller = new AbortController();
+  const handle = new FakeHandle('task', controller.signal);
+  const run = new CodexThreadRun({ server: host, threadId: THREAD, handle, signal: controller.signal, log: host.log, flushIntervalMs: 0, interruptTimeoutMs: 50 });
+  return { run, handle, controller };
+}
+
+describe('Codex server requests: the edges', () => {
+  test('an unknown server request for a thread gets a JSON-RPC error and a log line', async () => {
+    const host = new TestHost();
+    newRun(host);
+    host.deliver({
+      method: 'item/permissions/requestApproval',
+      id: 0,
+      params: { ...base, itemId: 'p', environmentId: null, startedAtMs: 0, cwd: '/ws', reason: null, permissions: {} as never },
+    });
+    assert.deepEqual(host.sent, [{ id: 0, error: { code: -32601, message: 'item/permissions/requestApproval is not supported by this client' } }]);
+    assert.ok(host.logLines.some((line) => line.includes('item/permissions/requestApproval')));
+  });
+
+  test('requests without a thread: currentTime/read is answered, account token refresh is refused', () => {
+    const host = new TestHost();
+    host.deliver({ method: 'currentTime/read', id: 0, params: { threadId: THREAD } });
+    host.deliver({ method: 'account/chatgptAuthTokens/refresh', id: 1, params: { reason: 'unauthorized', previousAccountId: null } as never });
+    assert.equal(host.sent[0].id, 0);
+    assert.ok(typeof (host.sent[0].result as { currentTimeAt: number }).currentTimeAt === 'number');
+    assert.deepEqual(host.sent[1], { id: 1, error: { code: -32601, message: 'account/chatgptAuthTokens/refresh is not supported by this client' } });
+  });
+
+  test('a request for a thread nobody attached waits briefly for a resume, then is refused', async () => {
+    const host = new TestHost();
+    host.deliver(approvalRequest(0));
+    host.deliver(approvalRequest(1, 'call-2'));
+    const { handle } = newRun(host); // a resume attaching in time gets the first two
+    await tick();
+    assert.equal(handle.asked.length, 2);
+    host.deliver({ ...approvalRequest(2), params: { ...approvalRequest(2).params, threadId: 'other-thread' } } as ServerRequest);
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    assert.deepEqual(host.sent, [{ id: 2, error: { code: -32603, message: 'No task is attached to this thread' } }]);
+  });
+
+  test('serverRequest/resolved before an answer withdraws the question and sends nothing', async () => {
+    const host = new TestHost();
+    const { run, handle } = newRun(host);
+    host.deliver(approvalRequest(0));
+    await tick();
+    run.onNotification({ method: 'serverRequest/resolved', params: { threadId: THREAD, requestId: 0 } });
+    await tick();
+    assert.deepEqual(handle.withdrawn, [{ requestId: 'command:call-1', reason: 'Codex no longer waits for this answer' }]);
+    assert.deepEqual(host.sent, []);
+  });
+
+  test('a question that expires (rejected by the manager) is declined, never approved', async () => {
+    const host = new TestHost();
+    const { handle } = newRun(host);
+    host.deliver(approvalRequest(0));
+    await tick();
+    handle.withdrawQuestion('command:call-1', 'question timed out');
+    await tick();
+    assert.deepEqual(host.sent, [{ id: 0, result: { decision: 'decline' } }]);
+  });
+
+  test('cancel answers a pending approval with cancel and interrupts the turn', async () => {
+    const host = new TestHost();
+    const { run, controller } = newRun(host);
+    host.deliver(approvalRequest(0));
+    await tick();
+    const outcome = run.waitForTurn(TURN);
+    controller.abort('cancelled');
+    assert.deepEqual(await outcome, { status: 'aborted' });
+    assert.deepEqual(host.sent, [{ id: 0, result: { decision: 'cancel' } }]);
+    assert.deepEqual(host.clientRequests, ['turn/interrupt']);
+  });
+
+  test('shutdown (window closing) leaves the approval pending in Codex and does not interrupt', async () => {
+    const host = new TestHost();
+    const { run, controller } = newRun(host);
+    host.deliver(approvalRequest(0));
+    await tick();
+    const outcome = run.waitForTurn(TURN);
+    controller.abort('shutdown');
+    assert.deepEqual(await outcome, { status: 'aborted' });
+    await tick();
+    assert.deepEqual(host.sent, []);
+    assert.deepEqual(host.clientRequests, []);
+  });
+
+  test('an answer of the wrong shape declines; refusals per kind', () => {
+    const approval = approvalRequest(0) as QuestionRequest;
+    assert.deepEqual(responseFor(approval, { text: 'yes', success: true }), { decision: 'decline' });
+    const input: QuestionRequest = { method: 'item/tool/requestUserInput', id: 1, params: { ...base, itemId: 'i', questions: [], isBlocking: true, autoResolutionMs: null } };
+    assert.deepEqual(responseFor(input, { decision: 'approve' }), { answers: {} });
+    assert.deepEqual(refusalFor(input, 'cancel'), { answers: {} });
+    const elicitation: QuestionRequest = {
+      method: 'mcpServer/elicitation/request',
+      id: 2,
+      params: { threadId: THREAD, turnId: TURN, serverName: 's', mode: 'url', _meta: null, message: 'Sign in', url: 'https://example.test', elicitationId: 'e' },
+    };
+    assert.deepEqual(responseFor(elicitation, { decision: 'approve' }), { action: 'decline', content: null, _meta: null });
+    assert.deepEqual(responseFor(elicitation, { action: 'decline', content: { a: 1 } }), { action: 'decline', content: null, _meta: null });
+    const tool: QuestionRequest = { method: 'item/tool/call', id: 3, params: { ...base, callId: 'c', namespace: 'ns', tool: 't', arguments: {} } };
+    assert.deepEqual(refusalFor(tool, 'decline'), { contentItems: [{ type: 'inputText', text: 'The user declined this tool call.' }], success: false });
+    assert.ok(new QuestionWithdrawnError('x', 'y') instanceof Error);
+  });
+});
+
+/** A transport fed by the test. */
+class ScriptedTransport implements MessageTransport {
+  readonly messages = new Emitter<unknown>();
+  readonly malformed = new Emitter<{ raw: string; error: Error }>();
+  readonly closes = new Emitter<TransportClosed>();
+  readonly onMessage = this.messages.event;
+  readonly onMalformed = this.malformed.event;
+  readonly onClose = this.closes.event;
+  readonly sent: unknown[] = [];
+  closed = false;
+  send(message: unknown) {
+    this.sent.push(message);
+  }
+  async close() {
+    return this.kill();
+  }
+  kill() {
+    const info = { code: null, signal: null, stderrTail: 'bye' };
+    this.closed = true;
+    this.closes.fire(info);
+    return info;
+  }
+}
+
+describe('Codex JSON-RPC connection', () => {
+  test('request ids, error responses, id-0 server requests, malformed frames and close', async () => {
+    const transport = new ScriptedTransport();
+    const lines: string[] = [];
+    const log = { trace() {}, debug() {}, info() {}, warn: (message: string) => lines.push(message), error() {} };
+    const connection = new CodexRpcConnection(transport, log);
+    const requests: ServerRequest[] = [];
+    connection.onRequest((request) => requests.push(request));
+
+    const ok = connection.request('thread/read', { threadId: 't' });
+    const bad = connection.request('turn/start', { threadId: 't', input: [] });
+    assert.deepEqual(transport.sent, [
+      { method: 'thread/read', id: 1, params: { threadId: 't' } },
+      { method: 'turn/start', id: 2, params: { threadId: 't', input: [] } },
+    ]);
+    transport.malformed.fire({ raw: '{not json', error: new Error('Unexpected token') });
+    transport.messages.fire({ method: 'item/tool/call', id: 0, params: { threadId: 't' } });
+    transport.messages.fire({ id: 2, error: { code: -32600, message: 'turn already running' } });
+    transport.messages.fire({ id: 1, result: { thread: { id: 't' } } });
+    assert.deepEqual(await ok, { thread: { id: 't' } });
+    await assert.rejects(bad, (error: unknown) => error instanceof RpcError && error.code === -32600 && /turn already running/.test(error.message));
+    assert.equal(requests.length, 1, 'a request with id 0 is a request, not a notification');
+    assert.ok(lines.some((line) => line.includes('{not json')), 'the raw malformed frame is logged');
+
+    const pending = connection.request('thread/read', { threadId: 't' });
+    transport.kill();
+    await assert.rejects(pending, ConnectionClosedError);
+    await assert.rejects(connection.request('thread/read', { threadId: 't' }), ConnectionClosedError);
+  });
+
+  test('the Unix-socket WebSocket transport: text frames both ways, malformed frames reported, close seen', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cx-ws-'));
+    const socketPath = path.join(dir, 'test.sock');
+    const server = new WebSocketServer({ noServer: true });
+    const http = await import('node:http');
+    const httpServer = http.createServer();
+    httpServer.on('upgrade', (request, socket, head) => server.handleUpgrade(request, socket, head, (ws) => server.emit('connection', ws)));
+    const received: string[] = [];
+    server.on('connection', (ws) => {
+      ws.on('message', (data) => {
+        received.push(String(data));
+        ws.send('{oops');
+        ws.send(Buffer.from([1, 2, 3]), { binary: true });
+        ws.send(JSON.stringify({ id: 1, result: { ok: true } }));
+        ws.close(1000);
+      });
+    });
+    await new Promise<void>((resolve) => httpServer.listen(socketPath, resolve));
+    try {
+      const transport = await UnixWebSocketTransport.connect(socketPath);
+      const messages: unknown[] = [];
+      const malformed: string[] = [];
+      transport.onMessage((message) => messages.push(message));
+      transport.onMalformed(({ raw }) => malformed.push(raw));
+      const closed = new Promise<TransportClosed>((resolve) => transport.onClose(resolve));
+      transport.send({ method: 'initialize', id: 1 });
+      const info = await closed;
+      assert.deepEqual(received, ['{"method":"initialize","id":1}']);
+      assert.deepEqual(messages, [{ id: 1, result: { ok: true } }]);
+      assert.equal(malformed.length, 2);
+      assert.equal(malformed[0], '{oops');
+      assert.equal(info.error, undefined);
+      assert.throws(() => transport.send({}));
+      await assert.rejects(UnixWebSocketTransport.connect(path.join(dir, 'missing.sock'), { timeoutMs: 500 }));
+    } finally {
+      server.close();
+      httpServer.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Codex helpers', () => {
+  test('rate limits from codexErrorInfo or the message, with any retry delay', () => {
+    const error = (message: string, codexErrorInfo: unknown = null) => ({ message, codexErrorInfo: codexErrorInfo as never, additionalDetails: null, misalignment: null });
+    assert.deepEqual(rateLimitOf(error('x', 'usageLimitExceeded')), { retryAfterMs: undefined });
+    assert.deepEqual(rateLimitOf(error('x', { responseTooManyFailedAttempts: { httpStatusCode: 429 } })), { retryAfterMs: undefined });
+    assert.deepEqual(rateLimitOf(error('Rate limit reached. Please try again in 20s.')), { retryAfterMs: 20_000 });
+    assert.deepEqual(rateLimitOf(error("You've hit your usage limit. Try again in 5 minutes.")), { retryAfterMs: 300_000 });
+    const now = new Date(2030, 0, 1, 15, 0, 0).getTime();
+    assert.deepEqual(rateLimitOf(error("You've hit your usage limit. Try again at 3:15 PM."), now), { retryAfterMs: 15 * 60_000 });
+    assert.equal(rateLimitOf(error('x', { httpConnectionFailed: { httpStatusCode: 500 } })), undefined);
+    assert.equal(rateLimitOf(error('context window exceeded', 'contextWindowExceeded')), undefined);
+    assert.deepEqual(failureOutcome(error('quota', 'rateLimitExceeded')), { status: 'rate_limited', error: 'quota' });
+    assert.deepEqual(failureOutcome({ ...error('bad request', 'badRequest'), additionalDetails: 'field x' }), { status: 'failed', error: 'bad request\nfield x' });
+  });
+
+  test('shell commands are shown without the login-shell wrapper', () => {
+    assert.equal(displayCommand("/bin/bash -lc 'npm test'"), 'npm test');
+    assert.equal(displayCommand("bash -lc 'echo '\\''hi'\\'''"), "echo 'hi'");
+    assert.equal(displayCommand('/usr/bin/zsh -lc ls'), '/usr/bin/zsh -lc ls');
+    assert.equal(displayCommand('git status'), 'git status');
+  });
+
+  test('file changes become unified patches, git-style inside the workspace', () => {
+    assert.deepEqual(toFileChange({ path: '/ws/old.txt', kind: { type: 'delete' }, diff: 'a\nb' }, '/ws'), {
+      path: '/ws/old.txt',
+      kind: 'delete',
+      patch: '--- a/old.txt\n+++ /dev/null\n@@ -1,2 +0,0 @@\n-a\n-b\n\\ No newline at end of file\n',
+    });
+    assert.deepEqual(toFileChange({ path: '/ws/src/a.ts', kind: { type: 'update', move_path: '/ws/src/b.ts' }, diff: '@@ -1 +1 @@\n-x\n+y' }, '/ws'), {
+      path: '/ws/src/a.ts',
+      kind: 'update',
+      patch: '--- a/src/a.ts\n+++ b/src/b.ts\n@@ -1 +1 @@\n-x\n+y\n',
+    });
+    assert.equal(toFileChange({ path: '/elsewhere/n.txt', kind: { type: 'add' }, diff: '' }, '/ws').patch, '--- /dev/null\n+++ /elsewhere/n.txt\n@@ -0,0 +1,0 @@\n');
+  });
+
+  test('the codex executable: the npm wrapper resolves to the native binary with its PATH; a missing path is undefined', () => {
+    const native = pinnedCodexBinary();
+    const wrapper = path.resolve(__dirname, '../../../../node_modules/@openai/codex/bin/codex.js');
+    const fromWrapper = resolveCodexExecutable(wrapper, { PATH: '/usr/bin' });
+    assert.equal(fromWrapper?.command, fs.realpathSync(native));
+    assert.equal(fromWrapper?.env.CODEX_MANAGED_BY_NPM, '1');
+    assert.equal(fromWrapper?.env.PATH, `${path.join(path.dirname(path.dirname(fs.realpathSync(native))), 'codex-path')}${path.delimiter}/usr/bin`);
+    assert.equal(resolveCodexExecutable(path.join(os.tmpdir(), 'no-such-codex'), { PATH: '' }), undefined);
+    assert.equal(resolveCodexExecutable('', { PATH: path.join(os.tmpdir(), 'no-such-dir') }), undefined);
+    const onPath = resolveCodexExecutable(undefined, { PATH: path.resolve(__dirname, '../../../../node_modules/.bin') });
+    assert.equal(onPath?.command, fs.realpathSync(native), 'codex on PATH (the npm bin link) is resolved too');
+  });
+
+  test('socket paths stay short and profile keys become safe file names', () => {
+    const dir = privateDirFor('/a/very/long/workspace/path/'.repeat(10), 1000);
+    assert.match(path.basename(dir), /^atw-[0-9a-f]{8}$/);
+    assert.equal(privateDirFor('/ws', 1000), privateDirFor('/ws', 1000));
+    assert.notEqual(privateDirFor('/ws', 1000), privateDirFor('/ws', 1001));
+    assert.ok(Buffer.byteLength(path.join(dir, `codex-${safeFileKey('x'.repeat(200))}.sock`)) < 100);
+    assert.equal(safeFileKey('work'), 'work');
+    assert.match(safeFileKey('my profile/1'), /^my_profile_1-[0-9a-f]{6}$/);
+  });
+});
