@@ -6,7 +6,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { PENDING_QUESTION_TYPES, TASK_STATUSES, type PendingQuestion, type TaskStatus } from '../../src/core/task-state';
-import { clientSnippets } from '../../src/mcp/client-config';
+import { clientSnippets, READ_ONLY_TOOLS } from '../../src/mcp/client-config';
+import { TOOLS } from '../../src/mcp/tools';
 import { loadOrCreateToken, tokenMatches, workspaceSocketDir } from '../../src/mcp/endpoint';
 import { parseTaskUri, taskMarkdown, toMcpTask } from '../../src/mcp/format';
 import { delegatorMayAnswer, normalizeAnswer, type WireTask } from '../../src/mcp/protocol';
@@ -142,7 +143,7 @@ describe('client configs', () => {
       `claude mcp add agent-tasks -e AGENT_TASKS_SOCKET=/tmp/atw-1/mcp.sock -e AGENT_TASKS_TOKEN=abc -- node '/ext'\\''s dir/dist/mcp-server.js'`,
     );
   });
-  test('Codex config.toml', () => {
+  test('M1 Codex config.toml auto-approves the read-only tools only', () => {
     assert.equal(
       snippets.codex,
       [
@@ -150,11 +151,19 @@ describe('client configs', () => {
         'command = "node"',
         `args = ["/ext's dir/dist/mcp-server.js"]`,
         'tool_timeout_sec = 660',
-        '# Codex asks before each call of a tool that changes something; delegated tasks still ask you in VS Code before',
-        '# their agents run commands or change files. Remove this line to be asked for every spawn_task too.',
-        'default_tools_approval_mode = "approve"',
         'env = { AGENT_TASKS_SOCKET = "/tmp/atw-1/mcp.sock", AGENT_TASKS_TOKEN = "abc" }',
+        '# Codex calls the read-only tools (get_task, list_tasks, wait_for_task) without asking and asks you before the',
+        '# others (spawn_task, answer_question, cancel_task, send_message).',
+        '[mcp_servers.agent-tasks.tools.get_task]',
+        'approval_mode = "approve"',
+        '[mcp_servers.agent-tasks.tools.list_tasks]',
+        'approval_mode = "approve"',
+        '[mcp_servers.agent-tasks.tools.wait_for_task]',
+        'approval_mode = "approve"',
       ].join('\n'),
     );
+    assert.doesNotMatch(snippets.codex, /default_tools_approval_mode/);
+    const readOnly = TOOLS.filter((tool) => tool.annotations?.readOnlyHint === true).map((tool) => tool.name);
+    assert.deepEqual([...READ_ONLY_TOOLS].sort(), readOnly.sort(), 'the approved tools are exactly the read-only ones');
   });
 });
