@@ -5,6 +5,7 @@ import type { Clock, TimerHandle } from './clock';
 import { silentLogger, type Logger } from './events';
 import type { ProfileState } from './profiles';
 import { TASK_STATUSES, type TaskState } from './task-state';
+import { boundedQuestion } from './question-bounds';
 
 export const STATE_VERSION = 1;
 export const STATE_FILE = 'state.json';
@@ -185,7 +186,11 @@ export class StateFile {
 }
 
 function serialize(state: PersistedState): string {
-  return JSON.stringify({ ...state, tasks: state.tasks.map((task) => ({ ...task, output: [] })) });
+  // Pending file approvals keep a bounded patch and no proposed file content: state.json never holds whole files.
+  return JSON.stringify({
+    ...state,
+    tasks: state.tasks.map((task) => ({ ...task, output: [], pendingQuestions: task.pendingQuestions.map((question) => boundedQuestion(question)) })),
+  });
 }
 
 // load() moves a corrupt state.json aside, so whatever is at `file` when we save was written or read back by us:

@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import type { Logger } from '../core/events';
 import { messageOf, type TaskManager } from '../core/task-manager';
 import { TASK_TYPES, type CreateTaskInput, type TaskState, type TaskStatus } from '../core/task-state';
+import { boundedQuestion } from '../core/question-bounds';
 import { clientSnippets, type McpClientKind } from '../mcp/client-config';
 import { ensurePrivateDir, loadOrCreateToken, SOCKET_FILE, tokenMatches, workspaceSocketDir } from '../mcp/endpoint';
 import {
@@ -332,7 +333,7 @@ export class McpHost implements vscode.Disposable {
       result: task.result,
       error: task.error,
       usage: task.usage,
-      pendingQuestions: task.pendingQuestions.map((q) => ({ ...q, agentMayAnswer: delegated && delegatorMayAnswer(q.type, allowApprovals) })),
+      pendingQuestions: task.pendingQuestions.map((q) => ({ ...boundedQuestion(q), agentMayAnswer: delegated && delegatorMayAnswer(q.type, allowApprovals) })),
       output: count > 0 ? task.output.slice(-count) : undefined,
     };
   }
