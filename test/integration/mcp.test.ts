@@ -342,7 +342,7 @@ suite('MCP delegation', () => {
 });
 
 async function setAllowApprovals(value: boolean | undefined): Promise<void> {
-  await vscode.workspace.getConfiguration('agentTasks').update('mcp.allowAgentApprovals', value, vscode.ConfigurationTarget.Workspace);
+  await vscode.workspace.getConfiguration('agentTasks').update('mcp.allowAgentApprovals', value, vscode.ConfigurationTarget.Global);
 }
 
 /** Writes raw lines to the socket and returns everything it sent back until it closed (or 3 s passed). */
