@@ -154,8 +154,13 @@ export function commandTable(deps: CommandDependencies): Record<CommandId, Comma
 
     [CommandId.showLog]: async (arg?: unknown) => {
       const id = taskIdOf(arg);
-      if (id) await deps.documents.openLog(id);
-      else deps.log.show(true);
+      if (id === undefined) {
+        deps.log.show(true);
+        return;
+      }
+      // Only a task this window knows: the id becomes a file name (tasks/<id>.jsonl).
+      if (!manager.peek(id)) throw new Error(`There is no task "${id}"`);
+      await deps.documents.openLog(id);
     },
 
     [CommandId.copyMcpConfig]: (arg?: unknown) => copyMcpConfig(arg),

@@ -27,7 +27,11 @@ export class TaskDocuments implements vscode.TextDocumentContentProvider, vscode
   async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
     const params = new URLSearchParams(uri.query);
     const taskId = params.get('task') ?? '';
-    if (uri.scheme === LOG_SCHEME) return renderLog(taskId, await this.manager.fullTranscript(taskId));
+    if (uri.scheme === LOG_SCHEME) {
+      // The id comes from a URI anyone can open: only a task this window knows is read.
+      if (!this.manager.peek(taskId)) return `(There is no task "${taskId}".)`;
+      return renderLog(taskId, await this.manager.fullTranscript(taskId));
+    }
     const requestId = params.get('request') ?? '';
     const file = params.get('path') ?? '';
     const side = params.get('side');
@@ -65,6 +69,7 @@ export class TaskDocuments implements vscode.TextDocumentContentProvider, vscode
   }
 
   async openLog(taskId: string): Promise<void> {
+    if (!this.manager.peek(taskId)) throw new Error(`There is no task "${taskId}"`);
     const uri = vscode.Uri.from({ scheme: LOG_SCHEME, path: `/${taskId}.log`, query: new URLSearchParams({ task: taskId }).toString() });
     this.changeEmitter.fire(uri);
     const document = await vscode.workspace.openTextDocument(uri);

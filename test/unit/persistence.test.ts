@@ -306,22 +306,22 @@ describe('TranscriptStore', () => {
 
   test('readTail returns the last N folded entries, including lines not flushed yet', async () => {
     const transcripts = new TranscriptStore(path.join(makeTempDir(), 'tasks'), 200);
-    for (let i = 0; i < 50; i++) transcripts.append('t', entry(`line ${i}`));
+    for (let i = 0; i < 50; i++) transcripts.append('tidy-tern-101', entry(`line ${i}`));
     await transcripts.flush();
-    transcripts.append('t', entry('streaming', { id: 's' }));
-    transcripts.append('t', entry('streaming, longer', { id: 's' }));
-    const tail = transcripts.readTail('t', 3);
+    transcripts.append('tidy-tern-101', entry('streaming', { id: 's' }));
+    transcripts.append('tidy-tern-101', entry('streaming, longer', { id: 's' }));
+    const tail = transcripts.readTail('tidy-tern-101', 3);
     assert.deepEqual(tail.map((e) => e.text), ['line 48', 'line 49', 'streaming, longer']);
-    assert.deepEqual(transcripts.readTail('never-written', 10), []);
+    assert.deepEqual(transcripts.readTail('never-written-103', 10), []);
     transcripts.flushSync();
   });
 
   test('readTail of a transcript larger than the tail it reads drops the torn first line', async () => {
     const transcripts = new TranscriptStore(path.join(makeTempDir(), 'tasks'), 200);
-    for (let i = 0; i < 20_000; i++) transcripts.append('big', entry(`line ${i} ${'·'.repeat(60)}`));
+    for (let i = 0; i < 20_000; i++) transcripts.append('big-bear-102', entry(`line ${i} ${'·'.repeat(60)}`));
     await transcripts.flush();
-    assert.ok(fs.statSync(transcripts.pathFor('big')).size > 2 * 1024 * 1024, 'bigger than the 1 MB tail');
-    const tail = transcripts.readTail('big', 500);
+    assert.ok(fs.statSync(transcripts.pathFor('big-bear-102')).size > 2 * 1024 * 1024, 'bigger than the 1 MB tail');
+    const tail = transcripts.readTail('big-bear-102', 500);
     assert.equal(tail.length, 500);
     assert.equal(tail[0].text, `line 19500 ${'·'.repeat(60)}`);
     assert.equal(tail[499].text, `line 19999 ${'·'.repeat(60)}`);
@@ -330,21 +330,34 @@ describe('TranscriptStore', () => {
   test('unreadable lines are skipped, not fatal', async () => {
     const dir = path.join(makeTempDir(), 'tasks');
     fs.mkdirSync(dir);
-    fs.writeFileSync(path.join(dir, 't.jsonl'), `${JSON.stringify(entry('good'))}\n{"torn":\n\n42\n${JSON.stringify(entry('also good'))}\n`);
+    fs.writeFileSync(path.join(dir, 'tidy-tern-101.jsonl'), `${JSON.stringify(entry('good'))}\n{"torn":\n\n42\n${JSON.stringify(entry('also good'))}\n`);
     const transcripts = new TranscriptStore(dir, 200);
-    assert.deepEqual(transcripts.readTail('t', 10).map((e) => e.text), ['good', 'also good']);
-    assert.deepEqual((await transcripts.readAll('t')).map((e) => e.text), ['good', 'also good']);
+    assert.deepEqual(transcripts.readTail('tidy-tern-101', 10).map((e) => e.text), ['good', 'also good']);
+    assert.deepEqual((await transcripts.readAll('tidy-tern-101')).map((e) => e.text), ['good', 'also good']);
   });
 
   test('flushSync writes synchronously; remove deletes the file and drops buffered lines', async () => {
     const transcripts = new TranscriptStore(path.join(makeTempDir(), 'tasks'), 200);
-    transcripts.append('t', entry('a'));
+    transcripts.append('tidy-tern-101', entry('a'));
     transcripts.flushSync();
-    assert.equal(read(transcripts.pathFor('t')), `${JSON.stringify(entry('a'))}\n`);
-    transcripts.append('t', entry('b'));
-    await transcripts.remove('t');
+    assert.equal(read(transcripts.pathFor('tidy-tern-101')), `${JSON.stringify(entry('a'))}\n`);
+    transcripts.append('tidy-tern-101', entry('b'));
+    await transcripts.remove('tidy-tern-101');
     await transcripts.flush();
-    assert.equal(fs.existsSync(transcripts.pathFor('t')), false);
+    assert.equal(fs.existsSync(transcripts.pathFor('tidy-tern-101')), false);
+  });
+
+  test('L4 pathFor refuses anything that is not a task id; append drops it', async () => {
+    const root = makeTempDir();
+    const transcripts = new TranscriptStore(path.join(root, 'tasks'), 200);
+    assert.equal(transcripts.pathFor('brave-otter-101'), path.join(root, 'tasks', 'brave-otter-101.jsonl'));
+    for (const id of ['../state', '../../etc/passwd', 'a/b-c-101', 'brave-otter-101/../../x', 'x\\y-z-101', '..', '', 'UPPER-case-101', 'brave-otter', 'brave otter 101']) {
+      assert.throws(() => transcripts.pathFor(id), /Not a task id/, id);
+    }
+    transcripts.append('../escaped-file-101', entry('outside'));
+    await transcripts.flush();
+    assert.deepEqual(fs.readdirSync(root), [], 'nothing written');
+    assert.deepEqual(await transcripts.readAll('../state'), []);
   });
 
   test('foldEntries replaces an entry by id in its original place', () => {

@@ -1,3 +1,4 @@
+// Security review findings in the real extension host.
 // M5: a repository's .vscode/settings.json cannot change the settings that decide what runs, with which credentials,
 // or who may approve (they are `machine` scoped and read from the user's settings only), and its defaultProvider
 // cannot name an ACP command. The settings file is written the way a cloned repository would carry it.
@@ -58,5 +59,22 @@ suite('Workspace settings cannot change safety settings', () => {
     const seen = JSON.stringify(api.getTask(task.id));
     assert.doesNotMatch(seen, /evil-codex/, 'the workspace codex.path was not used');
     assert.equal(fs.existsSync(marker), false, 'the ACP command of the workspace never ran');
+  });
+});
+
+// L4: a task's log is opened by id; the id becomes a file name, so only ids of tasks this window knows are accepted.
+suite('Log URIs and showLog accept only known task ids', () => {
+  test('L4 showLog with an id that is not a task is refused', async () => {
+    await agentTasks();
+    await assert.rejects(Promise.resolve(vscode.commands.executeCommand('agentTasks.showLog', '../../state')), /There is no task/);
+  });
+
+  test('L4 an agent-tasks-log URI naming another file shows nothing of it', async () => {
+    await agentTasks();
+    for (const id of ['../state', '../../../../etc/passwd', 'no-such-task-101']) {
+      const uri = vscode.Uri.from({ scheme: 'agent-tasks-log', path: '/x.log', query: new URLSearchParams({ task: id }).toString() });
+      const document = await vscode.workspace.openTextDocument(uri);
+      assert.equal(document.getText(), `(There is no task "${id}".)`);
+    }
   });
 });
