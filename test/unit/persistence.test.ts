@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { emptyState, NewerStateVersionError, StateFile, STATE_VERSION, type PersistedState } from '../../src/core/persistence';
@@ -153,6 +154,67 @@ describe('leftovers and versions', () => {
     assert.equal(loaded.state.tasks.length, 2);
     assert.deepEqual(loaded.warnings, []);
     assert.deepEqual(fs.readdirSync(dir).sort(), ['state.json']);
+  });
+
+  test('L5 a crash between the two renames loses nothing: the complete newest temp file is used, not the older .bak', async () => {
+    const dir = makeTempDir();
+    const { file, set } = stateFileIn(dir);
+    set({ ...stateOf(makeTasks(2)), lastSavedAt: 100 });
+    await file.flush(true);
+    // The next save of 3 tasks got as far as: temp written and fsynced, state.json moved to .bak — then the crash.
+    const newest = { ...stateOf(makeTasks(3)), lastSavedAt: 200 };
+    fs.writeFileSync(path.join(dir, `state.json.tmp-${process.pid}-2`), JSON.stringify(newest));
+    fs.renameSync(path.join(dir, 'state.json'), path.join(dir, 'state.json.bak'));
+    // And a torn temp file of a save that never finished.
+    fs.writeFileSync(path.join(dir, `state.json.tmp-${process.pid}-3`), JSON.stringify(newest).slice(0, 40));
+
+    const loaded = new StateFile(dir, () => emptyState(), new FakeClock()).load();
+    assert.equal(loaded.source, 'state');
+    assert.equal(loaded.state.tasks.length, 3, 'the newest state, not the older backup');
+    assert.equal(loaded.state.lastSavedAt, 200);
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['state.json', 'state.json.bak']);
+  });
+
+  test('L5 after such a crash a temp file older than the backup, or a torn one, is not used', () => {
+    const dir = makeTempDir();
+    fs.writeFileSync(path.join(dir, 'state.json.bak'), JSON.stringify({ ...stateOf(makeTasks(2)), lastSavedAt: 300 }));
+    fs.writeFileSync(path.join(dir, 'state.json.tmp-1-1'), JSON.stringify({ ...stateOf(makeTasks(5)), lastSavedAt: 100 }));
+    fs.writeFileSync(path.join(dir, 'state.json.tmp-1-2'), '{"version":1,"tasks":[');
+    const loaded = new StateFile(dir, () => emptyState(), new FakeClock()).load();
+    assert.equal(loaded.source, 'backup');
+    assert.equal(loaded.state.tasks.length, 2);
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['state.json.bak']);
+  });
+
+  test('L5 every save fsyncs the directory after its renames (async and sync saves)', async () => {
+    const dir = makeTempDir();
+    const { file, set } = stateFileIn(dir);
+    const events: string[] = [];
+    // The fs module object the code under test calls into (an ES namespace import cannot be patched).
+    const nodeFs = createRequire(__filename)('node:fs') as typeof fs;
+    const { renameSync, fsyncSync } = nodeFs;
+    nodeFs.renameSync = (from: fs.PathLike, to: fs.PathLike) => {
+      events.push(`rename ${path.basename(String(to))}`);
+      renameSync(from, to);
+    };
+    nodeFs.fsyncSync = (fd: number) => {
+      events.push(fs.fstatSync(fd).isDirectory() ? 'fsync directory' : 'fsync file');
+      fsyncSync(fd);
+    };
+    try {
+      set(stateOf(makeTasks(1)));
+      await file.flush(true);
+      set(stateOf(makeTasks(2)));
+      file.scheduleSave();
+      file.flushSync();
+    } finally {
+      nodeFs.renameSync = renameSync;
+      nodeFs.fsyncSync = fsyncSync;
+    }
+    const saves = events.join(', ');
+    // The first save has no state.json to move aside; the second one has.
+    assert.match(saves, /rename state\.json, fsync directory.*rename state\.json\.bak, rename state\.json, fsync directory/, saves);
+    assert.equal(events.at(-1), 'fsync directory');
   });
 
   test('a newer version is refused (NewerStateVersionError) and the file is never overwritten', async () => {
