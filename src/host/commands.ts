@@ -8,7 +8,7 @@ import type { ProviderRegistry } from '../providers/registry';
 import type { AnswerGate } from './answering';
 import { capabilitySummary, providerLimitations } from './capabilities-text';
 import { requestOfProposedUri, type TaskDocuments } from './documents';
-import { copyMcpConfig } from './mcp-host';
+import { copyMcpConfig, rotateMcpToken } from './mcp-host';
 import { firstLine, STATUS_PRESENTATION } from './presentation';
 import type { TaskTreeNode } from './tree/task-tree';
 import type { TaskPanels } from './webview/task-panel';
@@ -164,6 +164,8 @@ export function commandTable(deps: CommandDependencies): Record<CommandId, Comma
     },
 
     [CommandId.copyMcpConfig]: (arg?: unknown) => copyMcpConfig(arg),
+
+    [CommandId.rotateMcpToken]: (arg?: unknown) => rotateMcpToken(arg),
   };
 }
 

@@ -10,12 +10,12 @@ import { messageOf, type TaskManager } from '../core/task-manager';
 import { TASK_TYPES, type CreateTaskInput, type TaskState, type TaskStatus } from '../core/task-state';
 import { boundedQuestion } from '../core/question-bounds';
 import { clientSnippets, type McpClientKind } from '../mcp/client-config';
-import { ensurePrivateDir, loadOrCreateToken, SOCKET_FILE, tokenMatches, workspaceSocketDir } from '../mcp/endpoint';
+import { ensurePrivateDir, loadOrCreateToken, rotateToken, SOCKET_FILE, tokenFilePath, tokenMatches, workspaceSocketDir } from '../mcp/endpoint';
 import {
   DELEGATED_LABEL,
   delegatorMayAnswer,
   ENV_SOCKET,
-  ENV_TOKEN,
+  ENV_TOKEN_FILE,
   HOST_PROTOCOL_VERSION,
   MAX_LINE_BYTES,
   normalizeAnswer,
@@ -45,12 +45,14 @@ export interface McpClientConfig {
   serverPath: string;
   socketPath: string;
   token: string;
+  /** The 0600 file that holds the token; the configs name this file, never the token. */
+  tokenFile: string;
   env: Record<string, string>;
   snippets: Record<McpClientKind, string>;
 }
 
 const CLIENT_LABELS: Record<McpClientKind, { label: string; detail: string }> = {
-  claude: { label: 'Claude Code — .mcp.json', detail: 'Project config; merge into .mcp.json at the workspace root (keep it out of version control: it holds a token)' },
+  claude: { label: 'Claude Code — .mcp.json', detail: 'Project config; merge into .mcp.json at the workspace root (it names the token file, not the token)' },
   claudeCli: { label: 'Claude Code — claude mcp add', detail: 'A command that adds the server to your local Claude Code config' },
   codex: { label: 'Codex — config.toml', detail: 'Append to ~/.codex/config.toml (or $CODEX_HOME/config.toml)' },
 };
@@ -407,8 +409,26 @@ export class McpHost implements vscode.Disposable {
     if (!endpoint) throw new Error(this.unavailable ?? 'The MCP socket is not available');
     const serverPath = this.context.asAbsolutePath(path.join('dist', 'mcp-server.js'));
     if (!fs.existsSync(serverPath)) throw new Error(`${serverPath} is missing: this build of Agent Task Worker has no MCP server`);
-    const env = { [ENV_SOCKET]: endpoint.socketPath, [ENV_TOKEN]: endpoint.token };
-    return { serverPath, ...endpoint, env, snippets: clientSnippets(serverPath, env) };
+    const storage = this.context.storageUri?.fsPath;
+    if (!storage) throw new Error('Delegating over MCP needs an open folder');
+    const tokenFile = tokenFilePath(storage);
+    // The configs name the token file: the token stays out of argv, shell history and project files (L6).
+    const env = { [ENV_SOCKET]: endpoint.socketPath, [ENV_TOKEN_FILE]: tokenFile };
+    return { serverPath, ...endpoint, tokenFile, env, snippets: clientSnippets(serverPath, env) };
+  }
+
+  /**
+   * Replaces the token: connections opened with the old one are closed, configs that embed it stop working, and
+   * clients started from the copied configs (which name the token file) get the new one when they reconnect.
+   */
+  rotateToken(): void {
+    const storage = this.context.storageUri?.fsPath;
+    if (!this.endpoint || !storage) throw new Error(this.unavailable ?? 'This window does not serve the MCP socket, so it cannot rotate its token');
+    this.token = rotateToken(storage);
+    for (const socket of this.connections) socket.destroy();
+    this.connections.clear();
+    this.definitionsChanged.fire();
+    this.log.info('[mcp] the MCP token was rotated; connections opened with the old token were closed');
   }
 
   /** VS Code ≥ 1.101 lists MCP servers from extensions; 1.100 (our floor) lacks the API, so it is looked up defensively. */
@@ -476,9 +496,27 @@ export async function copyMcpConfig(arg?: unknown): Promise<McpClientConfig | un
   }
   await vscode.env.clipboard.writeText(config.snippets[kind]);
   void vscode.window.showInformationMessage(
-    `Copied the ${CLIENT_LABELS[kind].label} config. It contains this workspace's access token: keep it private and out of version control.`,
+    `Copied the ${CLIENT_LABELS[kind].label} config. It names this workspace's token file (readable only by you), not the token itself.`,
   );
   return config;
+}
+
+/** `Agent Tasks: Rotate MCP Token`. Arg {confirm: false} skips the question (scripts and tests). */
+export async function rotateMcpToken(arg?: unknown): Promise<boolean> {
+  const host = [...liveHosts].pop();
+  if (!host) throw new Error('Agent Tasks is not running its MCP host');
+  const confirmed =
+    typeof arg === 'object' && arg !== null && (arg as { confirm?: unknown }).confirm === false
+      ? true
+      : (await vscode.window.showWarningMessage(
+          'Rotate the MCP token? Connected agents are disconnected; configs copied before that embed the old token stop working. Configs that name the token file keep working.',
+          { modal: true },
+          'Rotate',
+        )) === 'Rotate';
+  if (!confirmed) return false;
+  host.rotateToken();
+  void vscode.window.showInformationMessage('The MCP token was rotated.');
+  return true;
 }
 
 function isDelegated(task: TaskState): boolean {

@@ -30,7 +30,8 @@ export function clientSnippets(serverPath: string, env: Record<string, string>):
     approvedTools: READ_ONLY_TOOLS,
     comment: [
       'Codex calls the read-only tools (get_task, list_tasks, wait_for_task) without asking and asks you before the',
-      'others (spawn_task, answer_question, cancel_task, send_message).',
+      'others (spawn_task, answer_question, cancel_task, send_message). To let it delegate without asking (codex exec),',
+      'add a table [mcp_servers.agent-tasks.tools.spawn_task] with approval_mode = "approve".',
     ],
   });
   return { claude, claudeCli, codex };

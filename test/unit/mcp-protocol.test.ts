@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { PENDING_QUESTION_TYPES, TASK_STATUSES, type PendingQuestion, type TaskStatus } from '../../src/core/task-state';
 import { clientSnippets, READ_ONLY_TOOLS } from '../../src/mcp/client-config';
 import { TOOLS } from '../../src/mcp/tools';
-import { loadOrCreateToken, tokenMatches, workspaceSocketDir } from '../../src/mcp/endpoint';
+import { loadOrCreateToken, readTokenFile, rotateToken, tokenFilePath, tokenMatches, workspaceSocketDir } from '../../src/mcp/endpoint';
 import { parseTaskUri, taskMarkdown, toMcpTask } from '../../src/mcp/format';
 import { delegatorMayAnswer, normalizeAnswer, type WireTask } from '../../src/mcp/protocol';
 import { wireTask } from '../fixtures/mcp-client/fake-host';
@@ -129,6 +129,41 @@ describe('socket directory and token', () => {
   });
 });
 
+describe('L6 the MCP token: in a user-level 0600 file the configs name, and rotated by a command', () => {
+  test('L6 rotateToken replaces the token in its 0600 file; the old one no longer matches', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atw-token-'));
+    try {
+      const first = loadOrCreateToken(dir);
+      const file = tokenFilePath(dir);
+      assert.equal(readTokenFile(file), first);
+      const second = rotateToken(dir);
+      assert.match(second, /^[0-9a-f]{64}$/);
+      assert.notEqual(second, first);
+      assert.equal(readTokenFile(file), second);
+      assert.equal(loadOrCreateToken(dir), second, 'a reload keeps the rotated token');
+      assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+      assert.ok(!tokenMatches(first, second));
+      assert.deepEqual(fs.readdirSync(dir), ['mcp-token'], 'no temp file left');
+      assert.equal(readTokenFile(path.join(dir, 'missing')), undefined);
+      fs.writeFileSync(file, 'not a token');
+      assert.equal(readTokenFile(file), undefined);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('L6 the snippets built from the socket and the token file carry no token (argv, shell history, .mcp.json)', () => {
+    const token = 'c'.repeat(64);
+    const fileEnv = { AGENT_TASKS_SOCKET: '/tmp/atw-1/mcp.sock', AGENT_TASKS_TOKEN_FILE: '/home/u/.config/Code/User/workspaceStorage/abc/agenttasks.agent-task-worker/mcp-token' };
+    const snippets = clientSnippets('/ext/dist/mcp-server.js', fileEnv);
+    for (const [kind, text] of Object.entries(snippets)) {
+      assert.ok(!text.includes(token), kind);
+      assert.match(text, /AGENT_TASKS_TOKEN_FILE/, kind);
+      assert.doesNotMatch(text, /AGENT_TASKS_TOKEN[ =]|AGENT_TASKS_TOKEN"/, kind);
+    }
+  });
+});
+
 describe('client configs', () => {
   const env = { AGENT_TASKS_SOCKET: '/tmp/atw-1/mcp.sock', AGENT_TASKS_TOKEN: 'abc' };
   const snippets = clientSnippets("/ext's dir/dist/mcp-server.js", env);
@@ -153,7 +188,8 @@ describe('client configs', () => {
         'tool_timeout_sec = 660',
         'env = { AGENT_TASKS_SOCKET = "/tmp/atw-1/mcp.sock", AGENT_TASKS_TOKEN = "abc" }',
         '# Codex calls the read-only tools (get_task, list_tasks, wait_for_task) without asking and asks you before the',
-        '# others (spawn_task, answer_question, cancel_task, send_message).',
+        '# others (spawn_task, answer_question, cancel_task, send_message). To let it delegate without asking (codex exec),',
+        '# add a table [mcp_servers.agent-tasks.tools.spawn_task] with approval_mode = "approve".',
         '[mcp_servers.agent-tasks.tools.get_task]',
         'approval_mode = "approve"',
         '[mcp_servers.agent-tasks.tools.list_tasks]',
