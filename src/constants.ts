@@ -14,6 +14,7 @@ export const CommandId = {
   clearFinished: 'agentTasks.clearFinished',
   showLog: 'agentTasks.showLog',
   copyMcpConfig: 'agentTasks.copyMcpConfig',
+  rotateMcpToken: 'agentTasks.rotateMcpToken',
 } as const;
 export type CommandId = (typeof CommandId)[keyof typeof CommandId];
 

@@ -40,7 +40,7 @@ export class Container implements vscode.Disposable {
   constructor(context: vscode.ExtensionContext) {
     const log = vscode.window.createOutputChannel(OutputChannelName, { log: true });
     this.disposables.push(log);
-    const settings = new Settings();
+    const settings = new Settings((message) => log.warn(message));
     const storageDir = (context.storageUri ?? vscode.Uri.joinPath(context.globalStorageUri, 'no-workspace')).fsPath;
     const clock = systemClock;
     const store = new TaskStore(() => clock.now());

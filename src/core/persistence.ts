@@ -5,6 +5,7 @@ import type { Clock, TimerHandle } from './clock';
 import { silentLogger, type Logger } from './events';
 import type { ProfileState } from './profiles';
 import { TASK_STATUSES, type TaskState } from './task-state';
+import { boundedQuestion } from './question-bounds';
 
 export const STATE_VERSION = 1;
 export const STATE_FILE = 'state.json';
@@ -68,6 +69,7 @@ export class StateFile {
   /** Loads state; a corrupt file is moved aside and the backup loaded, never silently treated as empty. */
   load(): LoadResult {
     fs.mkdirSync(this.dir, { recursive: true });
+    this.recoverInterruptedSave();
     this.removeLeftoverTempFiles();
     const warnings: string[] = [];
     const main = readStateFile(this.file);
@@ -166,6 +168,34 @@ export class StateFile {
     this.saveCount++;
   }
 
+  /**
+   * A crash between the two renames of a save (state.json → .bak, temp → state.json) leaves no state.json, the older
+   * state as .bak and the newest state as a complete, fsynced temp file. That temp file is put in place, so the save
+   * is not lost. Only a temp file that reads as a whole, valid state and is newer than the backup is used.
+   */
+  private recoverInterruptedSave(): void {
+    if (fs.existsSync(this.file)) return;
+    let best: { name: string; savedAt: number; seq: number } | undefined;
+    for (const name of safeReaddir(this.dir)) {
+      if (!name.startsWith(`${STATE_FILE}.tmp-`)) continue;
+      const outcome = readStateFile(path.join(this.dir, name));
+      if (outcome.kind !== 'ok') continue;
+      const savedAt = typeof outcome.state.lastSavedAt === 'number' ? outcome.state.lastSavedAt : 0;
+      const seq = Number(/-(\d+)$/.exec(name)?.[1] ?? 0);
+      if (!best || savedAt > best.savedAt || (savedAt === best.savedAt && seq > best.seq)) best = { name, savedAt, seq };
+    }
+    if (!best) return;
+    const backup = readStateFile(this.backup);
+    if (backup.kind === 'ok' && (backup.state.lastSavedAt ?? 0) > best.savedAt) return;
+    try {
+      fs.renameSync(path.join(this.dir, best.name), this.file);
+      fsyncDirectorySync(this.dir);
+      this.log.warn(`state.json was missing after an interrupted save; the complete newer copy ${best.name} was put in place`);
+    } catch (error) {
+      this.log.error(`Recovering the interrupted save ${best.name} failed: ${String(error)}`);
+    }
+  }
+
   private removeLeftoverTempFiles(): void {
     for (const name of safeReaddir(this.dir)) {
       if (name.startsWith(`${STATE_FILE}.tmp-`)) {
@@ -185,7 +215,11 @@ export class StateFile {
 }
 
 function serialize(state: PersistedState): string {
-  return JSON.stringify({ ...state, tasks: state.tasks.map((task) => ({ ...task, output: [] })) });
+  // Pending file approvals keep a bounded patch and no proposed file content: state.json never holds whole files.
+  return JSON.stringify({
+    ...state,
+    tasks: state.tasks.map((task) => ({ ...task, output: [], pendingQuestions: task.pendingQuestions.map((question) => boundedQuestion(question)) })),
+  });
 }
 
 // load() moves a corrupt state.json aside, so whatever is at `file` when we save was written or read back by us:
@@ -197,6 +231,27 @@ function rotateIntoPlaceSync(file: string, backup: string, tmp: string): void {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   fs.renameSync(tmp, file);
+  // The renames are durable only once the directory itself is on disk.
+  fsyncDirectorySync(path.dirname(file));
+}
+
+/** fsyncs a directory (its entries: renames, creations). Platforms that cannot open a directory skip it. */
+export function fsyncDirectorySync(dir: string): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(dir, 'r');
+  } catch {
+    return;
+  }
+  try {
+    fs.fsyncSync(fd);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // Some file systems (and Windows) refuse fsync on a directory; the rename itself still happened.
+    if (code !== 'EINVAL' && code !== 'EPERM' && code !== 'EISDIR' && code !== 'ENOTSUP') throw error;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function writeAtomicSync(file: string, backup: string, text: string, tmp: string): void {

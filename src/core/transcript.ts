@@ -21,6 +21,13 @@ const RECORD_CHUNK_BYTES = 64 * 1024;
 /** How much of a transcript's end is read to rebuild the in-memory ring. */
 const TAIL_BYTES = 1024 * 1024;
 
+/** Task ids are `adjective-animal-NNN` (DESIGN §1): lowercase words and a number joined by '-', nothing else. */
+const TASK_ID_SHAPE = /^[a-z]+(?:-[a-z]+)+-[0-9]+$/;
+
+export function isTaskIdShaped(id: unknown): boolean {
+  return typeof id === 'string' && id.length <= 100 && TASK_ID_SHAPE.test(id);
+}
+
 /**
  * Append-only JSONL transcripts, one file per task (`tasks/<id>.jsonl`). Writes are batched; a streaming entry
  * (same `id`) updated before its batch is flushed is written once, with its latest text. Readers fold entries by id.
@@ -36,11 +43,17 @@ export class TranscriptStore {
     private readonly log: Logger = silentLogger,
   ) {}
 
+  /** The transcript file of a task; throws for anything that is not a task id (no path can leave the directory). */
   pathFor(taskId: string): string {
+    if (!isTaskIdShaped(taskId)) throw new Error(`Not a task id: ${JSON.stringify(taskId.slice(0, 80))}`);
     return path.join(this.dir, `${taskId}.jsonl`);
   }
 
   append(taskId: string, entry: OutputEntry): void {
+    if (!isTaskIdShaped(taskId)) {
+      this.log.warn(`[transcript] not a task id, entry dropped: ${JSON.stringify(taskId.slice(0, 80))}`);
+      return;
+    }
     let buffer = this.buffers.get(taskId);
     if (!buffer) this.buffers.set(taskId, (buffer = { lines: [], byEntryId: new Map() }));
     const line = JSON.stringify(entry);

@@ -9,7 +9,7 @@ import type { ProviderRegistry } from '../core/provider-registry';
 import type { AnswerGate } from './answering';
 import { capabilitySummary, providerLimitations } from './capabilities-text';
 import { requestOfProposedUri, type TaskDocuments } from './documents';
-import { copyMcpConfig, type McpHost } from './mcp-host';
+import { copyMcpConfig, rotateMcpToken, type McpHost } from './mcp-host';
 import { STATUS_PRESENTATION } from './presentation';
 import type { TaskTreeNode } from './tree/task-tree';
 import type { TaskPanels } from './webview/task-panel';
@@ -157,11 +157,18 @@ export function commandTable(deps: CommandDependencies): Record<CommandId, Comma
 
     [CommandId.showLog]: async (arg?: unknown) => {
       const id = taskIdOf(arg);
-      if (id) await deps.documents.openLog(id);
-      else deps.log.show(true);
+      if (id === undefined) {
+        deps.log.show(true);
+        return;
+      }
+      // Only a task this window knows: the id becomes a file name (tasks/<id>.jsonl).
+      if (!manager.peek(id)) throw new Error(`There is no task "${id}"`);
+      await deps.documents.openLog(id);
     },
 
     [CommandId.copyMcpConfig]: (arg?: unknown) => copyMcpConfig(deps.mcpHost, arg),
+
+    [CommandId.rotateMcpToken]: (arg?: unknown) => rotateMcpToken(deps.mcpHost, arg),
   };
 }
 

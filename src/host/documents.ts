@@ -1,9 +1,9 @@
-import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { contentOfAddPatch, applyUnifiedDiff } from '../core/patch';
 import type { TaskManager } from '../core/task-manager';
-import type { OutputEntry } from '../core/task-state';
+import type { OutputEntry, TaskState } from '../core/task-state';
+import { readAgentFile } from '../providers/agent-files';
 
 export const PROPOSED_SCHEME = 'agent-tasks-proposed';
 export const LOG_SCHEME = 'agent-tasks-log';
@@ -27,7 +27,11 @@ export class TaskDocuments implements vscode.TextDocumentContentProvider, vscode
   async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
     const params = new URLSearchParams(uri.query);
     const taskId = params.get('task') ?? '';
-    if (uri.scheme === LOG_SCHEME) return renderLog(taskId, await this.manager.fullTranscript(taskId));
+    if (uri.scheme === LOG_SCHEME) {
+      // The id comes from a URI anyone can open: only a task this window knows is read.
+      if (!this.manager.peek(taskId)) return `(There is no task "${taskId}".)`;
+      return renderLog(taskId, await this.manager.fullTranscript(taskId));
+    }
     const requestId = params.get('request') ?? '';
     const file = params.get('path') ?? '';
     const side = params.get('side');
@@ -41,7 +45,10 @@ export class TaskDocuments implements vscode.TextDocumentContentProvider, vscode
     if (change.newContent !== undefined) return change.newContent;
     if (change.kind === 'add') return contentOfAddPatch(change.patch);
     const absolute = path.isAbsolute(change.path) ? change.path : path.join(task.cwd, change.path);
-    const original = await fs.readFile(absolute, 'utf8').catch(() => '');
+    // The path comes from the agent: read only a regular file of bounded size inside the task's folder or the workspace.
+    const read = await readAgentFile(absolute, fileRoots(task));
+    if (read.status === 'refused') return `(${change.path} ${read.reason}. Here is the patch as sent.)\n\n${change.patch}`;
+    const original = read.status === 'text' ? read.text : '';
     return applyUnifiedDiff(original, change.patch) ?? `(The patch could not be applied to the file on disk; here it is as sent.)\n\n${change.patch}`;
   }
 
@@ -55,13 +62,14 @@ export class TaskDocuments implements vscode.TextDocumentContentProvider, vscode
     const absolute = path.isAbsolute(change.path) ? change.path : path.join(task.cwd, change.path);
     const query = (side: string): string => new URLSearchParams({ task: taskId, request: requestId, path: change.path, side }).toString();
     const proposed = vscode.Uri.from({ scheme: PROPOSED_SCHEME, path: `/${path.basename(change.path)}`, query: query('proposed') });
-    const exists = change.kind !== 'add' && (await fs.stat(absolute).then(() => true, () => false));
+    const exists = change.kind !== 'add' && (await readAgentFile(absolute, fileRoots(task))).status === 'text';
     const left = exists ? vscode.Uri.file(absolute) : vscode.Uri.from({ scheme: PROPOSED_SCHEME, path: `/${path.basename(change.path)}`, query: query('original') });
     const label = change.kind === 'add' ? 'new file' : change.kind === 'delete' ? 'deleted' : 'proposed';
     await vscode.commands.executeCommand('vscode.diff', left, proposed, `${path.basename(change.path)} (${label} by ${taskId})`, { preview: true });
   }
 
   async openLog(taskId: string): Promise<void> {
+    if (!this.manager.peek(taskId)) throw new Error(`There is no task "${taskId}"`);
     const uri = vscode.Uri.from({ scheme: LOG_SCHEME, path: `/${taskId}.log`, query: new URLSearchParams({ task: taskId }).toString() });
     this.changeEmitter.fire(uri);
     const document = await vscode.workspace.openTextDocument(uri);
@@ -81,6 +89,11 @@ export function requestOfProposedUri(uri: vscode.Uri): { taskId: string; request
   const taskId = params.get('task');
   const requestId = params.get('request');
   return taskId && requestId ? { taskId, requestId } : undefined;
+}
+
+/** Where files an agent names may be read: the task's folder and the workspace folders. */
+function fileRoots(task: TaskState): string[] {
+  return [task.cwd, ...(vscode.workspace.workspaceFolders ?? []).map((folder) => folder.uri.fsPath)];
 }
 
 function renderLog(taskId: string, entries: OutputEntry[]): string {

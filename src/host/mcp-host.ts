@@ -9,7 +9,8 @@ import { messageOf } from '../core/errors';
 import type { TaskManager } from '../core/task-manager';
 import { clientSnippets, type McpClientKind } from '../mcp/client-config';
 import { McpHostServer } from '../mcp/host-server';
-import { ENV_SOCKET, ENV_TOKEN } from '../mcp/protocol';
+import { tokenFilePath } from '../mcp/endpoint';
+import { ENV_SOCKET, ENV_TOKEN_FILE } from '../mcp/protocol';
 import { privateDirFor } from '../platform/private-dir';
 import type { AnswerGate } from './answering';
 import type { Settings } from './settings';
@@ -22,12 +23,14 @@ export interface McpClientConfig {
   serverPath: string;
   socketPath: string;
   token: string;
+  /** The 0600 file that holds the token; the configs name this file, never the token. */
+  tokenFile: string;
   env: Record<string, string>;
   snippets: Record<McpClientKind, string>;
 }
 
 const CLIENT_LABELS: Record<McpClientKind, { label: string; detail: string }> = {
-  claude: { label: 'Claude Code — .mcp.json', detail: 'Project config; merge into .mcp.json at the workspace root (keep it out of version control: it holds a token)' },
+  claude: { label: 'Claude Code — .mcp.json', detail: 'Project config; merge into .mcp.json at the workspace root (it names the token file, not the token)' },
   claudeCli: { label: 'Claude Code — claude mcp add', detail: 'A command that adds the server to your local Claude Code config' },
   codex: { label: 'Codex — config.toml', detail: 'Append to ~/.codex/config.toml (or $CODEX_HOME/config.toml)' },
 };
@@ -64,8 +67,18 @@ export class McpHost implements vscode.Disposable {
     if (!endpoint) throw new Error(this.server.unavailableReason ?? 'The MCP socket is not available');
     const serverPath = this.context.asAbsolutePath(path.join('dist', 'mcp-server.js'));
     if (!fs.existsSync(serverPath)) throw new Error(`${serverPath} is missing: this build of Agent Task Worker has no MCP server`);
-    const env = { [ENV_SOCKET]: endpoint.socketPath, [ENV_TOKEN]: endpoint.token };
-    return { serverPath, ...endpoint, env, snippets: clientSnippets(serverPath, env) };
+    const storage = this.context.storageUri?.fsPath;
+    if (!storage) throw new Error('Delegating over MCP needs an open folder');
+    const tokenFile = tokenFilePath(storage);
+    // The configs name the token file: the token stays out of argv, shell history and project files (L6).
+    const env = { [ENV_SOCKET]: endpoint.socketPath, [ENV_TOKEN_FILE]: tokenFile };
+    return { serverPath, ...endpoint, tokenFile, env, snippets: clientSnippets(serverPath, env) };
+  }
+
+  /** See McpHostServer.rotateToken; VS Code's MCP list gets the new definition. */
+  rotateToken(): void {
+    this.server.rotateToken();
+    this.definitionsChanged.fire();
   }
 
   /** VS Code ≥ 1.101 lists MCP servers from extensions; 1.100 (our floor) lacks the API, so it is looked up defensively. */
@@ -130,7 +143,7 @@ export async function copyMcpConfig(host: McpHost | undefined, arg?: unknown): P
   }
   await vscode.env.clipboard.writeText(config.snippets[kind]);
   void vscode.window.showInformationMessage(
-    `Copied the ${CLIENT_LABELS[kind].label} config. It contains this workspace's access token: keep it private and out of version control.`,
+    `Copied the ${CLIENT_LABELS[kind].label} config. It names this workspace's token file (readable only by you), not the token itself.`,
   );
   return config;
 }
@@ -140,4 +153,21 @@ function workspaceKey(): string | undefined {
   const file = vscode.workspace.workspaceFile;
   if (file?.scheme === 'file') return file.fsPath;
   return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+}
+
+/** `Agent Tasks: Rotate MCP Token`. Arg {confirm: false} skips the question (scripts and tests). */
+export async function rotateMcpToken(host: McpHost | undefined, arg?: unknown): Promise<boolean> {
+  if (!host) throw new Error('Agent Tasks is not running its MCP host');
+  const confirmed =
+    typeof arg === 'object' && arg !== null && (arg as { confirm?: unknown }).confirm === false
+      ? true
+      : (await vscode.window.showWarningMessage(
+          'Rotate the MCP token? Connected agents are disconnected; configs copied before that embed the old token stop working. Configs that name the token file keep working.',
+          { modal: true },
+          'Rotate',
+        )) === 'Rotate';
+  if (!confirmed) return false;
+  host.rotateToken();
+  void vscode.window.showInformationMessage('The MCP token was rotated.');
+  return true;
 }

@@ -3,6 +3,7 @@ import { ConfigKey, ConfigSection } from '../constants';
 import type { ManagerSettings } from '../core/task-manager';
 import type { ProfileConfig } from '../core/profiles';
 import { expandHome } from '../platform/executable';
+import { chooseDefaultProvider, userValue, workspaceOverrides } from './settings-policy';
 
 export type NotificationLevel = 'all' | 'needsYou' | 'off';
 
@@ -15,14 +16,41 @@ export interface AcpAgentConfig {
 
 /** Every setting the extension reads, read in one place. */
 export class Settings {
+  private readonly warned = new Set<string>();
+
+  constructor(private readonly warn: (message: string) => void = () => undefined) {}
+
   private get config(): vscode.WorkspaceConfiguration {
     return vscode.workspace.getConfiguration(ConfigSection);
+  }
+
+  /** A user-only setting: the user's value or the default; a workspace's value is ignored (and reported once). */
+  private userSetting<T>(key: string, fallback: T): T {
+    const inspected = this.config.inspect<T>(key);
+    if (workspaceOverrides(inspected)) this.warnOnce(`The workspace sets agentTasks.${key}; it is ignored: only your user settings can change it.`);
+    return userValue(inspected, fallback);
+  }
+
+  private warnOnce(message: string): void {
+    if (this.warned.has(message)) return;
+    this.warned.add(message);
+    this.warn(message);
+  }
+
+  /** The provider of tasks that name none: validated (see chooseDefaultProvider). */
+  defaultProvider(): string {
+    const { provider, warning } = chooseDefaultProvider(
+      this.config.inspect<unknown>(ConfigKey.defaultProvider),
+      this.acpAgents().map((agent) => `acp:${agent.name}`),
+    );
+    if (warning) this.warnOnce(warning);
+    return provider;
   }
 
   manager(): ManagerSettings {
     const config = this.config;
     return {
-      defaultProvider: config.get<string>(ConfigKey.defaultProvider, 'codex'),
+      defaultProvider: this.defaultProvider(),
       maxConcurrentTasks: clampInt(config.get<number>(ConfigKey.maxConcurrentTasks, 3), 1, 32, 3),
       defaultTimeoutMinutes: nonNegative(config.get<number>(ConfigKey.defaultTimeoutMinutes, 30), 30),
       questionTimeoutMinutes: nonNegative(config.get<number>(ConfigKey.questionTimeoutMinutes, 0), 0),
@@ -30,7 +58,7 @@ export class Settings {
   }
 
   profiles(): ProfileConfig[] {
-    const raw = this.config.get<unknown>(ConfigKey.profiles, []);
+    const raw = this.userSetting<unknown>(ConfigKey.profiles, []);
     if (!Array.isArray(raw)) return [];
     return raw.flatMap((item): ProfileConfig[] => {
       if (typeof item !== 'object' || item === null) return [];
@@ -41,7 +69,7 @@ export class Settings {
   }
 
   acpAgents(): AcpAgentConfig[] {
-    const raw = this.config.get<unknown>(ConfigKey.acpAgents, []);
+    const raw = this.userSetting<unknown>(ConfigKey.acpAgents, []);
     if (!Array.isArray(raw)) return [];
     return raw.flatMap((item): AcpAgentConfig[] => {
       if (typeof item !== 'object' || item === null) return [];
@@ -52,7 +80,8 @@ export class Settings {
   }
 
   cliPath(key: typeof ConfigKey.codexPath | typeof ConfigKey.claudePath | typeof ConfigKey.copilotPath): string | undefined {
-    const value = this.config.get<string>(key, '').trim();
+    const raw = this.userSetting<unknown>(key, '');
+    const value = typeof raw === 'string' ? raw.trim() : '';
     return value ? expandHome(value) : undefined;
   }
 
@@ -62,7 +91,7 @@ export class Settings {
   }
 
   allowAgentApprovals(): boolean {
-    return this.config.get<boolean>(ConfigKey.mcpAllowAgentApprovals, false);
+    return this.userSetting<unknown>(ConfigKey.mcpAllowAgentApprovals, false) === true;
   }
 
   keepRunningMinutes(): number {

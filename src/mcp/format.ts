@@ -5,6 +5,7 @@ import { summarizeQuestion } from '../core/answers';
 import { isTerminal, type OutputEntry } from '../core/task-state';
 import { toMcpTaskStatus } from '../core/wire-state';
 import type { WireQuestion, WireTask } from './protocol';
+import { boundedQuestion } from '../core/question-bounds';
 
 /** Suggested wait between tasks/get polls. */
 export const POLL_INTERVAL_MS = 1_000;
@@ -128,7 +129,7 @@ export function questionMarkdown(question: WireQuestion): string {
       if (question.reason) lines.push(`Reason: ${question.reason}`);
       break;
     case 'file_approval':
-      for (const change of question.fileChanges) lines.push(`- ${change.kind} \`${change.path}\``, '```diff', change.patch, '```');
+      for (const change of boundedQuestion(question).fileChanges) lines.push(`- ${change.kind} \`${change.path}\``, '```diff', change.patch, '```');
       if (question.reason) lines.push(`Reason: ${question.reason}`);
       break;
     case 'elicitation':

@@ -3,6 +3,8 @@ import { Emitter } from '../core/events';
 import { encodeJsonLine, LineDecoder } from '../platform/jsonl';
 import {
   ENV_SOCKET,
+  ENV_TOKEN,
+  ENV_TOKEN_FILE,
   HOST_PROTOCOL_VERSION,
   MAX_LINE_BYTES,
   type HostEvent,
@@ -13,7 +15,8 @@ import {
 
 export interface HostConnectionOptions {
   socketPath: string | undefined;
-  token: string | undefined;
+  /** The token, or how to get it at each connection (a token file may be rotated meanwhile). */
+  token: string | undefined | (() => string | undefined);
   /** Connecting and the hello exchange together. */
   connectTimeoutMs?: number;
   /** Per request. */
@@ -84,14 +87,20 @@ export class HostConnection {
   }
 
   private open(): Promise<net.Socket> {
-    const { socketPath, token } = this.options;
+    const { socketPath } = this.options;
+    const token = typeof this.options.token === 'function' ? this.options.token() : this.options.token;
     if (!socketPath) {
       return Promise.reject(
         new HostUnavailableError(`${ENV_SOCKET} is not set. In VS Code run "Agent Tasks: Copy MCP Server Config" and use that config to start this server.`, false),
       );
     }
     if (!token) {
-      return Promise.reject(new HostUnavailableError('AGENT_TASKS_TOKEN is not set. Copy the config again with "Agent Tasks: Copy MCP Server Config" in VS Code.', false));
+      return Promise.reject(
+        new HostUnavailableError(
+          `${ENV_TOKEN} is not set and ${ENV_TOKEN_FILE} names no readable token. Copy the config again with "Agent Tasks: Copy MCP Server Config" in VS Code.`,
+          false,
+        ),
+      );
     }
     const limit = this.options.connectTimeoutMs ?? 3_000;
     return new Promise<net.Socket>((resolve, reject) => {

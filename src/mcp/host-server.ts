@@ -6,10 +6,11 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { messageOf } from '../core/errors';
 import { Emitter, type Event, type Logger } from '../core/events';
+import { boundedQuestion } from '../core/question-bounds';
 import { TASK_TYPES, type Answer, type CreateTaskInput, type OutputEntry, type TaskSnapshot, type TaskState, type TaskStatus } from '../core/task-state';
 import { encodeJsonLine, LineDecoder } from '../platform/jsonl';
 import { ensurePrivateDir } from '../platform/private-dir';
-import { loadOrCreateToken, SOCKET_FILE, tokenMatches } from './endpoint';
+import { loadOrCreateToken, rotateToken, SOCKET_FILE, tokenMatches } from './endpoint';
 import {
   DELEGATED_LABEL,
   delegatorMayAnswer,
@@ -345,7 +346,7 @@ export class McpHostServer {
       result: task.result,
       error: task.error,
       usage: task.usage,
-      pendingQuestions: task.pendingQuestions.map((q) => ({ ...q, agentMayAnswer: delegated && delegatorMayAnswer(q.type, allowApprovals) })),
+      pendingQuestions: task.pendingQuestions.map((q) => ({ ...boundedQuestion(q), agentMayAnswer: delegated && delegatorMayAnswer(q.type, allowApprovals) })),
       output: count > 0 ? task.output.slice(-count) : undefined,
     };
   }
@@ -403,6 +404,19 @@ export class McpHostServer {
     this.outputDirty.clear();
     this.removed.clear();
     this.broadcast(events);
+  }
+
+  /**
+   * Replaces the token: connections opened with the old one are closed, configs that embed it stop working, and
+   * clients started from the copied configs (which name the token file) get the new one when they reconnect.
+   */
+  rotateToken(): void {
+    const storageDir = this.place?.storageDir;
+    if (!this.endpoint || !storageDir) throw new Error(this.unavailable ?? 'This window does not serve the MCP socket, so it cannot rotate its token');
+    this.token = rotateToken(storageDir);
+    for (const socket of this.connections) socket.destroy();
+    this.connections.clear();
+    this.log.info('[mcp] the MCP token was rotated; connections opened with the old token were closed');
   }
 
   private broadcast(events: HostEvent[]): void {

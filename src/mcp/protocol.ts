@@ -14,6 +14,12 @@ import type {
 /** Environment variables the server bundle reads; `Agent Tasks: Copy MCP Server Config` writes them into the snippets. */
 export const ENV_SOCKET = 'AGENT_TASKS_SOCKET';
 export const ENV_TOKEN = 'AGENT_TASKS_TOKEN';
+/**
+ * The file that holds the token (the workspace's mcp-token, 0600, in VS Code's user-level workspace storage). The
+ * snippets name this file rather than the token, so the token is never in argv, shell history or a project file,
+ * and a rotated token reaches every client at its next connection.
+ */
+export const ENV_TOKEN_FILE = 'AGENT_TASKS_TOKEN_FILE';
 
 /** Every task created over MCP carries this label, so the user sees where it came from. */
 export const DELEGATED_LABEL = 'delegated';

@@ -22,7 +22,8 @@ import { version } from '../../package.json';
 import { messageOf } from '../core/errors';
 import { outputUri, parseTaskUri, POLL_INTERVAL_MS, statusMessage, taskMarkdown, taskUri, toMcpTask, transcriptText } from './format';
 import { HostConnection, HostUnavailableError } from './host-connection';
-import { ENV_SOCKET, ENV_TOKEN, type HostEvent, type WireTask } from './protocol';
+import { ENV_SOCKET, ENV_TOKEN, ENV_TOKEN_FILE, type HostEvent, type WireTask } from './protocol';
+import { readTokenFile } from './endpoint';
 import { HostTaskStore, type SpawnedTaskContext } from './task-store';
 import { spawn, TOOLS, type ToolContext, type ToolDefinition } from './tools';
 
@@ -235,7 +236,8 @@ function errorResult(message: string): CallToolResult {
 }
 
 async function main(): Promise<void> {
-  const host = new HostConnection({ socketPath: process.env[ENV_SOCKET], token: process.env[ENV_TOKEN] });
+  // The token file is read at each connection: a token rotated in VS Code is picked up without restarting.
+  const host = new HostConnection({ socketPath: process.env[ENV_SOCKET], token: () => process.env[ENV_TOKEN] || readTokenFile(process.env[ENV_TOKEN_FILE]) });
   const { server, dispose } = createServer(host);
   const transport = new StdioServerTransport();
   let closing = false;

@@ -2,6 +2,7 @@ import type { CreateTaskOptions, TaskStore } from '@modelcontextprotocol/sdk/exp
 import type { CallToolResult, Request, RequestId, Result, Task as McpTask } from '@modelcontextprotocol/sdk/types.js';
 import { isTerminal } from '../core/task-state';
 import { finishedText, statusMessage, taskMarkdown, toMcpTask } from './format';
+import { boundedQuestion } from '../core/question-bounds';
 import type { HostConnection } from './host-connection';
 import type { WireTask } from './protocol';
 
@@ -85,6 +86,6 @@ export function structuredTask(task: WireTask): Record<string, unknown> {
     labels: task.labels,
     ...(task.result !== undefined ? { result: task.result } : {}),
     ...(task.error !== undefined ? { error: task.error } : {}),
-    pendingQuestions: task.pendingQuestions,
+    pendingQuestions: task.pendingQuestions.map((question) => boundedQuestion(question)),
   };
 }

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { startMockResponsesServer, type MockResponsesServer } from '../fixtures/mock-responses/server';
 import { makeContext, makeTask } from '../support/fake-handle';
 import type { TaskState } from '../../src/core/task-state';
+import { delegatorMayAnswer } from '../../src/mcp/protocol';
 import { createTestBed, mcpFixtureProcesses, type CodexTestBed } from '../support/codex-harness';
 
 let mock: MockResponsesServer;
@@ -254,6 +255,43 @@ describe('Codex provider: MCP elicitation', () => {
       assert.ok(result.result?.includes(expected), result.result);
       const tool = handle.transcript.find((entry) => entry.kind === 'tool');
       assert.equal(tool?.text, 'elic.pick_color()');
+    });
+  }
+});
+
+describe('Codex provider: MCP tool-call approvals (M1)', () => {
+  let bed: CodexTestBed;
+  beforeEach(async () => {
+    // `elic` configured the way the Copy MCP Server Config snippet configures agent-tasks: its read-only tool approved.
+    bed = await createTestBed(mock, { mcp: true, mcpApprovedTools: ['pick_color'], name: 'mcpa' });
+  });
+  afterEach(async () => {
+    await bed.cleanup();
+    assert.deepEqual(mcpFixtureProcesses(), [], 'the MCP server stops with its app-server');
+  });
+
+  for (const [decision, expected] of [
+    ['deny', 'user rejected MCP tool call'],
+    ['approve', 'deleted note n1'],
+    ['approveForSession', 'deleted note n1'],
+  ] as const) {
+    test(`M1 a destructive MCP tool call is an approval the delegating agent may not answer (${decision})`, async () => {
+      const provider = bed.createProvider();
+      const { context, handle } = makeContext(makeTask({ prompt: 'Please mcp-approval', cwd: bed.cwd }), { profile: bed.profile, log: bed.log });
+      const outcome = provider.start(context, handle);
+      const question = await handle.waitForQuestion();
+      assert.equal(question.type, 'command_approval', 'not a plain elicitation');
+      assert.ok(question.type === 'command_approval');
+      assert.equal(question.command, 'MCP tool elic.delete_note({"id":"n1"})');
+      assert.match(question.reason ?? '', /Allow the elic MCP server to run tool "delete_note"\?/);
+      assert.equal(question.canApproveForSession, true);
+      assert.equal(delegatorMayAnswer(question.type, false), false, 'with allowAgentApprovals off only the user answers it');
+      assert.equal(delegatorMayAnswer(question.type, true), true);
+      handle.answer(question.requestId, { decision });
+
+      const result = await outcome;
+      assert.ok(result.status === 'completed');
+      assert.ok(result.result?.includes(expected), result.result);
     });
   }
 });

@@ -43,6 +43,9 @@ suite('MCP delegation from Codex', () => {
     await writeCodexHome(home, { port: mock.port, cwd: workspace });
     // The snippet exactly as the user would paste it.
     fs.appendFileSync(path.join(home, 'config.toml'), `\n${config.snippets.codex}\n`);
+    // The snippet lets Codex call only the read-only tools without asking (M1); `codex exec` cannot ask, so this user
+    // also allows spawn_task, the way the snippet's comment describes.
+    fs.appendFileSync(path.join(home, 'config.toml'), '[mcp_servers.agent-tasks.tools.spawn_task]\napproval_mode = "approve"\n');
 
     const prompt = 'say: delegated hello; done: forty-two';
     const run = await runCodex(codex, ['exec', '--strict-config', '--skip-git-repo-check', '-C', workspace, `delegate: ${prompt}`], {

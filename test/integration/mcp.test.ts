@@ -46,7 +46,7 @@ suite('MCP delegation', () => {
 
   const waitFor = (taskId: string, timeoutSeconds = 20) => mcp.call('wait_for_task', { taskId, timeoutSeconds }, 60_000);
 
-  test('the socket is private and the config snippets start the bundle with socket and token', () => {
+  test('the socket is private and the config snippets start the bundle with socket and token file (L6: never the token)', () => {
     assert.ok(fs.existsSync(config.serverPath), 'dist/mcp-server.js exists');
     assert.ok(Buffer.byteLength(config.socketPath) <= 100, `socket path is short: ${config.socketPath}`);
     assert.equal(fs.statSync(config.socketPath).mode & 0o777, 0o600, 'socket is 0600');
@@ -56,11 +56,15 @@ suite('MCP delegation', () => {
     const server = Object.values(claude.mcpServers)[0];
     assert.equal(server.command, 'node');
     assert.deepEqual(server.args, [config.serverPath]);
-    assert.deepEqual(server.env, { AGENT_TASKS_SOCKET: config.socketPath, AGENT_TASKS_TOKEN: config.token });
+    assert.deepEqual(server.env, { AGENT_TASKS_SOCKET: config.socketPath, AGENT_TASKS_TOKEN_FILE: config.tokenFile });
+    assert.equal(fs.readFileSync(config.tokenFile, 'utf8').trim(), config.token);
+    assert.equal(fs.statSync(config.tokenFile).mode & 0o777, 0o600, 'token file is 0600');
+    assert.ok(!config.tokenFile.startsWith(vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? '\0'), 'the token file is not in the project');
     assert.match(config.snippets.codex, /^\[mcp_servers\.agent-tasks\]$/m);
     assert.ok(config.snippets.codex.includes(`args = [${JSON.stringify(config.serverPath)}]`), config.snippets.codex);
-    assert.ok(config.snippets.codex.includes(`AGENT_TASKS_TOKEN = "${config.token}"`), config.snippets.codex);
+    assert.ok(config.snippets.codex.includes(`AGENT_TASKS_TOKEN_FILE = ${JSON.stringify(config.tokenFile)}`), config.snippets.codex);
     assert.match(config.snippets.claudeCli, /^claude mcp add agent-tasks -e AGENT_TASKS_SOCKET=.* -- node /);
+    for (const [kind, snippet] of Object.entries(config.snippets)) assert.ok(!snippet.includes(config.token), `the ${kind} snippet carries no token`);
   });
 
   test('tools are listed with input schemas; spawn_task can run as an MCP task', async () => {
@@ -315,7 +319,7 @@ suite('MCP delegation', () => {
 
   test('a wrong or missing token is refused, quickly and clearly', async () => {
     for (const token of ['0'.repeat(64), '']) {
-      const intruder = await startClient(config.serverPath, { ...config.env, AGENT_TASKS_TOKEN: token });
+      const intruder = await startClient(config.serverPath, { AGENT_TASKS_SOCKET: config.socketPath, AGENT_TASKS_TOKEN: token });
       try {
         const started = Date.now();
         const result = await intruder.call('list_tasks', {});
@@ -337,12 +341,34 @@ suite('MCP delegation', () => {
     assert.doesNotMatch(wrong, /"response"/);
   });
 
+  test('L6 Rotate MCP Token: old-token connections are closed, the copied config keeps working, the old token is refused', async () => {
+    const before = await vscode.commands.executeCommand<McpClientConfig>(COPY_COMMAND, { copy: false });
+    assert.ok(before);
+    assert.equal(await vscode.commands.executeCommand('agentTasks.rotateMcpToken', { confirm: false }), true);
+    const after = await vscode.commands.executeCommand<McpClientConfig>(COPY_COMMAND, { copy: false });
+    assert.ok(after);
+    assert.notEqual(after.token, before.token);
+    assert.equal(fs.readFileSync(after.tokenFile, 'utf8').trim(), after.token);
+    assert.deepEqual(after.env, before.env, 'the configs name the same token file');
+    // The client started from the copied config reconnects with the new token from the file.
+    const listed = await eventually(() => mcp.call('list_tasks', {}), (result) => result.isError !== true, 'list_tasks after the rotation', 10_000);
+    assert.equal(listed.isError, false);
+    const stale = await startClient(config.serverPath, { AGENT_TASKS_SOCKET: config.socketPath, AGENT_TASKS_TOKEN: before.token });
+    try {
+      const result = await stale.call('list_tasks', {});
+      assert.equal(result.isError, true);
+      assert.match(result.text, /refused.*token/i);
+    } finally {
+      await stale.close();
+    }
+  });
+
   const pollTask = async (taskId: string, accept: (task: Task) => boolean): Promise<Task> =>
     eventually(() => mcp.client.experimental.tasks.getTask(taskId), accept, `MCP task ${taskId}`, 20_000);
 });
 
 async function setAllowApprovals(value: boolean | undefined): Promise<void> {
-  await vscode.workspace.getConfiguration('agentTasks').update('mcp.allowAgentApprovals', value, vscode.ConfigurationTarget.Workspace);
+  await vscode.workspace.getConfiguration('agentTasks').update('mcp.allowAgentApprovals', value, vscode.ConfigurationTarget.Global);
 }
 
 /** Writes raw lines to the socket and returns everything it sent back until it closed (or 3 s passed). */

@@ -53,13 +53,13 @@ export interface CodexTestBed {
   cleanup(): Promise<void>;
 }
 
-export async function createTestBed(mock: MockResponsesServer, options: { mcp?: boolean; name?: string } = {}): Promise<CodexTestBed> {
+export async function createTestBed(mock: MockResponsesServer, options: { mcp?: boolean; mcpApprovedTools?: string[]; name?: string } = {}): Promise<CodexTestBed> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), `cx-${options.name ?? 't'}-`));
   const cwd = path.join(root, 'ws');
   const home = path.join(root, 'home');
   const socketDir = path.join(root, 's');
   fs.mkdirSync(cwd);
-  await writeCodexHome(home, { port: mock.port, cwd, mcpElicitScript: options.mcp ? MCP_ELICIT_SCRIPT : undefined });
+  await writeCodexHome(home, { port: mock.port, cwd, mcpElicitScript: options.mcp ? MCP_ELICIT_SCRIPT : undefined, mcpApprovedTools: options.mcpApprovedTools });
   const lines: string[] = [];
   const record = (level: string) => (message: unknown, ...args: unknown[]) => {
     lines.push(`${level} ${String(message)}${args.length ? ` ${JSON.stringify(args)}` : ''}`);

@@ -92,6 +92,7 @@ describe('commands: src/constants.ts and package.json agree both ways', () => {
       'agentTasks.clearFinished': 'Clear Finished Tasks',
       'agentTasks.showLog': 'Show Full Log',
       'agentTasks.copyMcpConfig': 'Copy MCP Server Config',
+      'agentTasks.rotateMcpToken': 'Rotate MCP Token',
     });
   });
 });

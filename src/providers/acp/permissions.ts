@@ -1,18 +1,15 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as acp from '@agentclientprotocol/sdk/unstable';
 import type { Answer, FileChange, PendingQuestion } from '../../core/task-state';
 import type { DistributiveOmit } from '../../core/ports';
+import { readForDiff, unreadNote } from '../agent-files';
 import { createUnifiedDiff } from '../stdio/unified-diff';
 
 /** The tool call a permission is about, merged from its `tool_call` / `tool_call_update` notifications. */
 export type ToolCallState = acp.ToolCallUpdate;
 
-export interface PermissionContext {
-  cwd: string;
-  /** Reads a file as UTF-8, or undefined when it does not exist (injectable for replay tests). */
-  readFile?: (file: string) => string | undefined;
-}
+export type { PermissionContext } from '../agent-files';
+import type { PermissionContext } from '../agent-files';
 
 const FILE_KINDS: ReadonlySet<string> = new Set(['edit', 'delete', 'move']);
 
@@ -21,12 +18,12 @@ const FILE_KINDS: ReadonlySet<string> = new Set(['edit', 'delete', 'move']);
  * approval with the diff the agent sent (`rawInput.diff`, or its diff content blocks), anything else → a command
  * approval that shows the tool (PROTOCOLS.md §3).
  */
-export function permissionQuestion(
+export async function permissionQuestion(
   requestId: string,
   request: acp.RequestPermissionRequest,
   known: ToolCallState | undefined,
   context: PermissionContext,
-): DistributiveOmit<PendingQuestion, 'askedAt'> {
+): Promise<DistributiveOmit<PendingQuestion, 'askedAt'>> {
   const call = mergeToolCall(known, request.toolCall);
   const canApproveForSession = request.options.some((option) => option.kind === 'allow_always');
   const kind = call.kind ?? 'other';
@@ -35,8 +32,10 @@ export function permissionQuestion(
     return { type: 'command_approval', requestId, command: commandOf(call), cwd: context.cwd, reason: reasonOf(call, commandOf(call)), canApproveForSession };
   }
   if (FILE_KINDS.has(kind)) {
-    const fileChanges = fileChangesOf(call, context);
-    if (fileChanges.length > 0) return { type: 'file_approval', requestId, fileChanges, reason: call.title ?? undefined, canApproveForSession };
+    const notes: string[] = [];
+    const fileChanges = await fileChangesOf(call, context, notes);
+    const reason = [call.title, ...notes].filter(Boolean).join('\n') || undefined;
+    if (fileChanges.length > 0) return { type: 'file_approval', requestId, fileChanges, reason, canApproveForSession };
   }
   const shown = rawInput ? `${call.title ?? 'Tool call'} ${JSON.stringify(rawInput)}` : (call.title ?? 'Tool call');
   return { type: 'command_approval', requestId, command: shown, cwd: context.cwd, reason: kind !== 'other' ? `Tool kind: ${kind}` : undefined, canApproveForSession };
@@ -93,9 +92,11 @@ function reasonOf(call: ToolCallState, command: string): string | undefined {
   return description && description !== command ? description : undefined;
 }
 
-/** The file changes of an edit: one per diff content block, or one from rawInput's git-style diff. */
-export function fileChangesOf(call: ToolCallState, context: PermissionContext): FileChange[] {
-  const readFile = context.readFile ?? readFileIfExists;
+/**
+ * The file changes of an edit: one per diff content block, or one from rawInput's git-style diff. A file that is not
+ * read (outside, not a regular file, too large) adds a sentence to `notes`, and its change shows what the agent sent.
+ */
+export async function fileChangesOf(call: ToolCallState, context: PermissionContext, notes: string[] = []): Promise<FileChange[]> {
   const rawInput = asRecord(call.rawInput);
   const diffs = (call.content ?? []).filter((block): block is acp.Diff & { type: 'diff' } => block.type === 'diff');
   const rawDiff = typeof rawInput?.diff === 'string' ? rawInput.diff : undefined;
@@ -104,12 +105,16 @@ export function fileChangesOf(call: ToolCallState, context: PermissionContext): 
     const creates = /^--- (a\/)?\/?dev\/null$/m.test(rawDiff) || /^new file mode|^create file mode/m.test(rawDiff);
     return [{ path: displayPath(rawPath, context.cwd), kind: call.kind === 'delete' ? 'delete' : creates ? 'add' : 'update', patch: rawDiff.replace(/^\n+/, '') }];
   }
-  return diffs.map((diff) => {
+  const reads = await Promise.all(diffs.map((diff) => readForDiff(path.resolve(context.cwd, diff.path), context)));
+  return diffs.map((diff, index) => {
     const absolute = path.resolve(context.cwd, diff.path);
     const shown = displayPath(absolute, context.cwd);
-    const onDisk = readFile(absolute);
+    const read = reads[index];
+    const note = unreadNote(shown, read);
+    if (note) notes.push(note);
+    const onDisk = read.status === 'text' ? read.text : undefined;
     const oldText = diff.oldText ?? undefined;
-    const creates = onDisk === undefined && !oldText;
+    const creates = read.status === 'missing' && !oldText;
     const newContent = call.kind === 'delete' ? undefined : fullNewContent(onDisk, oldText, diff.newText);
     // A single edit as the agent sent it (Copilot sends the replaced fragment, not the whole file).
     const patch =
@@ -144,12 +149,4 @@ export function asRecord(value: unknown): Record<string, unknown> | undefined {
 
 function firstString(...values: unknown[]): string | undefined {
   return values.find((value): value is string => typeof value === 'string' && value.length > 0);
-}
-
-function readFileIfExists(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
 }

@@ -271,7 +271,9 @@ export class AcpRun {
     if (this.detaching) return new Promise<never>(() => undefined);
     if (this.cancelled) return { outcome: { outcome: 'cancelled' } };
     const requestId = `acp-permission-${request.toolCall.toolCallId}-${++this.permissionCounter}`;
-    const question = permissionQuestion(requestId, request, this.transcript.toolCall(request.toolCall.toolCallId), { cwd: this.options.cwd });
+    const question = await permissionQuestion(requestId, request, this.transcript.toolCall(request.toolCall.toolCallId), { cwd: this.options.cwd });
+    if (this.detaching) return new Promise<never>(() => undefined);
+    if (this.cancelled) return { outcome: { outcome: 'cancelled' } };
     this.openQuestions.add(requestId);
     let answer: Answer | undefined;
     try {

@@ -1,4 +1,3 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type {
   AskUserQuestionInput,
@@ -11,6 +10,7 @@ import type {
 import type { Answer, FileChange, PendingQuestion, UserInputQuestion } from '../../core/task-state';
 import type { DistributiveOmit } from '../../core/ports';
 import { createUnifiedDiff } from '../stdio/unified-diff';
+import { readForDiff, unreadNote } from '../agent-files';
 import type { ClaudeCanUseToolRequest, ClaudePermissionResult, ClaudePermissionUpdate } from './protocol';
 
 /** Tools whose approval is a file change (PROTOCOLS.md: "Pause kinds mapped to internal kinds"). */
@@ -25,25 +25,35 @@ export interface ToolPermissionPrompt {
   resultFor(answer: Answer): ClaudePermissionResult;
 }
 
-export interface PermissionContext {
-  /** The task's working directory: relative paths resolve against it and paths inside it are shown relative. */
-  cwd: string;
-  /** Reads a file as UTF-8, or undefined when it does not exist (injectable for replay tests). */
-  readFile?: (file: string) => string | undefined;
+export type { PermissionContext } from '../agent-files';
+import type { PermissionContext } from '../agent-files';
+
+/** A proposed file change and, when the file on disk was not read, the sentence that says why. */
+export interface ProposedChange {
+  change: FileChange;
+  note?: string;
 }
 
 /** Maps a `can_use_tool` request to a PendingQuestion (Bash → command, file tools → file, AskUserQuestion → input). */
-export function toolPermissionPrompt(requestId: string, request: ClaudeCanUseToolRequest, context: PermissionContext): ToolPermissionPrompt {
+export async function toolPermissionPrompt(
+  requestId: string,
+  request: ClaudeCanUseToolRequest,
+  context: PermissionContext,
+  /** The change computed when the tool call arrived (the transcript's), read before the tool ran. */
+  known?: Promise<ProposedChange>,
+): Promise<ToolPermissionPrompt> {
   const input = request.input ?? {};
   const suggestions = request.permission_suggestions ?? [];
   if (request.tool_name === 'AskUserQuestion') return askUserPrompt(requestId, input as unknown as AskUserQuestionInput);
   if (FILE_TOOLS.has(request.tool_name)) {
+    const { change, note } = await (known ?? proposedFileChange(request.tool_name, input, context));
+    const description = request.description && request.description !== basenameOf(input) ? request.description : undefined;
     return {
       question: {
         type: 'file_approval',
         requestId,
-        fileChanges: [proposedFileChange(request.tool_name, input, context)],
-        reason: request.description && request.description !== basenameOf(input) ? request.description : undefined,
+        fileChanges: [change],
+        reason: [description, note].filter(Boolean).join('\n') || undefined,
         canApproveForSession: true,
       },
       resultFor: (answer) => approvalResult(answer, input, sessionRules(request, suggestions)),
@@ -126,13 +136,47 @@ function askUserPrompt(requestId: string, input: AskUserQuestionInput): ToolPerm
   };
 }
 
-/** The change a file tool proposes, with a unified diff against the file on disk. */
-export function proposedFileChange(toolName: string, input: Record<string, unknown>, context: PermissionContext): FileChange {
-  const readFile = context.readFile ?? readFileIfExists;
+/** The file a file tool names, as shown (relative inside cwd) and absolute. */
+export function fileToolTarget(input: Record<string, unknown>, cwd: string): { absolute: string; shown: string } {
   const target = typeof input.file_path === 'string' ? input.file_path : typeof input.notebook_path === 'string' ? input.notebook_path : '';
-  const absolute = path.resolve(context.cwd, target);
-  const shown = displayPath(absolute, context.cwd);
-  const before = readFile(absolute);
+  const absolute = path.resolve(cwd, target);
+  return { absolute, shown: displayPath(absolute, cwd) };
+}
+
+/**
+ * The change a file tool proposes, with a unified diff against the file on disk. The file is read only when it is a
+ * regular file of at most MAX_AGENT_FILE_BYTES inside the task's folder; otherwise the note says why, and the diff shows
+ * what the agent sent.
+ */
+export async function proposedFileChange(toolName: string, input: Record<string, unknown>, context: PermissionContext): Promise<ProposedChange> {
+  const { absolute, shown } = fileToolTarget(input, context.cwd);
+  const read = await readForDiff(absolute, context);
+  const note = unreadNote(shown, read);
+  if (read.status === 'refused') return { change: unreadFileChange(toolName, input, shown), note };
+  const before = read.status === 'text' ? read.text : undefined;
+  return { change: fileChangeAgainst(toolName, input, shown, before) };
+}
+
+/** The change of a file whose content is unknown: only what the agent sent, and no full new content. */
+function unreadFileChange(toolName: string, input: Record<string, unknown>, shown: string): FileChange {
+  switch (toolName) {
+    case 'Write': {
+      const { content } = input as unknown as FileWriteInput;
+      return { path: shown, kind: 'update', patch: createUnifiedDiff(shown, '', typeof content === 'string' ? content : '') };
+    }
+    case 'Edit':
+    case 'MultiEdit': {
+      const edits: FileEditInput[] = toolName === 'Edit' ? [input as unknown as FileEditInput] : multiEdits(input);
+      return { path: shown, kind: 'update', patch: edits.map((edit) => createUnifiedDiff(shown, String(edit?.old_string ?? ''), String(edit?.new_string ?? ''))).join('') };
+    }
+    case 'NotebookEdit':
+      return { ...notebookChange(shown, undefined, input as unknown as NotebookEditInput), kind: 'update' };
+    default:
+      return { path: shown, kind: 'update', patch: '' };
+  }
+}
+
+function fileChangeAgainst(toolName: string, input: Record<string, unknown>, shown: string, before: string | undefined): FileChange {
   switch (toolName) {
     case 'Write': {
       const { content } = input as unknown as FileWriteInput;
@@ -214,12 +258,4 @@ function displayPath(absolute: string, cwd: string): string {
 function basenameOf(input: Record<string, unknown>): string | undefined {
   const file = typeof input.file_path === 'string' ? input.file_path : undefined;
   return file ? path.basename(file) : undefined;
-}
-
-function readFileIfExists(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
 }

@@ -295,9 +295,8 @@ export class ClaudeRun {
   }
 
   private async askPermission(requestId: string, request: ClaudeCanUseToolRequest): Promise<void> {
-    const prompt = toolPermissionPrompt(requestId, request, { cwd: this.options.cwd });
-    const known = this.transcript.fileChangeFor(request.tool_use_id);
-    if (known && prompt.question.type === 'file_approval') prompt.question.fileChanges = [known];
+    const prompt = await toolPermissionPrompt(requestId, request, { cwd: this.options.cwd }, this.transcript.fileChangeFor(request.tool_use_id));
+    if (this.cancelling || this.end) return;
     this.openQuestions.add(requestId);
     let answer;
     try {

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
-import type { FileChange, OutputEntry } from '../../core/task-state';
+import type { OutputEntry } from '../../core/task-state';
 import type { StreamingOutput } from '../stdio/streaming-output';
-import { commandText, FILE_TOOLS, proposedFileChange, type PermissionContext } from './permissions';
+import { commandText, FILE_TOOLS, fileToolTarget, proposedFileChange, type PermissionContext, type ProposedChange } from './permissions';
 import type {
   ClaudeAssistantMessage,
   ClaudeContentBlock,
@@ -18,7 +18,10 @@ interface ToolEntry {
   kind: OutputEntry['kind'];
   text: string;
   detail?: string;
-  fileChange?: FileChange;
+  /** A file tool's change, read (asynchronously) when the call arrived. */
+  fileChange?: Promise<ProposedChange>;
+  /** The entry's text and detail once the tool result arrived (a file entry may get its diff after that). */
+  finished?: { text: string; detail?: string };
 }
 
 /**
@@ -50,7 +53,7 @@ export class ClaudeTranscript {
   }
 
   /** The file change computed when the tool call arrived (before it ran), for the approval of that call. */
-  fileChangeFor(toolUseId: string | undefined): FileChange | undefined {
+  fileChangeFor(toolUseId: string | undefined): Promise<ProposedChange> | undefined {
     return toolUseId ? this.tools.get(toolUseId)?.fileChange : undefined;
   }
 
@@ -137,8 +140,19 @@ export class ClaudeTranscript {
     if (name === 'Bash') {
       tool = { entryId, name, kind: 'command', text: `$ ${commandText(name, input)}` };
     } else if (FILE_TOOLS.has(name)) {
-      const fileChange = proposedFileChange(name, input, this.files);
-      tool = { entryId, name, kind: 'file', text: `${name} ${fileChange.path}`, detail: fileChange.patch || undefined, fileChange };
+      const { shown: shownPath } = fileToolTarget(input, this.files.cwd);
+      const file: ToolEntry = { entryId, name, kind: 'file', text: `${name} ${shownPath}` };
+      // The file is read asynchronously: the entry gets its diff when the read is done.
+      const proposal = proposedFileChange(name, input, this.files).catch(
+        (error: unknown): ProposedChange => ({ change: { path: shownPath, kind: 'update', patch: '' }, note: `${shownPath}: the change could not be shown (${String(error)})` }),
+      );
+      file.fileChange = proposal.then((proposed) => {
+        file.detail = proposed.change.patch || undefined;
+        const shown = file.finished ?? { text: file.text, detail: file.detail };
+        this.output.append({ id: entryId, kind: 'file', text: shown.text, detail: shown.detail ?? file.detail });
+        return proposed;
+      });
+      tool = file;
     } else if (name === 'AskUserQuestion') {
       const questions = Array.isArray(input.questions) ? (input.questions as { question?: unknown }[]) : [];
       tool = { entryId, name, kind: 'tool', text: `Question: ${questions.map((q) => String(q.question ?? '')).join(' / ')}` };
@@ -158,7 +172,8 @@ export class ClaudeTranscript {
       const exitCode = denied ? undefined : isError ? (Number(/^Exit code (\d+)/.exec(text)?.[1]) || 1) : 0;
       this.output.append({ id: tool.entryId, kind: 'command', text: label, detail: truncate(text) || undefined, exitCode });
     } else if (tool.kind === 'file') {
-      this.output.append({ id: tool.entryId, kind: 'file', text: label, detail: isError ? truncate(text) : tool.detail });
+      tool.finished = { text: label, detail: isError ? truncate(text) : undefined };
+      this.output.append({ id: tool.entryId, kind: 'file', text: label, detail: tool.finished.detail ?? tool.detail });
     } else {
       this.output.append({ id: tool.entryId, kind: tool.kind, text: label, detail: truncate(text) || tool.detail });
     }

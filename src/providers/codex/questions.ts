@@ -92,6 +92,10 @@ export function questionFor(request: QuestionRequest, context: QuestionContext):
     case 'mcpServer/elicitation/request': {
       const params = request.params;
       const requestId = `elicitation:${context.connectionSerial}-${request.id}`;
+      // Codex asks for approvals (an MCP/app tool call, a plugin install, kinds added later) through this request too:
+      // those are approvals, which only the user may answer unless agentTasks.mcp.allowAgentApprovals is on (DESIGN §6).
+      const approval = codexApproval(request);
+      if (approval) return approvalQuestion(requestId, params.serverName, params, approval);
       switch (params.mode) {
         case 'form':
           return { type: 'elicitation', requestId, serverName: params.serverName, message: params.message, schema: params.requestedSchema as Record<string, unknown> };
@@ -134,6 +138,12 @@ export function responseFor(request: QuestionRequest, answer: Answer): unknown {
       return { answers } satisfies ToolRequestUserInputResponse;
     }
     case 'mcpServer/elicitation/request': {
+      if (codexApproval(request)) {
+        // An approval elicitation is answered with an approval decision; any other shape declines.
+        if (!('decision' in answer) || answer.decision === 'deny') return { action: 'decline', content: null, _meta: null } satisfies McpServerElicitationRequestResponse;
+        const meta = answer.decision === 'approveForSession' ? { persist: 'session' } : null;
+        return { action: 'accept', content: {}, _meta: meta } satisfies McpServerElicitationRequestResponse;
+      }
       if (!('action' in answer)) return { action: 'decline', content: null, _meta: null } satisfies McpServerElicitationRequestResponse;
       const content = answer.action === 'accept' ? ((answer.content ?? {}) as McpServerElicitationRequestResponse['content']) : null;
       return { action: answer.action, content, _meta: null } satisfies McpServerElicitationRequestResponse;
@@ -164,6 +174,55 @@ export function refusalFor(request: QuestionRequest, why: 'cancel' | 'decline'):
         success: false,
       } satisfies DynamicToolCallResponse;
   }
+}
+
+/** What an approval elicitation from Codex asks: `_meta.codex_approval_kind` (any value, known or not) marks one. */
+export interface CodexApproval {
+  kind: string;
+  meta: Record<string, unknown>;
+}
+
+export function codexApproval(request: QuestionRequest): CodexApproval | undefined {
+  if (request.method !== 'mcpServer/elicitation/request') return undefined;
+  const meta = asObject((request.params as { _meta?: unknown })._meta);
+  if (!meta || !('codex_approval_kind' in meta) || meta.codex_approval_kind === null || meta.codex_approval_kind === undefined) return undefined;
+  const kind = typeof meta.codex_approval_kind === 'string' ? meta.codex_approval_kind : JSON.stringify(meta.codex_approval_kind);
+  return { kind, meta };
+}
+
+const MAX_APPROVAL_TEXT = 4000;
+
+/** An approval elicitation as an approval question: what would run, in full (bounded), and Codex's own wording. */
+function approvalQuestion(
+  requestId: string,
+  serverName: string,
+  params: { message?: string; title?: string; description?: string },
+  approval: CodexApproval,
+): QuestionDraft {
+  const { kind, meta } = approval;
+  const toolName = typeof meta.tool_name === 'string' ? meta.tool_name : undefined;
+  const message = params.message ?? [params.title, params.description].filter(Boolean).join('\n');
+  let command: string;
+  if (kind === 'mcp_tool_call' && toolName) {
+    const args = meta.tool_params === undefined ? '' : JSON.stringify(meta.tool_params);
+    command = `MCP tool ${serverName}.${toolName}(${args})`;
+  } else {
+    command = `Codex approval (${kind}): ${message || `${serverName} asks for approval`}`;
+  }
+  const description = typeof meta.tool_description === 'string' ? meta.tool_description : undefined;
+  const reason = [message, description].filter(Boolean).join('\n');
+  const persist = Array.isArray(meta.persist) ? meta.persist : [];
+  return {
+    type: 'command_approval',
+    requestId,
+    command: bounded(command),
+    reason: reason ? bounded(reason) : undefined,
+    canApproveForSession: persist.includes('session'),
+  };
+}
+
+function bounded(text: string): string {
+  return text.length > MAX_APPROVAL_TEXT ? `${text.slice(0, MAX_APPROVAL_TEXT)}… (${text.length - MAX_APPROVAL_TEXT} more characters)` : text;
 }
 
 function commandDecision(decision: 'approve' | 'approveForSession' | 'deny'): 'accept' | 'acceptForSession' | 'decline' {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { emptyState, NewerStateVersionError, StateFile, STATE_VERSION, type PersistedState } from '../../../src/core/persistence';
@@ -155,6 +156,67 @@ describe('leftovers and versions', () => {
     assert.deepEqual(fs.readdirSync(dir).sort(), ['state.json']);
   });
 
+  test('L5 a crash between the two renames loses nothing: the complete newest temp file is used, not the older .bak', async () => {
+    const dir = makeTempDir();
+    const { file, set } = stateFileIn(dir);
+    set({ ...stateOf(makeTasks(2)), lastSavedAt: 100 });
+    await file.flush(true);
+    // The next save of 3 tasks got as far as: temp written and fsynced, state.json moved to .bak — then the crash.
+    const newest = { ...stateOf(makeTasks(3)), lastSavedAt: 200 };
+    fs.writeFileSync(path.join(dir, `state.json.tmp-${process.pid}-2`), JSON.stringify(newest));
+    fs.renameSync(path.join(dir, 'state.json'), path.join(dir, 'state.json.bak'));
+    // And a torn temp file of a save that never finished.
+    fs.writeFileSync(path.join(dir, `state.json.tmp-${process.pid}-3`), JSON.stringify(newest).slice(0, 40));
+
+    const loaded = new StateFile(dir, () => emptyState(), new FakeClock()).load();
+    assert.equal(loaded.source, 'state');
+    assert.equal(loaded.state.tasks.length, 3, 'the newest state, not the older backup');
+    assert.equal(loaded.state.lastSavedAt, 200);
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['state.json', 'state.json.bak']);
+  });
+
+  test('L5 after such a crash a temp file older than the backup, or a torn one, is not used', () => {
+    const dir = makeTempDir();
+    fs.writeFileSync(path.join(dir, 'state.json.bak'), JSON.stringify({ ...stateOf(makeTasks(2)), lastSavedAt: 300 }));
+    fs.writeFileSync(path.join(dir, 'state.json.tmp-1-1'), JSON.stringify({ ...stateOf(makeTasks(5)), lastSavedAt: 100 }));
+    fs.writeFileSync(path.join(dir, 'state.json.tmp-1-2'), '{"version":1,"tasks":[');
+    const loaded = new StateFile(dir, () => emptyState(), new FakeClock()).load();
+    assert.equal(loaded.source, 'backup');
+    assert.equal(loaded.state.tasks.length, 2);
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['state.json.bak']);
+  });
+
+  test('L5 every save fsyncs the directory after its renames (async and sync saves)', async () => {
+    const dir = makeTempDir();
+    const { file, set } = stateFileIn(dir);
+    const events: string[] = [];
+    // The fs module object the code under test calls into (an ES namespace import cannot be patched).
+    const nodeFs = createRequire(__filename)('node:fs') as typeof fs;
+    const { renameSync, fsyncSync } = nodeFs;
+    nodeFs.renameSync = (from: fs.PathLike, to: fs.PathLike) => {
+      events.push(`rename ${path.basename(String(to))}`);
+      renameSync(from, to);
+    };
+    nodeFs.fsyncSync = (fd: number) => {
+      events.push(fs.fstatSync(fd).isDirectory() ? 'fsync directory' : 'fsync file');
+      fsyncSync(fd);
+    };
+    try {
+      set(stateOf(makeTasks(1)));
+      await file.flush(true);
+      set(stateOf(makeTasks(2)));
+      file.scheduleSave();
+      file.flushSync();
+    } finally {
+      nodeFs.renameSync = renameSync;
+      nodeFs.fsyncSync = fsyncSync;
+    }
+    const saves = events.join(', ');
+    // The first save has no state.json to move aside; the second one has.
+    assert.match(saves, /rename state\.json, fsync directory.*rename state\.json\.bak, rename state\.json, fsync directory/, saves);
+    assert.equal(events.at(-1), 'fsync directory');
+  });
+
   test('a newer version is refused (NewerStateVersionError) and the file is never overwritten', async () => {
     const dir = makeTempDir();
     const newer = JSON.stringify({ version: STATE_VERSION + 1, tasks: [{ future: true }], profiles: {}, lastSavedAt: 1 });
@@ -306,22 +368,22 @@ describe('TranscriptStore', () => {
 
   test('readTail returns the last N folded entries, including lines not flushed yet', async () => {
     const transcripts = new TranscriptStore(path.join(makeTempDir(), 'tasks'), 200);
-    for (let i = 0; i < 50; i++) transcripts.append('t', entry(`line ${i}`));
+    for (let i = 0; i < 50; i++) transcripts.append('tidy-tern-101', entry(`line ${i}`));
     await transcripts.flush();
-    transcripts.append('t', entry('streaming', { id: 's' }));
-    transcripts.append('t', entry('streaming, longer', { id: 's' }));
-    const tail = transcripts.readTail('t', 3);
+    transcripts.append('tidy-tern-101', entry('streaming', { id: 's' }));
+    transcripts.append('tidy-tern-101', entry('streaming, longer', { id: 's' }));
+    const tail = transcripts.readTail('tidy-tern-101', 3);
     assert.deepEqual(tail.map((e) => e.text), ['line 48', 'line 49', 'streaming, longer']);
-    assert.deepEqual(transcripts.readTail('never-written', 10), []);
+    assert.deepEqual(transcripts.readTail('never-written-103', 10), []);
     transcripts.flushSync();
   });
 
   test('readTail of a transcript larger than the tail it reads drops the torn first line', async () => {
     const transcripts = new TranscriptStore(path.join(makeTempDir(), 'tasks'), 200);
-    for (let i = 0; i < 20_000; i++) transcripts.append('big', entry(`line ${i} ${'·'.repeat(60)}`));
+    for (let i = 0; i < 20_000; i++) transcripts.append('big-bear-102', entry(`line ${i} ${'·'.repeat(60)}`));
     await transcripts.flush();
-    assert.ok(fs.statSync(transcripts.pathFor('big')).size > 2 * 1024 * 1024, 'bigger than the 1 MB tail');
-    const tail = transcripts.readTail('big', 500);
+    assert.ok(fs.statSync(transcripts.pathFor('big-bear-102')).size > 2 * 1024 * 1024, 'bigger than the 1 MB tail');
+    const tail = transcripts.readTail('big-bear-102', 500);
     assert.equal(tail.length, 500);
     assert.equal(tail[0].text, `line 19500 ${'·'.repeat(60)}`);
     assert.equal(tail[499].text, `line 19999 ${'·'.repeat(60)}`);
@@ -330,21 +392,34 @@ describe('TranscriptStore', () => {
   test('unreadable lines are skipped, not fatal', async () => {
     const dir = path.join(makeTempDir(), 'tasks');
     fs.mkdirSync(dir);
-    fs.writeFileSync(path.join(dir, 't.jsonl'), `${JSON.stringify(entry('good'))}\n{"torn":\n\n42\n${JSON.stringify(entry('also good'))}\n`);
+    fs.writeFileSync(path.join(dir, 'tidy-tern-101.jsonl'), `${JSON.stringify(entry('good'))}\n{"torn":\n\n42\n${JSON.stringify(entry('also good'))}\n`);
     const transcripts = new TranscriptStore(dir, 200);
-    assert.deepEqual(transcripts.readTail('t', 10).map((e) => e.text), ['good', 'also good']);
-    assert.deepEqual((await transcripts.readAll('t')).map((e) => e.text), ['good', 'also good']);
+    assert.deepEqual(transcripts.readTail('tidy-tern-101', 10).map((e) => e.text), ['good', 'also good']);
+    assert.deepEqual((await transcripts.readAll('tidy-tern-101')).map((e) => e.text), ['good', 'also good']);
   });
 
   test('flushSync writes synchronously; remove deletes the file and drops buffered lines', async () => {
     const transcripts = new TranscriptStore(path.join(makeTempDir(), 'tasks'), 200);
-    transcripts.append('t', entry('a'));
+    transcripts.append('tidy-tern-101', entry('a'));
     transcripts.flushSync();
-    assert.equal(read(transcripts.pathFor('t')), `${JSON.stringify(entry('a'))}\n`);
-    transcripts.append('t', entry('b'));
-    await transcripts.remove('t');
+    assert.equal(read(transcripts.pathFor('tidy-tern-101')), `${JSON.stringify(entry('a'))}\n`);
+    transcripts.append('tidy-tern-101', entry('b'));
+    await transcripts.remove('tidy-tern-101');
     await transcripts.flush();
-    assert.equal(fs.existsSync(transcripts.pathFor('t')), false);
+    assert.equal(fs.existsSync(transcripts.pathFor('tidy-tern-101')), false);
+  });
+
+  test('L4 pathFor refuses anything that is not a task id; append drops it', async () => {
+    const root = makeTempDir();
+    const transcripts = new TranscriptStore(path.join(root, 'tasks'), 200);
+    assert.equal(transcripts.pathFor('brave-otter-101'), path.join(root, 'tasks', 'brave-otter-101.jsonl'));
+    for (const id of ['../state', '../../etc/passwd', 'a/b-c-101', 'brave-otter-101/../../x', 'x\\y-z-101', '..', '', 'UPPER-case-101', 'brave-otter', 'brave otter 101']) {
+      assert.throws(() => transcripts.pathFor(id), /Not a task id/, id);
+    }
+    transcripts.append('../escaped-file-101', entry('outside'));
+    await transcripts.flush();
+    assert.deepEqual(fs.readdirSync(root), [], 'nothing written');
+    assert.deepEqual(await transcripts.readAll('../state'), []);
   });
 
   test('foldEntries replaces an entry by id in its original place', () => {

@@ -6,8 +6,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { PENDING_QUESTION_TYPES, TASK_STATUSES, type PendingQuestion, type TaskStatus } from '../../../src/core/task-state';
-import { clientSnippets } from '../../../src/mcp/client-config';
-import { loadOrCreateToken, tokenMatches } from '../../../src/mcp/endpoint';
+import { clientSnippets, READ_ONLY_TOOLS } from '../../../src/mcp/client-config';
+import { TOOLS } from '../../../src/mcp/tools';
+import { loadOrCreateToken, readTokenFile, rotateToken, tokenFilePath, tokenMatches } from '../../../src/mcp/endpoint';
 import { privateDirFor } from '../../../src/platform/private-dir';
 import { parseTaskUri, taskMarkdown, toMcpTask } from '../../../src/mcp/format';
 import { delegatorMayAnswer, normalizeAnswer, type WireTask } from '../../../src/mcp/protocol';
@@ -134,6 +135,41 @@ describe('socket directory and token', () => {
   });
 });
 
+describe('L6 the MCP token: in a user-level 0600 file the configs name, and rotated by a command', () => {
+  test('L6 rotateToken replaces the token in its 0600 file; the old one no longer matches', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atw-token-'));
+    try {
+      const first = loadOrCreateToken(dir);
+      const file = tokenFilePath(dir);
+      assert.equal(readTokenFile(file), first);
+      const second = rotateToken(dir);
+      assert.match(second, /^[0-9a-f]{64}$/);
+      assert.notEqual(second, first);
+      assert.equal(readTokenFile(file), second);
+      assert.equal(loadOrCreateToken(dir), second, 'a reload keeps the rotated token');
+      assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+      assert.ok(!tokenMatches(first, second));
+      assert.deepEqual(fs.readdirSync(dir), ['mcp-token'], 'no temp file left');
+      assert.equal(readTokenFile(path.join(dir, 'missing')), undefined);
+      fs.writeFileSync(file, 'not a token');
+      assert.equal(readTokenFile(file), undefined);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('L6 the snippets built from the socket and the token file carry no token (argv, shell history, .mcp.json)', () => {
+    const token = 'c'.repeat(64);
+    const fileEnv = { AGENT_TASKS_SOCKET: '/tmp/atw-1/mcp.sock', AGENT_TASKS_TOKEN_FILE: '/home/u/.config/Code/User/workspaceStorage/abc/agenttasks.agent-task-worker/mcp-token' };
+    const snippets = clientSnippets('/ext/dist/mcp-server.js', fileEnv);
+    for (const [kind, text] of Object.entries(snippets)) {
+      assert.ok(!text.includes(token), kind);
+      assert.match(text, /AGENT_TASKS_TOKEN_FILE/, kind);
+      assert.doesNotMatch(text, /AGENT_TASKS_TOKEN[ =]|AGENT_TASKS_TOKEN"/, kind);
+    }
+  });
+});
+
 describe('client configs', () => {
   const env = { AGENT_TASKS_SOCKET: '/tmp/atw-1/mcp.sock', AGENT_TASKS_TOKEN: 'abc' };
   const snippets = clientSnippets("/ext's dir/dist/mcp-server.js", env);
@@ -148,7 +184,7 @@ describe('client configs', () => {
       `claude mcp add agent-tasks -e AGENT_TASKS_SOCKET=/tmp/atw-1/mcp.sock -e AGENT_TASKS_TOKEN=abc -- node '/ext'\\''s dir/dist/mcp-server.js'`,
     );
   });
-  test('Codex config.toml', () => {
+  test('M1 Codex config.toml auto-approves the read-only tools only', () => {
     assert.equal(
       snippets.codex,
       [
@@ -156,11 +192,20 @@ describe('client configs', () => {
         'command = "node"',
         `args = ["/ext's dir/dist/mcp-server.js"]`,
         'tool_timeout_sec = 660',
-        '# Codex asks before each call of a tool that changes something; delegated tasks still ask you in VS Code before',
-        '# their agents run commands or change files. Remove this line to be asked for every spawn_task too.',
-        'default_tools_approval_mode = "approve"',
         'env = { AGENT_TASKS_SOCKET = "/tmp/atw-1/mcp.sock", AGENT_TASKS_TOKEN = "abc" }',
+        '# Codex calls the read-only tools (get_task, list_tasks, wait_for_task) without asking and asks you before the',
+        '# others (spawn_task, answer_question, cancel_task, send_message). To let it delegate without asking (codex exec),',
+        '# add a table [mcp_servers.agent-tasks.tools.spawn_task] with approval_mode = "approve".',
+        '[mcp_servers.agent-tasks.tools.get_task]',
+        'approval_mode = "approve"',
+        '[mcp_servers.agent-tasks.tools.list_tasks]',
+        'approval_mode = "approve"',
+        '[mcp_servers.agent-tasks.tools.wait_for_task]',
+        'approval_mode = "approve"',
       ].join('\n'),
     );
+    assert.doesNotMatch(snippets.codex, /default_tools_approval_mode/);
+    const readOnly = TOOLS.filter((tool) => tool.annotations?.readOnlyHint === true).map((tool) => tool.name);
+    assert.deepEqual([...READ_ONLY_TOOLS].sort(), readOnly.sort(), 'the approved tools are exactly the read-only ones');
   });
 });

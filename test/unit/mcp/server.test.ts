@@ -13,6 +13,7 @@ import { startClient, type TestClient } from '../../support/mcp-client';
 import { DELEGATED_LABEL } from '../../../src/mcp/protocol';
 import { Harness, removeTempDirs } from '../../support/core-harness';
 import { startTestHost, type TestHost } from '../../support/mcp-host';
+import { rotateToken } from '../../../src/mcp/endpoint';
 
 const TOOLS = ['spawn_task', 'get_task', 'list_tasks', 'wait_for_task', 'answer_question', 'cancel_task', 'send_message'];
 const SAMPLE_ARGS: Record<string, Record<string, unknown>> = {
@@ -136,6 +137,40 @@ describe('MCP server against the real host', () => {
       assert.match(result.text, /refused the connection: wrong or missing token/);
     } finally {
       await intruder.close();
+    }
+  });
+
+  test('L6 a client started with AGENT_TASKS_TOKEN_FILE (no token in its environment or argv) reads the token at each connection', async () => {
+    const storage = fs.mkdtempSync(path.join(os.tmpdir(), 'atw-l6-'));
+    const tokenFile = path.join(storage, 'mcp-token');
+    fs.writeFileSync(tokenFile, `${host.token}\n`, { mode: 0o600 });
+    const env = { AGENT_TASKS_SOCKET: host.socketPath, AGENT_TASKS_TOKEN_FILE: tokenFile };
+    const viaFile = await startClient(serverPath, env);
+    try {
+      const result = await viaFile.call('list_tasks', {});
+      assert.equal(result.isError, false, result.text);
+      // Rotated: a client that connects now presents the new token (which this host does not know) and is refused.
+      const rotated = rotateToken(storage);
+      assert.notEqual(rotated, host.token);
+      const late = await startClient(serverPath, env);
+      try {
+        const refused = await late.call('list_tasks', {});
+        assert.equal(refused.isError, true);
+        assert.match(refused.text, /wrong or missing token/);
+      } finally {
+        await late.close();
+      }
+      // No token at all: the message names both ways to give one.
+      const none = await startClient(serverPath, { AGENT_TASKS_SOCKET: host.socketPath, AGENT_TASKS_TOKEN_FILE: path.join(storage, 'missing') });
+      try {
+        const result = await none.call('list_tasks', {});
+        assert.match(result.text, /AGENT_TASKS_TOKEN is not set and AGENT_TASKS_TOKEN_FILE names no readable token/);
+      } finally {
+        await none.close();
+      }
+    } finally {
+      await viaFile.close();
+      fs.rmSync(storage, { recursive: true, force: true });
     }
   });
 

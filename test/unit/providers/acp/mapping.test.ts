@@ -25,39 +25,39 @@ function request(toolCall: acp.ToolCallUpdate, options = OPTIONS): acp.RequestPe
   return { sessionId: 's', toolCall, options };
 }
 
-describe('ACP permission requests become questions', () => {
-  it('execute → command approval with the command, its description as the reason, and approve-for-session when offered', () => {
-    const question = permissionQuestion('p1', request({ toolCallId: 't', kind: 'execute', title: 'Run tests', rawInput: { command: 'npm test', description: 'Run the tests' } }), undefined, { cwd: CWD });
+describe('ACP permission requests become questions', async () => {
+  it('execute → command approval with the command, its description as the reason, and approve-for-session when offered', async () => {
+    const question = await permissionQuestion('p1', request({ toolCallId: 't', kind: 'execute', title: 'Run tests', rawInput: { command: 'npm test', description: 'Run the tests' } }), undefined, { cwd: CWD });
     assert.deepEqual(question, { type: 'command_approval', requestId: 'p1', command: 'npm test', cwd: CWD, reason: 'Run the tests', canApproveForSession: true });
   });
 
-  it('execute without a command shows the joined commands, else the title', () => {
-    const commands = permissionQuestion('p', request({ toolCallId: 't', kind: 'execute', title: 'x', rawInput: { commands: ['a', 'b'] } }), undefined, { cwd: CWD });
+  it('execute without a command shows the joined commands, else the title', async () => {
+    const commands = await permissionQuestion('p', request({ toolCallId: 't', kind: 'execute', title: 'x', rawInput: { commands: ['a', 'b'] } }), undefined, { cwd: CWD });
     assert.equal(commands.type === 'command_approval' && commands.command, 'a\nb');
-    const titled = permissionQuestion('p', request({ toolCallId: 't', kind: 'execute', title: 'Do it' }, OPTIONS.slice(0, 1)), undefined, { cwd: CWD });
+    const titled = await permissionQuestion('p', request({ toolCallId: 't', kind: 'execute', title: 'Do it' }, OPTIONS.slice(0, 1)), undefined, { cwd: CWD });
     assert.equal(titled.type === 'command_approval' && titled.command, 'Do it');
     assert.equal(titled.type === 'command_approval' && titled.canApproveForSession, false);
   });
 
-  it('the kind may come from the earlier tool_call when the request leaves it out', () => {
+  it('the kind may come from the earlier tool_call when the request leaves it out', async () => {
     const known: acp.ToolCallUpdate = { toolCallId: 't', kind: 'execute', title: 'Touch', rawInput: { command: 'touch x' } };
-    const question = permissionQuestion('p', request({ toolCallId: 't', title: 'Touch' }), known, { cwd: CWD });
+    const question = await permissionQuestion('p', request({ toolCallId: 't', title: 'Touch' }), known, { cwd: CWD });
     assert.equal(question.type, 'command_approval');
     assert.equal(question.type === 'command_approval' && question.command, 'touch x');
   });
 
-  it('edit with rawInput.diff (Copilot) → file approval carrying that diff; a create is an add', () => {
+  it('edit with rawInput.diff (Copilot) → file approval carrying that diff; a create is an add', async () => {
     const diff = '\ndiff --git a/ws/project/new.txt b/ws/project/new.txt\ncreate file mode 100644\n--- a/dev/null\n+++ b/ws/project/new.txt\n@@ -1,0 +1,1 @@\n+hi\n';
-    const question = permissionQuestion('p', request({ toolCallId: 't', kind: 'edit', title: 'Create file', rawInput: { fileName: `${CWD}/new.txt`, diff } }), undefined, {
+    const question = await permissionQuestion('p', request({ toolCallId: 't', kind: 'edit', title: 'Create file', rawInput: { fileName: `${CWD}/new.txt`, diff } }), undefined, {
       cwd: CWD,
       readFile: () => undefined,
     });
     assert.deepEqual(question.type === 'file_approval' && question.fileChanges, [{ path: 'new.txt', kind: 'add', patch: diff.slice(1) }]);
   });
 
-  it('edit with a diff block (oldText fragment) → the whole-file diff and new content from the file on disk', () => {
+  it('edit with a diff block (oldText fragment) → the whole-file diff and new content from the file on disk', async () => {
     const files: Record<string, string> = { [`${CWD}/src/a.ts`]: 'one\ntwo\nthree\n' };
-    const question = permissionQuestion(
+    const question = await permissionQuestion(
       'p',
       request({ toolCallId: 't', kind: 'edit', title: 'Edit', content: [{ type: 'diff', path: `${CWD}/src/a.ts`, oldText: 'two', newText: 'TWO' }] }),
       undefined,
@@ -68,8 +68,8 @@ describe('ACP permission requests become questions', () => {
     ]);
   });
 
-  it('a file outside the workspace keeps its absolute path; a fragment not found on disk is shown as sent', () => {
-    const question = permissionQuestion(
+  it('a file outside the workspace keeps its absolute path; a fragment not found on disk is shown as sent', async () => {
+    const question = await permissionQuestion(
       'p',
       request({ toolCallId: 't', kind: 'edit', title: 'Edit', content: [{ type: 'diff', path: '/etc/hosts', oldText: 'x', newText: 'y' }] }),
       undefined,
@@ -80,8 +80,8 @@ describe('ACP permission requests become questions', () => {
     ]);
   });
 
-  it('any other kind → a command approval that names the tool and shows its input', () => {
-    const question = permissionQuestion('p', request({ toolCallId: 't', kind: 'fetch', title: 'Fetch', rawInput: { url: 'https://x' } }), undefined, { cwd: CWD });
+  it('any other kind → a command approval that names the tool and shows its input', async () => {
+    const question = await permissionQuestion('p', request({ toolCallId: 't', kind: 'fetch', title: 'Fetch', rawInput: { url: 'https://x' } }), undefined, { cwd: CWD });
     assert.deepEqual(question, { type: 'command_approval', requestId: 'p', command: 'Fetch {"url":"https://x"}', cwd: CWD, reason: 'Tool kind: fetch', canApproveForSession: true });
   });
 });

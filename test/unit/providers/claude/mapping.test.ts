@@ -24,22 +24,22 @@ function request(tool: string, input: Record<string, unknown>, extra: Partial<Cl
   return { subtype: 'can_use_tool', tool_name: tool, input, tool_use_id: 'toolu_1', ...extra };
 }
 
-describe('Claude can_use_tool requests become questions', () => {
-  it('Bash → command approval; allow echoes the input; deny sends the user message or a default', () => {
+describe('Claude can_use_tool requests become questions', async () => {
+  it('Bash → command approval; allow echoes the input; deny sends the user message or a default', async () => {
     const suggestions = [
       { type: 'addRules', rules: [{ toolName: 'Bash', ruleContent: 'npm test' }], behavior: 'allow', destination: 'localSettings' },
       { type: 'addDirectories', directories: [CWD], destination: 'session' },
     ];
-    const prompt = toolPermissionPrompt('r1', request('Bash', { command: 'npm test', description: 'Run the tests' }, { permission_suggestions: suggestions }), context);
+    const prompt = await toolPermissionPrompt('r1', request('Bash', { command: 'npm test', description: 'Run the tests' }, { permission_suggestions: suggestions }), context);
     assert.deepEqual(prompt.question, { type: 'command_approval', requestId: 'r1', command: 'npm test', cwd: CWD, reason: 'Run the tests', canApproveForSession: true });
     assert.deepEqual(prompt.resultFor({ decision: 'approve' }), { behavior: 'allow', updatedInput: { command: 'npm test', description: 'Run the tests' } });
     assert.deepEqual(prompt.resultFor({ decision: 'deny', message: 'Not now' }), { behavior: 'deny', message: 'Not now' });
     assert.deepEqual(prompt.resultFor({ decision: 'deny' }), { behavior: 'deny', message: 'The user denied this tool call.' });
   });
 
-  it('approve for the session adds Claude\'s suggested rules for this session only (never to settings files)', () => {
+  it('approve for the session adds Claude\'s suggested rules for this session only (never to settings files)', async () => {
     const suggestions = [{ type: 'addRules', rules: [{ toolName: 'Bash', ruleContent: 'npm test' }], behavior: 'allow', destination: 'localSettings' }];
-    const prompt = toolPermissionPrompt('r', request('Bash', { command: 'npm test' }, { permission_suggestions: suggestions }), context);
+    const prompt = await toolPermissionPrompt('r', request('Bash', { command: 'npm test' }, { permission_suggestions: suggestions }), context);
     assert.deepEqual(prompt.resultFor({ decision: 'approveForSession' }), {
       behavior: 'allow',
       updatedInput: { command: 'npm test' },
@@ -47,25 +47,25 @@ describe('Claude can_use_tool requests become questions', () => {
     });
   });
 
-  it('an answer of the wrong shape never approves', () => {
-    const prompt = toolPermissionPrompt('r', request('Bash', { command: 'rm -rf x' }), context);
+  it('an answer of the wrong shape never approves', async () => {
+    const prompt = await toolPermissionPrompt('r', request('Bash', { command: 'rm -rf x' }), context);
     assert.equal(prompt.resultFor({ answers: { q1: ['yes'] } }).behavior, 'deny');
     assert.equal(prompt.resultFor({ action: 'accept' }).behavior, 'deny');
   });
 
-  it('any other tool → a command approval showing the tool and its JSON input; ExitPlanMode shows the plan', () => {
-    const fetch = toolPermissionPrompt('r', request('WebFetch', { url: 'https://x', prompt: 'read' }), context);
+  it('any other tool → a command approval showing the tool and its JSON input; ExitPlanMode shows the plan', async () => {
+    const fetch = await toolPermissionPrompt('r', request('WebFetch', { url: 'https://x', prompt: 'read' }), context);
     assert.equal(fetch.question.type === 'command_approval' && fetch.question.command, 'WebFetch {"url":"https://x","prompt":"read"}');
-    const plan = toolPermissionPrompt('r', request('ExitPlanMode', { plan: '1. Do it' }), context);
+    const plan = await toolPermissionPrompt('r', request('ExitPlanMode', { plan: '1. Do it' }), context);
     assert.equal(plan.question.type === 'command_approval' && plan.question.command, 'Leave plan mode and carry out this plan:\n1. Do it');
   });
 
-  it('Write → file approval: add for a new file, update with a diff against the disk otherwise', () => {
-    const created = toolPermissionPrompt('r', request('Write', { file_path: '/ws/project/new.txt', content: 'hi\n' }), context);
+  it('Write → file approval: add for a new file, update with a diff against the disk otherwise', async () => {
+    const created = await toolPermissionPrompt('r', request('Write', { file_path: '/ws/project/new.txt', content: 'hi\n' }), context);
     assert.deepEqual(created.question.type === 'file_approval' && created.question.fileChanges, [
       { path: 'new.txt', kind: 'add', patch: '--- /dev/null\n+++ b/new.txt\n@@ -0,0 +1,1 @@\n+hi\n', newContent: 'hi\n' },
     ]);
-    const replaced = toolPermissionPrompt('r', request('Write', { file_path: '/ws/project/src/app.ts', content: 'const a = 1;\n' }), context);
+    const replaced = await toolPermissionPrompt('r', request('Write', { file_path: '/ws/project/src/app.ts', content: 'const a = 1;\n' }), context);
     assert.deepEqual(replaced.question.type === 'file_approval' && replaced.question.fileChanges[0], {
       path: 'src/app.ts',
       kind: 'update',
@@ -74,11 +74,11 @@ describe('Claude can_use_tool requests become questions', () => {
     });
   });
 
-  it('Edit and MultiEdit apply their replacements to the file on disk', () => {
-    const edit = toolPermissionPrompt('r', request('Edit', { file_path: '/ws/project/src/app.ts', old_string: 'b = 2', new_string: 'b = 20' }), context);
+  it('Edit and MultiEdit apply their replacements to the file on disk', async () => {
+    const edit = await toolPermissionPrompt('r', request('Edit', { file_path: '/ws/project/src/app.ts', old_string: 'b = 2', new_string: 'b = 20' }), context);
     assert.equal(edit.question.type === 'file_approval' && edit.question.fileChanges[0].newContent, 'const a = 1;\nconst b = 20;\nconst c = 3;\n');
     assert.match(edit.question.type === 'file_approval' ? edit.question.fileChanges[0].patch : '', /^-const b = 2;\n\+const b = 20;$/m);
-    const multi = toolPermissionPrompt(
+    const multi = await toolPermissionPrompt(
       'r',
       request('MultiEdit', { file_path: 'src/app.ts', edits: [{ old_string: 'const', new_string: 'let', replace_all: true }, { old_string: 'c = 3', new_string: 'c = 30' }] }),
       context,
@@ -86,8 +86,8 @@ describe('Claude can_use_tool requests become questions', () => {
     assert.equal(multi.question.type === 'file_approval' && multi.question.fileChanges[0].newContent, 'let a = 1;\nlet b = 2;\nlet c = 30;\n');
   });
 
-  it('an Edit whose old_string is not on disk shows the requested replacement, with no new content', () => {
-    const edit = toolPermissionPrompt('r', request('Edit', { file_path: '/ws/project/src/app.ts', old_string: 'missing', new_string: 'x' }), context);
+  it('an Edit whose old_string is not on disk shows the requested replacement, with no new content', async () => {
+    const edit = await toolPermissionPrompt('r', request('Edit', { file_path: '/ws/project/src/app.ts', old_string: 'missing', new_string: 'x' }), context);
     assert.deepEqual(edit.question.type === 'file_approval' && edit.question.fileChanges[0], {
       path: 'src/app.ts',
       kind: 'update',
@@ -95,8 +95,8 @@ describe('Claude can_use_tool requests become questions', () => {
     });
   });
 
-  it('NotebookEdit shows the diff of the cell source', () => {
-    const edit = toolPermissionPrompt('r', request('NotebookEdit', { notebook_path: '/ws/project/nb.ipynb', cell_id: 'cell-1', new_source: 'print(3)' }), context);
+  it('NotebookEdit shows the diff of the cell source', async () => {
+    const edit = await toolPermissionPrompt('r', request('NotebookEdit', { notebook_path: '/ws/project/nb.ipynb', cell_id: 'cell-1', new_source: 'print(3)' }), context);
     assert.deepEqual(edit.question.type === 'file_approval' && edit.question.fileChanges[0], {
       path: 'nb.ipynb',
       kind: 'update',
@@ -104,7 +104,7 @@ describe('Claude can_use_tool requests become questions', () => {
     });
   });
 
-  it('applyEdits: first occurrence, replace_all, creation from an empty old_string, and a miss', () => {
+  it('applyEdits: first occurrence, replace_all, creation from an empty old_string, and a miss', async () => {
     assert.equal(applyEdits('a a', [{ file_path: 'f', old_string: 'a', new_string: 'b' }]), 'b a');
     assert.equal(applyEdits('a a', [{ file_path: 'f', old_string: 'a', new_string: 'b', replace_all: true }]), 'b b');
     assert.equal(applyEdits('', [{ file_path: 'f', old_string: '', new_string: 'new' }]), 'new');
@@ -112,8 +112,8 @@ describe('Claude can_use_tool requests become questions', () => {
     assert.equal(applyEdits('$1', [{ file_path: 'f', old_string: '$1', new_string: '$&' }]), '$&', 'no replacement patterns');
   });
 
-  it('AskUserQuestion → user_input; multi-select answers are joined; no answer denies', () => {
-    const prompt = toolPermissionPrompt(
+  it('AskUserQuestion → user_input; multi-select answers are joined; no answer denies', async () => {
+    const prompt = await toolPermissionPrompt(
       'r',
       request('AskUserQuestion', {
         questions: [

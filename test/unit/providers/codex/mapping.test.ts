@@ -20,7 +20,8 @@ import { privateDirFor } from '../../../../src/platform/private-dir';
 import { resolveCodexExecutable } from '../../../../src/providers/codex/executable';
 import type { ServerNotification } from '../../../../src/providers/codex/protocol/ServerNotification';
 import type { ServerRequest } from '../../../../src/providers/codex/protocol/ServerRequest';
-import { refusalFor, responseFor, type QuestionRequest } from '../../../../src/providers/codex/questions';
+import { questionFor, refusalFor, responseFor, type QuestionRequest } from '../../../../src/providers/codex/questions';
+import { delegatorMayAnswer } from '../../../../src/mcp/protocol';
 import { CodexRpcConnection, ConnectionClosedError, RpcError, type ClientMethod, type ClientParams, type ClientResults } from '../../../../src/providers/codex/rpc';
 import { CodexThreadRun, failureOutcome, rateLimitOf } from '../../../../src/providers/codex/thread-run';
 import { ThreadRouter, type ThreadListener } from '../../../../src/providers/codex/thread-router';
@@ -318,6 +319,43 @@ describe('Codex server requests: the edges', () => {
     const tool: QuestionRequest = { method: 'item/tool/call', id: 3, params: { ...base, callId: 'c', namespace: 'ns', tool: 't', arguments: {} } };
     assert.deepEqual(refusalFor(tool, 'decline'), { contentItems: [{ type: 'inputText', text: 'The user declined this tool call.' }], success: false });
     assert.ok(new QuestionWithdrawnError('x', 'y') instanceof Error);
+  });
+});
+
+describe('M1 Codex approval elicitations are approvals', () => {
+  const context = { fileChanges: () => undefined, connectionSerial: 1 };
+  const elicitation = (meta: unknown, id = 7): QuestionRequest => ({
+    method: 'mcpServer/elicitation/request',
+    id,
+    params: { threadId: THREAD, turnId: TURN, serverName: 'srv', mode: 'form', _meta: meta as never, message: 'Allow this?', requestedSchema: { type: 'object', properties: {} } },
+  });
+
+  for (const kind of ['mcp_tool_call', 'tool_suggestion', 'some_future_kind', 42]) {
+    test(`M1 _meta.codex_approval_kind ${JSON.stringify(kind)} is an approval only the user answers unless allowAgentApprovals`, () => {
+      const question = questionFor(elicitation({ codex_approval_kind: kind, tool_name: 'wipe', tool_params: { all: true } }), context);
+      assert.notEqual(question.type, 'elicitation');
+      assert.equal(question.type, 'command_approval');
+      assert.equal(delegatorMayAnswer(question.type, false), false);
+      assert.equal(delegatorMayAnswer(question.type, true), true);
+      assert.ok(question.type === 'command_approval');
+      assert.match(question.command, kind === 'mcp_tool_call' ? /^MCP tool srv\.wipe\(\{"all":true\}\)$/ : /Allow this\?/);
+      assert.equal(question.canApproveForSession, false, 'no persist offered: no approve-for-session');
+    });
+  }
+
+  test('M1 an approval elicitation is answered with a decision; anything else declines', () => {
+    const request = elicitation({ codex_approval_kind: 'mcp_tool_call', persist: ['session', 'always'] });
+    assert.equal((questionFor(request, context) as { canApproveForSession?: boolean }).canApproveForSession, true);
+    assert.deepEqual(responseFor(request, { decision: 'approve' }), { action: 'accept', content: {}, _meta: null });
+    assert.deepEqual(responseFor(request, { decision: 'approveForSession' }), { action: 'accept', content: {}, _meta: { persist: 'session' } });
+    assert.deepEqual(responseFor(request, { decision: 'deny' }), { action: 'decline', content: null, _meta: null });
+    // The shape of a plain elicitation's answer (what a delegating agent may always send) never accepts an approval.
+    assert.deepEqual(responseFor(request, { action: 'accept', content: {} }), { action: 'decline', content: null, _meta: null });
+    assert.deepEqual(refusalFor(request, 'decline'), { action: 'decline', content: null, _meta: null });
+  });
+
+  test('M1 a plain elicitation (no codex_approval_kind) stays an elicitation', () => {
+    for (const meta of [null, {}, { other: 1 }]) assert.equal(questionFor(elicitation(meta), context).type, 'elicitation');
   });
 });
 
