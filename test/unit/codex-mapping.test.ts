@@ -92,8 +92,8 @@ describe('Codex transcript: notifications beyond the recordings', () => {
       { method: 'error', params: { ...base, willRetry: true, error: { message: 'stream disconnected', codexErrorInfo: null, additionalDetails: null, misalignment: null } } },
       { method: 'warning', params: { threadId: THREAD, message: 'Low disk space' } },
       { method: 'model/rerouted', params: { ...base, fromModel: 'a', toModel: 'b', reason: 'highRiskCyberActivity' } },
-      { method: 'mcpServer/startupStatus/updated', params: { threadId: THREAD, name: 'docs', status: 'failed', error: 'spawn ENOENT', failureReason: null } },
-      { method: 'mcpServer/startupStatus/updated', params: { threadId: THREAD, name: 'docs', status: 'ready', error: null, failureReason: null } },
+      { method: 'mcpServer/startupStatus/updated', params: { threadId: THREAD, environmentId: null, name: 'docs', status: 'failed', error: 'spawn ENOENT', failureReason: null } },
+      { method: 'mcpServer/startupStatus/updated', params: { threadId: THREAD, environmentId: null, name: 'docs', status: 'ready', error: null, failureReason: null } },
       { method: 'item/completed', params: { ...base, completedAtMs: 0, item: { type: 'contextCompaction', id: 'c1' } } },
       { method: 'item/started', params: { ...base, startedAtMs: 0, item: { type: 'webSearch', id: 'w1', query: 'codex app-server', action: null, results: null } } },
     ];
@@ -154,7 +154,7 @@ describe('Codex transcript: notifications beyond the recordings', () => {
   test('MCP tool progress and errors land in the tool entry', () => {
     const out = recorder();
     const transcript = new CodexTranscript(out.sink, { flushIntervalMs: 0 });
-    const item = { type: 'mcpToolCall' as const, id: 'm1', server: 'docs', tool: 'search', arguments: { q: 'x' }, appContext: null, mcpAppUi: null, pluginId: null, readOnlyHint: true, durationMs: null };
+    const item = { type: 'mcpToolCall' as const, id: 'm1', server: 'docs', environmentId: null, tool: 'search', arguments: { q: 'x' }, appContext: null, mcpAppUi: null, pluginId: null, readOnlyHint: true, durationMs: null };
     transcript.handle({ method: 'item/started', params: { ...base, startedAtMs: 0, item: { ...item, status: 'inProgress', result: null, error: null } } });
     transcript.handle({ method: 'item/mcpToolCall/progress', params: { ...base, itemId: 'm1', message: 'searching' } });
     assert.equal(out.latest[0].detail, 'searching\n');
@@ -233,9 +233,9 @@ describe('Codex server requests: the edges', () => {
     assert.ok(host.logLines.some((line) => line.includes('item/permissions/requestApproval')));
   });
 
-  test('requests without a thread: currentTime/read is answered, account token refresh is refused', () => {
+  test('requests without a thread: currentTime/read (Codex before 0.171) is answered, account token refresh is refused', () => {
     const host = new TestHost();
-    host.deliver({ method: 'currentTime/read', id: 0, params: { threadId: THREAD } });
+    host.deliver({ method: 'currentTime/read', id: 0, params: { threadId: THREAD } } as unknown as ServerRequest);
     host.deliver({ method: 'account/chatgptAuthTokens/refresh', id: 1, params: { reason: 'unauthorized', previousAccountId: null } as never });
     assert.equal(host.sent[0].id, 0);
     assert.ok(typeof (host.sent[0].result as { currentTimeAt: number }).currentTimeAt === 'number');
@@ -309,7 +309,7 @@ describe('Codex server requests: the edges', () => {
     const elicitation: QuestionRequest = {
       method: 'mcpServer/elicitation/request',
       id: 2,
-      params: { threadId: THREAD, turnId: TURN, serverName: 's', mode: 'url', _meta: null, message: 'Sign in', url: 'https://example.test', elicitationId: 'e' },
+      params: { threadId: THREAD, turnId: TURN, serverName: 's', environmentId: null, mode: 'url', _meta: null, message: 'Sign in', url: 'https://example.test', elicitationId: 'e' },
     };
     assert.deepEqual(responseFor(elicitation, { decision: 'approve' }), { action: 'decline', content: null, _meta: null });
     assert.deepEqual(responseFor(elicitation, { action: 'decline', content: { a: 1 } }), { action: 'decline', content: null, _meta: null });

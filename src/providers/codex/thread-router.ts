@@ -88,7 +88,8 @@ export class ThreadRouter implements Disposable {
   }
 
   routeRequest(request: ServerRequest, reply: RequestReply): void {
-    if (request.method === 'currentTime/read') {
+    // Codex before 0.171 asks the client for the time; the method is gone from the current protocol.
+    if ((request.method as string) === 'currentTime/read') {
       reply.result({ currentTimeAt: Math.floor(Date.now() / 1000) });
       return;
     }
