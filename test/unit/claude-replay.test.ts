@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { Emitter, silentLogger } from '../../src/core/events';
+import { Emitter, silentLogger, type Logger } from '../../src/core/events';
 import type { Answer, PendingQuestion } from '../../src/core/task-state';
 import { ClaudeRun, type ClaudeRunEnd } from '../../src/providers/claude/run';
 import type { MessageTransport, TransportClosed } from '../../src/providers/transport/transport';
@@ -119,7 +119,7 @@ interface Replayed {
 }
 
 /** Runs one recorded process through a ClaudeRun, answering as the recorded client did; stops at its first result. */
-async function replay(frames: Frame[], options: { stderrTail?: string } = {}): Promise<Replayed> {
+async function replay(frames: Frame[], options: { stderrTail?: string; log?: Logger } = {}): Promise<Replayed> {
   const transport = new ReplayTransport();
   const controller = new AbortController();
   const handle = new FakeHandle('replay-task', controller.signal);
@@ -132,7 +132,7 @@ async function replay(frames: Frame[], options: { stderrTail?: string } = {}): P
     prompt: String((firstPrompt?.msg?.message as { content?: unknown } | undefined)?.content ?? ''),
     handle,
     signal: controller.signal,
-    log: silentLogger,
+    log: options.log ?? silentLogger,
     runKey: 'r',
     flushIntervalMs: 0,
     interruptGraceMs: 5000,
@@ -167,6 +167,18 @@ async function replay(frames: Frame[], options: { stderrTail?: string } = {}): P
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('Claude Code replay (recorded stream-json)', () => {
+  it('message types this client does not use are logged once per type and do not disturb the run', async () => {
+    const frames = segments('claude-plain')[0];
+    const resultAt = frames.findIndex((frame) => frame.dir === 'in' && frame.msg?.type === 'result');
+    const novel = (n: number): Frame => ({ dir: 'in', msg: { type: 'tool_progress_v9', n, session_id: 'x' } as unknown as Frame['msg'] });
+    const withNovel = [...frames.slice(0, resultAt), novel(1), novel(2), ...frames.slice(resultAt)];
+    const lines: string[] = [];
+    const log = { ...silentLogger, info: (message: string) => lines.push(message), warn: (message: string) => lines.push(message) };
+    const { end } = await replay(withNovel, { log });
+    assert.equal(end.outcome.status, 'completed');
+    assert.equal(lines.filter((line) => line.includes('tool_progress_v9')).length, 1);
+  });
+
   it('plain: streams the reply, reports session, usage and cost, completes with the result text', async () => {
     const { end, handle, transport } = await replay(segments('claude-plain')[0]);
     assert.deepEqual(end.outcome, { status: 'completed', result: 'Hello from the mock model.' });
@@ -245,7 +257,6 @@ describe('Claude Code replay (recorded stream-json)', () => {
     assert.deepEqual(end.outcome, {
       status: 'rate_limited',
       error: 'API Error: Request rejected (429) · Number of requests has exceeded your rate limit (mock)',
-      retryAfterMs: undefined,
     });
     assert.equal(handle.rateLimitInfo.length, 1);
     assert.match(handle.transcript.find((entry) => entry.kind === 'status')?.text ?? '', /HTTP 429 \(rate_limit\); retrying in 0\.6 s \(attempt 1 of 1\)/);

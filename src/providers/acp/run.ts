@@ -103,7 +103,7 @@ export class AcpRun {
       },
       options.flushIntervalMs ?? 100,
     );
-    this.transcript = new AcpTranscript(this.output, options.runKey, options.cwd);
+    this.transcript = new AcpTranscript(this.output, options.runKey, options.cwd, options.log);
     const transport = options.transport ?? spawnAcpAgent(options.launch, options.cwd, options.log, options.agentName);
     this.process = new AcpAgentProcess(transport, options.log, options.agentName);
     this.closed = this.process.whenClosed();

@@ -1,10 +1,14 @@
 import type * as acp from '@agentclientprotocol/sdk/unstable';
+import type { Logger } from '../../core/events';
 import type { OutputEntry } from '../../core/task-state';
 import { asRecord, commandOf, displayPath, mergeToolCall, type ToolCallState } from './permissions';
 import type { StreamingOutput } from './streaming-output';
 import { createUnifiedDiff } from './unified-diff';
 
 const MAX_DETAIL_CHARS = 8000;
+
+/** Session update kinds an agent sent that this client does not know, logged once per extension host. */
+const unknownKindsLogged = new Set<string>();
 
 /**
  * Turns `session/update` notifications into transcript entries: message and thought chunks coalesced into one
@@ -23,6 +27,8 @@ export class AcpTranscript {
     /** Prefixes entry ids so that ids stay unique when a task runs more than once (retry, resume). */
     private readonly runKey: string,
     private readonly cwd: string,
+    /** Where a session update kind this client does not know is logged (once per kind). */
+    private readonly log?: Pick<Logger, 'info'>,
   ) {}
 
   /** The text of the newest agent message: the turn's answer. */
@@ -77,8 +83,12 @@ export class AcpTranscript {
       case 'session_message_chunk':
         return;
       default: {
-        const never: never = update;
-        void never;
+        // A kind a newer agent sends (not in the pinned SDK): logged once per kind, otherwise ignored.
+        const kind = String((update as { sessionUpdate?: unknown }).sessionUpdate);
+        if (!unknownKindsLogged.has(kind)) {
+          unknownKindsLogged.add(kind);
+          this.log?.info(`[acp] ignored session updates of kind "${kind}" (not used by this client): ${JSON.stringify(update).slice(0, 1000)}`);
+        }
       }
     }
   }

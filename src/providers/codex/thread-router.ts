@@ -1,6 +1,7 @@
 import type { Disposable, Logger } from '../../core/events';
 import type { ServerNotification } from './protocol/ServerNotification';
 import type { ServerRequest } from './protocol/ServerRequest';
+import { DECLINED_REQUEST_REASONS } from './questions';
 import { RpcErrorCode } from './rpc';
 
 /** Answers one server request on the connection it arrived on. */
@@ -93,6 +94,12 @@ export class ThreadRouter implements Disposable {
       reply.result({ currentTimeAt: Math.floor(Date.now() / 1000) });
       return;
     }
+    const declined = DECLINED_REQUEST_REASONS[request.method];
+    if (declined) {
+      this.log.info(`[codex] declined the server request ${request.method} (id ${String(request.id)}): ${declined}`);
+      reply.error(RpcErrorCode.methodNotFound, `${request.method} is not supported by this client: ${declined}`);
+      return;
+    }
     const threadId = threadIdOf(request.params);
     if (threadId === undefined) {
       this.log.warn(`[codex] answered the unsupported server request ${request.method} (id ${String(request.id)}) with an error`);
@@ -149,10 +156,11 @@ export class ThreadRouter implements Disposable {
   }
 }
 
+/** The thread a message is about: `threadId`, or `conversationId` in the legacy (v1) approval requests. */
 function threadIdOf(params: unknown): string | undefined {
-  if (params && typeof params === 'object' && 'threadId' in params) {
-    const threadId = (params as { threadId: unknown }).threadId;
-    if (typeof threadId === 'string') return threadId;
-  }
+  if (!params || typeof params !== 'object') return undefined;
+  const { threadId, conversationId } = params as { threadId?: unknown; conversationId?: unknown };
+  if (typeof threadId === 'string') return threadId;
+  if (typeof conversationId === 'string') return conversationId;
   return undefined;
 }
