@@ -6,6 +6,7 @@ import { PROVIDER_CAPABILITIES } from '../capabilities';
 import { KeeperGoneError, keeperRefFrom, type KeeperLauncher, type KeeperTransport } from '../transport/keeper-transport';
 import { CommandNotFoundError } from '../transport/process-transport';
 import type { MessageTransport } from '../transport/transport';
+import { checkVersionFloor, executableVersion } from '../cli-versions';
 import { resolveClaudeExecutable } from './executable';
 import { ClaudeRun, type ClaudeRunEnd } from './run';
 
@@ -136,6 +137,11 @@ export class ClaudeProvider implements ProviderAdapter {
     }
     const command = request.reattach ? 'claude' : resolveClaudeExecutable(this.options.claudePath());
     if (!command) return { outcome: this.notFound(), sessionLost: false, notFound: true };
+    if (!request.reattach) {
+      // An older Claude Code lacks what this client uses: refuse it before starting it (CLI_VERSION_FLOORS).
+      const tooOld = checkVersionFloor('claude-cli', await executableVersion(command));
+      if (tooOld) return { outcome: { status: 'failed', error: tooOld.message, action: tooOld.action }, sessionLost: false, notFound: false };
+    }
     // A new conversation gets its id up front (--session-id); Claude Code reports it again in system/init.
     const sessionId = request.resumeSessionId ?? randomUUID();
     const runKey = request.reattach?.runKey ?? `claude-${context.task.id}-${Date.now().toString(36)}-${++this.runCounter}`;
