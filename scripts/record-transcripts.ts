@@ -1,6 +1,6 @@
 /**
  * Re-records the wire transcripts the replay tests use (test/fixtures/transcripts, format in PROTOCOLS.md) from the
- * pinned agent CLIs in node_modules, driven over stdio against the mock model servers of test/fixtures:
+ * pinned agent CLIs in node_modules (Codex app-server, Claude Code stream-json, Copilot CLI ACP), driven over stdio against the mock model servers of test/fixtures:
  *
  *   npm run record:transcripts                      every scenario (about 4 minutes: claude-rate-limit-429 waits out
  *                                                   Claude Code's ten retries)
@@ -25,7 +25,9 @@ import { writeCodexHome } from '../test/fixtures/mock-responses/codex-home';
 import { startMockResponsesServer, type MockResponsesOptions, type ScenarioName } from '../test/fixtures/mock-responses/server';
 import { startMockAnthropicServer, type AnthropicScenario, type MockAnthropicOptions } from '../test/fixtures/mock-anthropic/server';
 import { pinnedCodexBinary } from '../test/providers/codex-harness';
+import { startMockChatServer, type ChatScenario, type MockChatOptions } from '../test/fixtures/mock-chat/server';
 import { resolveClaudeExecutable } from '../src/providers/claude/executable';
+import { resolveCopilotExecutable } from '../src/providers/copilot/executable';
 
 const ROOT = path.resolve(__dirname, '..');
 const OUT_DIR = path.join(ROOT, 'test', 'fixtures', 'transcripts');
@@ -41,6 +43,8 @@ const MODEL_LOGS = new Set([
   'claude-ask-user',
   'claude-command-approval-accept',
   'claude-rate-limit-429-max-retries-1',
+  'copilot-command-approval-accept',
+  'copilot-file-approval',
 ]);
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -729,6 +733,162 @@ const claudeScenarios: Record<string, () => Promise<ClaudeRig>> = {
   },
 };
 
+
+// ---------------------------------------------------------------------------------------------------------------
+// Copilot CLI: `copilot --acp` (PROTOCOLS.md §3)
+
+const COPILOT_PROMPTS: Record<string, ChatScenario> = {
+  'Create a marker file': 'run-approval',
+  'Touch a file': 'run-approval',
+  'Touch pending.txt': 'run-approval',
+  'Write hello.txt and edit README': 'write-and-edit',
+  'Long task': 'hang',
+  hi: 'rate-limit',
+};
+
+interface CopilotRig {
+  bed: Bed;
+  tee: { exchanges: Exchange[] };
+  spawn(): Promise<Peer>;
+  close(): Promise<void>;
+}
+
+async function copilotRig(mockOptions: MockChatOptions): Promise<CopilotRig> {
+  const bed = makeBed();
+  const mock = await startMockChatServer({ chooseScenario: byPrompt(COPILOT_PROMPTS, 'plain'), cwd: bed.cwd, ...mockOptions });
+  const tee = await startTee(mock.port);
+  const home = path.join(bed.root, 'copilot-home');
+  fs.mkdirSync(home);
+  bed.capture.placeholder(home, '<COPILOT_HOME>');
+  bed.capture.placeholder(`127.0.0.1:${tee.port}`, '127.0.0.1:<PORT>');
+  const binary = resolveCopilotExecutable(path.join(ROOT, 'node_modules', '.bin', 'copilot'));
+  if (!binary) throw new Error('Copilot CLI is not installed (npm ci)');
+  const env = {
+    ...process.env,
+    COPILOT_OFFLINE: 'true',
+    COPILOT_PROVIDER_BASE_URL: `http://127.0.0.1:${tee.port}/v1`,
+    COPILOT_PROVIDER_TYPE: 'openai',
+    COPILOT_PROVIDER_API_KEY: 'x',
+    COPILOT_MODEL: 'gpt-4.1',
+    COPILOT_HOME: home,
+  };
+  return {
+    bed,
+    tee,
+    async spawn() {
+      const peer = new Peer(bed.capture, binary, ['--acp'], { cwd: bed.cwd, env, argv0: 'copilot', note: true, jsonrpc: true });
+      await peer.request('initialize', {
+        protocolVersion: 1,
+        clientCapabilities: { fs: { readTextFile: false, writeTextFile: false }, terminal: false },
+        clientInfo: { name: CLIENT_INFO.name, version: CLIENT_INFO.version },
+      });
+      return peer;
+    },
+    async close() {
+      await tee.close();
+      await mock.close();
+    },
+  };
+}
+
+const selected = (optionId: string) => ({ outcome: { outcome: 'selected', optionId } });
+
+async function newSession(peer: Peer, cwd: string): Promise<string> {
+  const { sessionId } = (await peer.request('session/new', { cwd, mcpServers: [] })) as { sessionId: string };
+  return sessionId;
+}
+
+const prompt = (peer: Peer, sessionId: string, text: string, id?: number) => peer.request('session/prompt', { sessionId, prompt: [{ type: 'text', text }] }, id);
+
+async function endCopilot(peer: Peer, capture: Capture): Promise<void> {
+  capture.meta({ event: 'scenario-done', ms: Date.now() - capture.started });
+  capture.meta({ event: 'closing stdin' });
+  peer.closeStdin();
+  await withTimeout(peer.exited, 15_000, 'copilot did not exit on stdin EOF').catch(() => peer.kill('SIGKILL'));
+}
+
+const copilotScenarios: Record<string, () => Promise<CopilotRig>> = {
+  async plain() {
+    const rig = await copilotRig({});
+    const peer = await rig.spawn();
+    const sessionId = await newSession(peer, rig.bed.cwd);
+    await prompt(peer, sessionId, 'Say hello');
+    await prompt(peer, sessionId, 'Again');
+    await endCopilot(peer, rig.bed.capture);
+    return rig;
+  },
+  async 'command-approval-accept'() {
+    const rig = await copilotRig({ command: { command: 'touch created-by-agent.txt && echo made', description: 'Create marker file' } });
+    const peer = await rig.spawn();
+    peer.onRequest = () => selected('allow_once');
+    const sessionId = await newSession(peer, rig.bed.cwd);
+    await prompt(peer, sessionId, 'Create a marker file');
+    rig.bed.capture.meta({ event: 'check', fileExists: fileCheck(rig.bed.cwd, 'created-by-agent.txt') });
+    await endCopilot(peer, rig.bed.capture);
+    return rig;
+  },
+  async 'command-approval-decline'() {
+    const rig = await copilotRig({ command: { command: 'touch declined.txt', description: 'Touch a file' } });
+    const peer = await rig.spawn();
+    peer.onRequest = () => selected('reject_once');
+    const sessionId = await newSession(peer, rig.bed.cwd);
+    await prompt(peer, sessionId, 'Touch a file');
+    rig.bed.capture.meta({ event: 'check', fileExists: fileCheck(rig.bed.cwd, 'declined.txt') });
+    await endCopilot(peer, rig.bed.capture);
+    return rig;
+  },
+  async 'file-approval'() {
+    const rig = await copilotRig({});
+    fs.writeFileSync(path.join(rig.bed.cwd, 'README.md'), '# demo\n\n');
+    const peer = await rig.spawn();
+    peer.onRequest = () => selected('allow_once');
+    const sessionId = await newSession(peer, rig.bed.cwd);
+    await prompt(peer, sessionId, 'Write hello.txt and edit README');
+    const read = (name: string) => (fileCheck(rig.bed.cwd, name) ? fs.readFileSync(path.join(rig.bed.cwd, name), 'utf8') : null);
+    rig.bed.capture.meta({ event: 'check', hello: read('hello.txt'), readme: read('README.md') });
+    await endCopilot(peer, rig.bed.capture);
+    return rig;
+  },
+  async interrupt() {
+    const rig = await copilotRig({});
+    const peer = await rig.spawn();
+    const sessionId = await newSession(peer, rig.bed.cwd);
+    const cancelled = prompt(peer, sessionId, 'Long task', 100);
+    await peer.waitFor((msg) => (msg.params as { update?: { sessionUpdate?: string } } | undefined)?.update?.sessionUpdate === 'agent_message_chunk', 60_000, 'the first chunk');
+    peer.notify('session/cancel', { sessionId });
+    await cancelled;
+    await prompt(peer, sessionId, 'After cancel');
+    await endCopilot(peer, rig.bed.capture);
+    return rig;
+  },
+  async 'rate-limit-429'() {
+    const rig = await copilotRig({ retryAfterSeconds: 1 });
+    const peer = await rig.spawn();
+    const sessionId = await newSession(peer, rig.bed.cwd);
+    await prompt(peer, sessionId, 'hi');
+    await endCopilot(peer, rig.bed.capture);
+    return rig;
+  },
+  async 'resume-after-kill'() {
+    const rig = await copilotRig({ command: { command: 'touch pending.txt', description: 'Touch pending.txt' }, plainReply: () => 'Continuing after resume.' });
+    const first = await rig.spawn();
+    const sessionId = await newSession(first, rig.bed.cwd);
+    void prompt(first, sessionId, 'Touch pending.txt', 100).catch(() => undefined);
+    await first.waitFor((msg) => msg.method === 'session/request_permission', 60_000, 'the permission request');
+    const stateDir = path.join(rig.bed.root, 'copilot-home', 'session-state', sessionId);
+    const files = fs.existsSync(stateDir) ? fs.readdirSync(stateDir).map((file) => path.join(stateDir, file)) : [];
+    rig.bed.capture.meta({ event: 'session files before kill', files });
+    rig.bed.capture.meta({ event: 'SIGKILL copilot while permission pending', sessionId });
+    first.kill('SIGKILL');
+    await first.exited;
+    const second = await rig.spawn();
+    await second.request('session/load', { sessionId, cwd: rig.bed.cwd, mcpServers: [] });
+    await prompt(second, sessionId, 'please continue');
+    await endCopilot(second, rig.bed.capture);
+    return rig;
+  },
+};
+
 // ---------------------------------------------------------------------------------------------------------------
 
 interface Rig {
@@ -740,6 +900,7 @@ interface Rig {
 const SCENARIOS: Record<string, { api: string; title: string; run: () => Promise<Rig> }> = {};
 for (const [name, run] of Object.entries(codexScenarios)) SCENARIOS[`codex-${name}`] = { api: 'responses', title: `codex / ${name} (OpenAI Responses)`, run };
 for (const [name, run] of Object.entries(claudeScenarios)) SCENARIOS[`claude-${name}`] = { api: 'anthropic', title: `claude / ${name} (Anthropic Messages)`, run };
+for (const [name, run] of Object.entries(copilotScenarios)) SCENARIOS[`copilot-${name}`] = { api: 'chat', title: `copilot / ${name} (OpenAI Chat Completions)`, run };
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
