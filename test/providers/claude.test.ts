@@ -306,6 +306,24 @@ describe('ClaudeProvider: quota reset times from the real Claude Code CLI', { ti
     assert.equal(handle.rateLimitInfo.at(-1)?.status, 'rejected');
   });
 
+  it('an HTTP Retry-After that Claude Code honoured becomes the reset time of the rate limit', { timeout: TEST_TIMEOUT }, async () => {
+    const slow = await startMockAnthropicServer({ retryAfterSeconds: 6 });
+    try {
+      const { context, handle } = setup('Please rate-limit me', slow);
+      context.profile!.env!.ANTHROPIC_API_KEY = 'dummy';
+      delete context.profile!.env!.CLAUDE_CODE_OAUTH_TOKEN;
+      context.profile!.env!.CLAUDE_CODE_MAX_RETRIES = '1';
+      const outcome = await provider.start(context, handle);
+      const ended = Date.now();
+      assert.equal(outcome.status, 'rate_limited', JSON.stringify(outcome));
+      assert.ok(outcome.status === 'rate_limited' && outcome.retryAfterMs !== undefined && outcome.resetsAt !== undefined, JSON.stringify(outcome));
+      assert.ok(outcome.retryAfterMs >= 5_500 && outcome.retryAfterMs <= 9_000, `retryAfterMs ${outcome.retryAfterMs}`);
+      assert.ok(Math.abs(outcome.resetsAt - (ended + outcome.retryAfterMs)) < 1000);
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('a warning threshold on a normal turn reports the usage and the reset time', { timeout: TEST_TIMEOUT }, async () => {
     const { context, handle } = setup('Say hello', warning);
     const outcome = await provider.start(context, handle);

@@ -11,7 +11,7 @@ import { resolveClaudeExecutable } from '../../src/providers/claude/executable';
 import { applyEdits, toolPermissionPrompt } from '../../src/providers/claude/permissions';
 import type { ClaudeCanUseToolRequest } from '../../src/providers/claude/protocol';
 import { claudeArgs, claudeEnv } from '../../src/providers/claude/provider';
-import { claudeLimits, rateLimitOf } from '../../src/providers/claude/run';
+import { claudeLimits, rateLimitOf, serverRetryDelay } from '../../src/providers/claude/run';
 
 const CWD = '/ws/project';
 const FILES: Record<string, string> = {
@@ -186,6 +186,15 @@ describe('Claude rate limits', () => {
     const limit = rateLimitOf({ type: 'result', subtype: 'success', is_error: true, result: `Claude AI usage limit reached|${reset}` }, undefined);
     assert.equal(limit?.error, 'Claude AI usage limit reached');
     assert.ok(limit?.retryAfterMs && limit.retryAfterMs > 3_500_000 && limit.retryAfterMs <= 3_600_000);
+  });
+
+  it('an api_retry delay beyond Claude Code’s own back-off is the server’s Retry-After', () => {
+    assert.equal(serverRetryDelay(1, 520), undefined, 'the first back-off with jitter');
+    assert.equal(serverRetryDelay(1, 7551), 7551, 'retry-after: 7');
+    assert.equal(serverRetryDelay(4, 4400), undefined, '4 s back-off at the fourth attempt');
+    assert.equal(serverRetryDelay(10, 36_000), undefined, 'the capped back-off');
+    assert.equal(serverRetryDelay(10, 120_000), 120_000);
+    assert.equal(serverRetryDelay(1, undefined), undefined);
   });
 
   it('other errors are not rate limits', () => {

@@ -81,6 +81,8 @@ export class ClaudeRun {
   private rateLimitSeen: string | undefined;
   /** When the limit a `rejected` rate_limit_event named resets, epoch ms. */
   private limitResetsAt: number | undefined;
+  /** The API's Retry-After as Claude Code honoured it in its last retry, when it was longer than its own back-off. */
+  private serverRetryDelayMs: number | undefined;
   private end: ClaudeRunEnd | undefined;
   private resolveEnd!: (end: ClaudeRunEnd) => void;
   private readonly ended = new Promise<ClaudeRunEnd>((resolve) => (this.resolveEnd = resolve));
@@ -252,6 +254,7 @@ export class ClaudeRun {
           if (message.subtype === 'api_retry' && message.error_status === 429) {
             this.rateLimitSeen = `Claude API rate limit (HTTP 429${message.error ? `, ${message.error}` : ''})`;
             this.options.handle.reportRateLimitInfo({ httpStatus: 429, attempt: message.attempt, maxRetries: message.max_retries, at: Date.now() });
+            this.serverRetryDelayMs = serverRetryDelay(message.attempt, message.retry_delay_ms);
           }
           this.transcript.onSystem(message);
           return;
@@ -365,7 +368,7 @@ export class ClaudeRun {
       this.finish({ status: 'failed', error: errors.join('\n') }, { sessionLost: true });
       return;
     }
-    const limit = rateLimitOf(result, this.rateLimitSeen, this.limitResetsAt);
+    const limit = rateLimitOf(result, this.rateLimitSeen, this.limitResetsAt ?? (this.serverRetryDelayMs !== undefined ? Date.now() + this.serverRetryDelayMs : undefined));
     if (limit) {
       this.finish({
         status: 'rate_limited',
@@ -459,6 +462,17 @@ export function rateLimitOf(
   const error = text.replace(/\|\d{10}\b/, '') || retrySeen || 'Claude API rate limit (HTTP 429)';
   if (resetsAt === undefined) return { error };
   return { error, retryAfterMs: Math.max(0, resetsAt - now), resetsAt };
+}
+
+/**
+ * The API's Retry-After, as far as an `api_retry` shows it: Claude Code (2.1.3xx) waits what the 429's `retry-after`
+ * header says, while its own back-off is 0.5 s doubling per attempt up to 32 s with up to 25 % jitter. A delay well
+ * beyond that back-off is the server's, and the limit is expected to last that long again after the last attempt.
+ */
+export function serverRetryDelay(attempt: number | undefined, delayMs: number | undefined): number | undefined {
+  if (typeof delayMs !== 'number' || !Number.isFinite(delayMs)) return undefined;
+  const backoff = Math.min(500 * 2 ** Math.max(0, (attempt ?? 1) - 1), 32_000);
+  return delayMs > backoff * 1.5 ? delayMs : undefined;
 }
 
 /** Message types a newer Claude Code sent that this client does not use, logged once per extension host. */
