@@ -53,7 +53,11 @@ export interface ErrorAction {
 export type RunOutcome =
   | { status: 'completed'; result?: string }
   | { status: 'failed'; error: string; exitCode?: number; action?: ErrorAction }
-  | { status: 'rate_limited'; error: string; retryAfterMs?: number }
+  /**
+   * `resetsAt` (epoch ms) is when the agent said its limit resets; adapters that know it also set `retryAfterMs`
+   * (the same moment, relative to when the run ended) for managers that only read that.
+   */
+  | { status: 'rate_limited'; error: string; retryAfterMs?: number; resetsAt?: number }
   /** The run stopped because the signal was aborted. */
   | { status: 'aborted' };
 
@@ -74,6 +78,43 @@ export interface TaskHandle {
   setProviderState(state: Record<string, unknown>): void;
   /** A snapshot of account rate-limit information for the profile (shown in its tooltip). */
   reportRateLimitInfo(info: Record<string, unknown>): void;
+  /**
+   * The profile's last known usage and limits in one shape for every provider, reported whenever the agent tells
+   * (Codex rate-limit snapshots, Claude Code's rate_limit_event). Optional: a manager that does not implement it
+   * still gets the raw snapshot through reportRateLimitInfo.
+   */
+  reportLimits?(limits: AccountLimits): void;
+}
+
+/** One limit window of an account (e.g. Codex's 5-hour and weekly windows, Claude's five_hour / seven_day). */
+export interface LimitWindow {
+  /** Which window: `primary` / `secondary` (Codex), `five_hour`, `seven_day`, … (Claude). */
+  id: string;
+  /** Share of the window used, 0–100, when known. */
+  usedPercent?: number;
+  /** The window's length in minutes, when known. */
+  windowMinutes?: number;
+  /** When the window resets, epoch ms. */
+  resetsAt?: number;
+  /** `rejected` = this window is exhausted (the agent is rate-limited until resetsAt). */
+  status?: LimitStatus;
+}
+
+export type LimitStatus = 'allowed' | 'warning' | 'rejected';
+
+/** What a provider knows about its account's limits at `at`. */
+export interface AccountLimits {
+  /** When this was reported, epoch ms. */
+  at: number;
+  /** The provider's own name for the limit (Codex `limitId`, Claude `rateLimitType`), when it gives one. */
+  limitId?: string;
+  /** Overall: `rejected` while a limit is reached. */
+  status?: LimitStatus;
+  /** When the limit that matters now resets (the exhausted window's, else the soonest), epoch ms. */
+  resetsAt?: number;
+  windows: LimitWindow[];
+  /** The plan, when the agent names it. */
+  plan?: string;
 }
 
 export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

@@ -32,7 +32,7 @@ export const PROVIDER_CAPABILITIES: Readonly<Record<ProviderFamily, ProviderCapa
       reportsCost: false,
       rateLimitSignals: true,
     },
-    rateLimitSignal: 'error notification with codexErrorInfo httpStatusCode 429; account/rateLimits/updated snapshots',
+    rateLimitSignal: 'error notification with codexErrorInfo (HTTP 429, usageLimitExceeded); account/rateLimits/updated snapshots with each window\'s resetsAt',
     limitations: ['Questions (request_user_input) only in plan mode (planner tasks)', 'No cost, only tokens'],
   },
   'claude-cli': {
@@ -46,7 +46,7 @@ export const PROVIDER_CAPABILITIES: Readonly<Record<ProviderFamily, ProviderCapa
       reportsCost: true,
       rateLimitSignals: true,
     },
-    rateLimitSignal: 'system/api_retry with error_status 429, then a result with is_error and api_error_status 429',
+    rateLimitSignal: 'system/api_retry with error_status 429, then a result with is_error and api_error_status 429; rate_limit_event with resetsAt (subscription logins)',
     limitations: [
       'A session is saved a few seconds after it starts; a run that stops earlier cannot be resumed',
       'A pending approval is lost if its keeper died (the session is resumed with --resume instead)',

@@ -238,6 +238,107 @@ describe('ClaudeProvider with the real Claude Code CLI', { timeout: 5 * 60_000 }
 });
 
 /** Kills this test's agent children (the CLI under test), as a crash would. */
+describe('ClaudeProvider: quota reset times from the real Claude Code CLI', { timeout: 3 * 60_000 }, () => {
+  // Claude Code reports unified rate limits (rate_limit_event) only for subscription logins: the tests log in with an
+  // OAuth token (any value; the mock accepts it) instead of an API key.
+  const resetAt = Math.floor(Date.now() / 1000) + 2 * 3600;
+  const warnResetAt = Math.floor(Date.now() / 1000) + 4 * 3600;
+  let rejecting: MockAnthropicServer;
+  let warning: MockAnthropicServer;
+  let root: string;
+  before(async () => {
+    rejecting = await startMockAnthropicServer({ unifiedResetAt: resetAt });
+    warning = await startMockAnthropicServer({
+      extraHeaders: {
+        'anthropic-ratelimit-unified-status': 'allowed_warning',
+        'anthropic-ratelimit-unified-reset': String(warnResetAt),
+        'anthropic-ratelimit-unified-representative-claim': 'five_hour',
+        'anthropic-ratelimit-unified-5h-status': 'allowed_warning',
+        'anthropic-ratelimit-unified-5h-utilization': '0.91',
+        'anthropic-ratelimit-unified-5h-reset': String(warnResetAt),
+        'anthropic-ratelimit-unified-5h-surpassed-threshold': '0.9',
+      },
+    });
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'atw-claude-quota-'));
+  });
+  after(async () => {
+    await rejecting.close();
+    await warning.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+  afterEach(async () => {
+    await waitFor(() => childPids().length === 0, 10_000).catch(() => assert.fail(`processes left behind: ${childPids().join(', ')}`));
+  });
+
+  const provider = new ClaudeProvider({ claudePath: () => CLAUDE, log: silent(), flushIntervalMs: 0 });
+  function setup(prompt: string, mock: MockAnthropicServer) {
+    const dir = fs.mkdtempSync(path.join(root, 't'));
+    const cwd = path.join(dir, 'work');
+    const home = path.join(dir, 'claude-home');
+    fs.mkdirSync(cwd, { recursive: true });
+    fs.mkdirSync(home, { recursive: true });
+    const profile: ResolvedProfile = {
+      id: 'sub',
+      provider: 'claude-cli',
+      configDir: home,
+      env: { CLAUDE_CONFIG_DIR: home, ANTHROPIC_BASE_URL: mock.url, ANTHROPIC_API_KEY: '', CLAUDE_CODE_OAUTH_TOKEN: 'sk-ant-oat01-mock' },
+    };
+    return makeContext(makeTask({ prompt, cwd, provider: 'claude-cli' }), { profile });
+  }
+
+  it('a rejected usage limit ends the run as rate_limited with the reset time of rate_limit_event', { timeout: TEST_TIMEOUT }, async () => {
+    const { context, handle } = setup('Please rate-limit me', rejecting);
+    const before = Date.now();
+    const outcome = await provider.start(context, handle);
+    assert.equal(outcome.status, 'rate_limited', JSON.stringify(outcome));
+    assert.ok(outcome.status === 'rate_limited');
+    assert.match(outcome.error, /limit/i);
+    assert.equal(outcome.resetsAt, resetAt * 1000);
+    assert.ok(outcome.retryAfterMs !== undefined && Math.abs(before + outcome.retryAfterMs - resetAt * 1000) < 15_000);
+    const limits = handle.limits.at(-1);
+    assert.deepEqual({ ...limits, at: 0 }, {
+      at: 0,
+      limitId: 'five_hour',
+      status: 'rejected',
+      resetsAt: resetAt * 1000,
+      windows: [{ id: 'five_hour', usedPercent: 100, resetsAt: resetAt * 1000, status: 'rejected' }],
+    });
+    assert.equal(handle.rateLimitInfo.at(-1)?.status, 'rejected');
+  });
+
+  it('an HTTP Retry-After that Claude Code honoured becomes the reset time of the rate limit', { timeout: TEST_TIMEOUT }, async () => {
+    const slow = await startMockAnthropicServer({ retryAfterSeconds: 6 });
+    try {
+      const { context, handle } = setup('Please rate-limit me', slow);
+      context.profile!.env!.ANTHROPIC_API_KEY = 'dummy';
+      delete context.profile!.env!.CLAUDE_CODE_OAUTH_TOKEN;
+      context.profile!.env!.CLAUDE_CODE_MAX_RETRIES = '1';
+      const outcome = await provider.start(context, handle);
+      const ended = Date.now();
+      assert.equal(outcome.status, 'rate_limited', JSON.stringify(outcome));
+      assert.ok(outcome.status === 'rate_limited' && outcome.retryAfterMs !== undefined && outcome.resetsAt !== undefined, JSON.stringify(outcome));
+      assert.ok(outcome.retryAfterMs >= 5_500 && outcome.retryAfterMs <= 9_000, `retryAfterMs ${outcome.retryAfterMs}`);
+      assert.ok(Math.abs(outcome.resetsAt - (ended + outcome.retryAfterMs)) < 1000);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('a warning threshold on a normal turn reports the usage and the reset time', { timeout: TEST_TIMEOUT }, async () => {
+    const { context, handle } = setup('Say hello', warning);
+    const outcome = await provider.start(context, handle);
+    assert.equal(outcome.status, 'completed', JSON.stringify(outcome));
+    const limits = handle.limits.at(-1);
+    assert.deepEqual({ ...limits, at: 0 }, {
+      at: 0,
+      limitId: 'five_hour',
+      status: 'warning',
+      resetsAt: warnResetAt * 1000,
+      windows: [{ id: 'five_hour', usedPercent: 91, resetsAt: warnResetAt * 1000, status: 'warning' }],
+    });
+  });
+});
+
 function killChildren(signal: NodeJS.Signals): void {
   for (const pid of childPids()) {
     try {

@@ -295,3 +295,60 @@ describe('Codex provider: MCP tool-call approvals (M1)', () => {
     });
   }
 });
+
+describe('Codex provider: quota reset times from the real CLI', () => {
+  let limitedMock: MockResponsesServer;
+  let bed: CodexTestBed;
+  const primaryResetAt = Math.floor(Date.now() / 1000) + 2 * 3600;
+  const secondaryResetAt = Math.floor(Date.now() / 1000) + 5 * 24 * 3600;
+  const usageResetAt = Math.floor(Date.now() / 1000) + 3600;
+  before(async () => {
+    limitedMock = await startMockResponsesServer({
+      rateLimits: {
+        primary: { usedPercent: 42, windowMinutes: 300, resetAt: primaryResetAt },
+        secondary: { usedPercent: 7, windowMinutes: 10080, resetAt: secondaryResetAt },
+      },
+      usageLimitResetAt: usageResetAt,
+    });
+    bed = await createTestBed(limitedMock, { name: 'quota' });
+  });
+  after(async () => {
+    await bed.cleanup();
+    await limitedMock.close();
+  });
+
+  test('rate-limit headers become usage snapshots with absolute reset times', async () => {
+    const provider = bed.createProvider();
+    const { context, handle } = makeContext(makeTask({ prompt: 'Say hello', cwd: bed.cwd }), { profile: bed.profile, log: bed.log });
+    assert.equal((await provider.start(context, handle)).status, 'completed');
+    const limits = handle.limits.at(-1);
+    assert.ok(limits, 'reportLimits is called');
+    assert.deepEqual({ ...limits, at: 0 }, {
+      at: 0,
+      limitId: 'codex',
+      status: 'allowed',
+      resetsAt: primaryResetAt * 1000,
+      windows: [
+        { id: 'primary', usedPercent: 42, windowMinutes: 300, resetsAt: primaryResetAt * 1000, status: 'allowed' },
+        { id: 'secondary', usedPercent: 7, windowMinutes: 10080, resetsAt: secondaryResetAt * 1000, status: 'allowed' },
+      ],
+    });
+    assert.deepEqual(handle.rateLimitInfo.at(-1)?.primary, { usedPercent: 42, windowDurationMins: 300, resetsAt: primaryResetAt });
+  });
+
+  test('a usage limit ends the run as rate_limited with the reset time', async () => {
+    const provider = bed.createProvider();
+    const { context, handle } = makeContext(makeTask({ prompt: 'Hit the usage-limit please', cwd: bed.cwd }), { profile: bed.profile, log: bed.log });
+    const before = Date.now();
+    const outcome = await provider.start(context, handle);
+    assert.equal(outcome.status, 'rate_limited', JSON.stringify(outcome));
+    assert.ok(outcome.status === 'rate_limited');
+    assert.match(outcome.error, /usage limit/);
+    assert.equal(outcome.resetsAt, usageResetAt * 1000, 'the exact reset time of the exhausted window');
+    assert.ok(outcome.retryAfterMs !== undefined && Math.abs(before + outcome.retryAfterMs - usageResetAt * 1000) < 5000, 'retryAfterMs names the same moment');
+    const limits = handle.limits.at(-1);
+    assert.equal(limits?.status, 'rejected');
+    assert.equal(limits?.resetsAt, usageResetAt * 1000);
+    assert.deepEqual(limits?.windows.find((window) => window.id === 'primary'), { id: 'primary', usedPercent: 100, windowMinutes: 300, resetsAt: usageResetAt * 1000, status: 'rejected' });
+  });
+});

@@ -30,7 +30,7 @@ export function pinnedCodexBinary(): string {
 export const MCP_ELICIT_SCRIPT = path.resolve(__dirname, '../fixtures/mcp-elicit/server.mjs');
 
 /**
- * The recorded Codex 0.169.0 wire traffic (codex-*.jsonl): a copy in test/fixtures/transcripts when the repository
+ * The recorded Codex 0.171.0 wire traffic (codex-*.jsonl): a copy in test/fixtures/transcripts when the repository
  * carries one, else the shared protocol captures beside the repository (DESIGN §7).
  */
 export function codexTranscriptsDir(): string {

@@ -2,7 +2,7 @@
  * A TaskHandle for provider tests: records transcript entries, questions, usage and state, and lets the test answer
  * questions. Like the real manager, ask() rejects when the task's signal aborts or the question is withdrawn.
  */
-import { QuestionWithdrawnError, type DistributiveOmit, type ResolvedProfile, type RunContext, type TaskHandle } from '../../src/core/ports';
+import { QuestionWithdrawnError, type AccountLimits, type DistributiveOmit, type ResolvedProfile, type RunContext, type TaskHandle } from '../../src/core/ports';
 import { silentLogger, type Logger } from '../../src/core/events';
 import type { Answer, OutputEntry, PendingQuestion, TaskState, Usage } from '../../src/core/task-state';
 
@@ -20,6 +20,8 @@ export class FakeHandle implements TaskHandle {
   readonly rateLimitInfo: Record<string, unknown>[] = [];
   /** Every title the agent gave, in order. */
   readonly titles: string[] = [];
+  /** Every reportLimits call, in order. */
+  readonly limits: AccountLimits[] = [];
   usage: Usage | undefined;
   sessionId: string | undefined;
   providerState: Record<string, unknown> | undefined;
@@ -113,6 +115,10 @@ export class FakeHandle implements TaskHandle {
 
   reportRateLimitInfo(info: Record<string, unknown>): void {
     this.rateLimitInfo.push(info);
+  }
+
+  reportLimits(limits: AccountLimits): void {
+    this.limits.push(limits);
   }
 
   /** Answers an open question (throws if it is not open, like the real API). */

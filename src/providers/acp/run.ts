@@ -97,7 +97,7 @@ export class AcpRun {
   constructor(private readonly options: AcpRunOptions) {
     const handle = options.handle;
     this.output = mutableOutput(handle, () => this.muted, options.flushIntervalMs);
-    this.transcript = new AcpTranscript(this.output, options.runKey, options.cwd, (title) => handle.setTitle(title));
+    this.transcript = new AcpTranscript(this.output, options.runKey, options.cwd, (title) => handle.setTitle(title), options.log);
     const transport = options.transport ?? spawnAcpAgent(options.launch, options.cwd, options.log, options.agentName);
     this.process = new AcpAgentProcess(transport, options.log, options.agentName);
     this.closed = this.process.whenClosed();

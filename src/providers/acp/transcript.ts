@@ -1,10 +1,14 @@
 import type * as acp from '@agentclientprotocol/sdk/unstable';
+import type { Logger } from '../../core/events';
 import type { OutputEntry } from '../../core/task-state';
 import { asRecord, commandOf, displayPath, mergeToolCall, type ToolCallState } from './permissions';
 import type { StreamingOutput } from '../stdio/streaming-output';
 import { createUnifiedDiff } from '../stdio/unified-diff';
 
 const MAX_DETAIL_CHARS = 8000;
+
+/** Session update kinds an agent sent that this client does not know, logged once per extension host. */
+const unknownKindsLogged = new Set<string>();
 
 /**
  * Turns `session/update` notifications into transcript entries: message and thought chunks coalesced into one
@@ -25,6 +29,8 @@ export class AcpTranscript {
     private readonly cwd: string,
     /** The agent named (or renamed) the session. */
     private readonly onTitle: (title: string) => void = () => undefined,
+    /** Where a session update kind this client does not know is logged (once per kind). */
+    private readonly log?: Pick<Logger, 'info'>,
   ) {}
 
   /** The text of the newest agent message: the turn's answer. */
@@ -81,8 +87,12 @@ export class AcpTranscript {
       case 'session_message_chunk':
         return;
       default: {
-        const never: never = update;
-        void never;
+        // A kind a newer agent sends (not in the pinned SDK): logged once per kind, otherwise ignored.
+        const kind = String((update as { sessionUpdate?: unknown }).sessionUpdate);
+        if (!unknownKindsLogged.has(kind)) {
+          unknownKindsLogged.add(kind);
+          this.log?.info(`[acp] ignored session updates of kind "${kind}" (not used by this client): ${JSON.stringify(update).slice(0, 1000)}`);
+        }
       }
     }
   }

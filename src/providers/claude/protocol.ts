@@ -27,6 +27,7 @@ export type ClaudeOutputMessage =
   | ClaudeUserMessage
   | ClaudeStreamEventMessage
   | ClaudeResultMessage
+  | ClaudeRateLimitEvent
   | ClaudeControlRequest
   | ClaudeControlResponse
   | ClaudeControlCancelRequest;
@@ -81,6 +82,9 @@ export interface ClaudeResultMessage {
   subtype: string;
   is_error?: boolean;
   api_error_status?: number | null;
+  /** e.g. `usage_limit_reached` (2.1.3xx). */
+  api_error?: string;
+  api_error_type?: string;
   result?: string;
   errors?: string[];
   session_id?: string;
@@ -94,6 +98,33 @@ export interface ClaudeResultMessage {
 }
 
 /** A request from Claude Code; `can_use_tool` is the only one this adapter answers with a decision. */
+/**
+ * Claude Code's report of the account's unified rate limits (2.1.3xx, subscription logins): sent when the API's
+ * `anthropic-ratelimit-unified-*` headers change, e.g. a warning threshold or a rejected request. `resetsAt` values
+ * are epoch seconds. API-key logins get no such headers and so no event.
+ */
+export interface ClaudeRateLimitEvent {
+  type: 'rate_limit_event';
+  rate_limit_info: ClaudeRateLimitInfo;
+  session_id?: string;
+  uuid?: string;
+}
+
+export interface ClaudeRateLimitInfo {
+  /** `allowed`, `allowed_warning` or `rejected`. */
+  status: string;
+  resetsAt?: number | null;
+  /** The limit that applies: `five_hour`, `seven_day`, `seven_day_opus`, `overage`, … */
+  rateLimitType?: string | null;
+  /** 0–1. */
+  utilization?: number;
+  isUsingOverage?: boolean;
+  surpassedThreshold?: number;
+  overageStatus?: string;
+  overageResetsAt?: number;
+  unifiedWindows?: Record<string, { utilization?: number; resetsAt?: number | null; status?: string; surpassedThreshold?: number }>;
+}
+
 export interface ClaudeControlRequest {
   type: 'control_request';
   request_id: string;
@@ -154,6 +185,7 @@ export function isClaudeOutputMessage(value: unknown): value is ClaudeOutputMess
     type === 'user' ||
     type === 'stream_event' ||
     type === 'result' ||
+    type === 'rate_limit_event' ||
     type === 'control_request' ||
     type === 'control_response' ||
     type === 'control_cancel_request'

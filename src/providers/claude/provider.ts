@@ -7,6 +7,7 @@ import { isKeeperError, keeperRefFrom, type KeeperTransport } from '../../keeper
 import { stopLiveRuns, type ProviderKeeperOptions } from '../stdio/keeper-run';
 import { CommandNotFoundError } from '../transport/process-transport';
 import type { MessageTransport } from '../transport/transport';
+import { checkVersionFloor, executableVersion } from '../cli-versions';
 import { resolveClaudeExecutable } from './executable';
 import { ClaudeRun, type ClaudeRunEnd } from './run';
 
@@ -125,6 +126,11 @@ export class ClaudeProvider implements ProviderAdapter {
     }
     const command = request.reattach ? 'claude' : resolveClaudeExecutable(this.options.claudePath());
     if (!command) return { outcome: this.notFound(), sessionLost: false, notFound: true };
+    if (!request.reattach) {
+      // An older Claude Code lacks what this client uses: refuse it before starting it (CLI_VERSION_FLOORS).
+      const tooOld = checkVersionFloor('claude-cli', await executableVersion(command));
+      if (tooOld) return { outcome: { status: 'failed', error: tooOld.message, action: tooOld.action }, sessionLost: false, notFound: false };
+    }
     // A new conversation gets its id up front (--session-id); Claude Code reports it again in system/init.
     const sessionId = request.resumeSessionId ?? randomUUID();
     const runKey = request.reattach?.runKey ?? `claude-${context.task.id}-${Date.now().toString(36)}-${++this.runCounter}`;

@@ -1,6 +1,6 @@
 import type { Disposable, Logger } from '../../core/events';
 import type { Usage } from '../../core/task-state';
-import { QuestionWithdrawnError, type RunOutcome, type TaskHandle } from '../../core/ports';
+import { QuestionWithdrawnError, type AccountLimits, type LimitStatus, type LimitWindow, type RunOutcome, type TaskHandle } from '../../core/ports';
 import { mutableOutput } from '../stdio/keeper-run';
 import type { StreamingOutput } from '../stdio/streaming-output';
 import { isKeeperError, KeeperTransport } from '../../keeper';
@@ -15,6 +15,7 @@ import {
   type ClaudeInputMessage,
   type ClaudeOutputMessage,
   type ClaudePermissionResult,
+  type ClaudeRateLimitInfo,
   type ClaudeResultMessage,
 } from './protocol';
 import { ClaudeTranscript } from './transcript';
@@ -79,6 +80,10 @@ export class ClaudeRun {
   private interruptCounter = 0;
   private tokens = { input: 0, output: 0 };
   private rateLimitSeen: string | undefined;
+  /** When the limit a `rejected` rate_limit_event named resets, epoch ms. */
+  private limitResetsAt: number | undefined;
+  /** The API's Retry-After as Claude Code honoured it in its last retry, when it was longer than its own back-off. */
+  private serverRetryDelayMs: number | undefined;
   private end: ClaudeRunEnd | undefined;
   private resolveEnd!: (end: ClaudeRunEnd) => void;
   private readonly ended = new Promise<ClaudeRunEnd>((resolve) => (this.resolveEnd = resolve));
@@ -227,7 +232,12 @@ export class ClaudeRun {
 
   private onMessage(value: unknown): void {
     if (!isClaudeOutputMessage(value)) {
-      this.options.log.warn(`Claude Code sent a message of unknown type; skipped: ${JSON.stringify(value).slice(0, 2000)}`);
+      // A newer Claude Code may add message types: each is logged once per process and otherwise ignored.
+      const type = typeof value === 'object' && value !== null ? String((value as { type?: unknown }).type) : typeof value;
+      if (!unknownTypesLogged.has(type)) {
+        unknownTypesLogged.add(type);
+        this.options.log.warn(`Claude Code sent a message of a type this client does not use (${type}); ignored: ${JSON.stringify(value).slice(0, 2000)}`);
+      }
       return;
     }
     const message: ClaudeOutputMessage = value;
@@ -238,6 +248,7 @@ export class ClaudeRun {
           if (message.subtype === 'api_retry' && message.error_status === 429) {
             this.rateLimitSeen = `Claude API rate limit (HTTP 429${message.error ? `, ${message.error}` : ''})`;
             this.options.handle.reportRateLimitInfo({ httpStatus: 429, attempt: message.attempt, maxRetries: message.max_retries, at: Date.now() });
+            this.serverRetryDelayMs = serverRetryDelay(message.attempt, message.retry_delay_ms);
           }
           this.transcript.onSystem(message);
           return;
@@ -253,6 +264,9 @@ export class ClaudeRun {
           return;
         case 'result':
           this.onResult(message);
+          return;
+        case 'rate_limit_event':
+          this.onRateLimitEvent(message.rate_limit_info);
           return;
         case 'control_request':
           this.onControlRequest(message);
@@ -320,6 +334,17 @@ export class ClaudeRun {
     this.send({ type: 'control_response', response: { subtype: 'success', request_id: requestId, response } });
   }
 
+  private onRateLimitEvent(info: ClaudeRateLimitInfo): void {
+    if (!info || typeof info !== 'object') return;
+    this.options.handle.reportRateLimitInfo({ ...info });
+    const limits = claudeLimits(info);
+    this.options.handle.reportLimits?.(limits);
+    if (limits.status === 'rejected') {
+      this.limitResetsAt = limits.resetsAt;
+      this.rateLimitSeen ??= `Claude usage limit reached${info.rateLimitType ? ` (${info.rateLimitType})` : ''}`;
+    }
+  }
+
   private onResult(result: ClaudeResultMessage): void {
     this.reportUsage(result);
     if (this.cancelling) {
@@ -336,9 +361,14 @@ export class ClaudeRun {
       this.finish({ status: 'failed', error: errors.join('\n') }, { sessionLost: true });
       return;
     }
-    const limit = rateLimitOf(result, this.rateLimitSeen);
+    const limit = rateLimitOf(result, this.rateLimitSeen, this.limitResetsAt ?? (this.serverRetryDelayMs !== undefined ? Date.now() + this.serverRetryDelayMs : undefined));
     if (limit) {
-      this.finish({ status: 'rate_limited', error: limit.error, retryAfterMs: limit.retryAfterMs });
+      this.finish({
+        status: 'rate_limited',
+        error: limit.error,
+        ...(limit.retryAfterMs !== undefined ? { retryAfterMs: limit.retryAfterMs } : {}),
+        ...(limit.resetsAt !== undefined ? { resetsAt: limit.resetsAt } : {}),
+      });
       return;
     }
     // The manager writes the failure into the transcript; an API error already showed as Claude's own message.
@@ -407,13 +437,64 @@ interface ReplayItem {
   input?: unknown;
 }
 
-/** A 429 or usage-limit result as a rate limit, with the reset time when Claude names one. */
-export function rateLimitOf(result: ClaudeResultMessage, retrySeen: string | undefined): { error: string; retryAfterMs?: number } | undefined {
+/**
+ * A 429 or usage-limit result as a rate limit, with the reset time: from a `rejected` rate_limit_event (Claude Code
+ * 2.1.3xx), else from the older "Claude AI usage limit reached|<unix seconds>" text.
+ */
+export function rateLimitOf(
+  result: ClaudeResultMessage,
+  retrySeen: string | undefined,
+  limitResetsAt?: number,
+  now = Date.now(),
+): { error: string; retryAfterMs?: number; resetsAt?: number } | undefined {
   const text = (result.result ?? '').trim();
-  const usageLimit = /usage limit reached|limit reached.*resets/i.test(text);
+  const usageLimit = /usage limit reached|limit reached.*resets|hit your .*limit/i.test(text) || result.api_error === 'usage_limit_reached';
   if (result.api_error_status !== 429 && !usageLimit && !(retrySeen && result.is_error && /\b429\b/.test(text))) return undefined;
-  // "Claude AI usage limit reached|<unix seconds>" carries the reset time.
   const reset = /\|(\d{10})\b/.exec(text);
-  const retryAfterMs = reset ? Math.max(0, Number(reset[1]) * 1000 - Date.now()) : undefined;
-  return { error: text.replace(/\|\d{10}\b/, '') || retrySeen || 'Claude API rate limit (HTTP 429)', retryAfterMs };
+  const resetsAt = limitResetsAt ?? (reset ? Number(reset[1]) * 1000 : undefined);
+  const error = text.replace(/\|\d{10}\b/, '') || retrySeen || 'Claude API rate limit (HTTP 429)';
+  if (resetsAt === undefined) return { error };
+  return { error, retryAfterMs: Math.max(0, resetsAt - now), resetsAt };
+}
+
+/**
+ * The API's Retry-After, as far as an `api_retry` shows it: Claude Code (2.1.3xx) waits what the 429's `retry-after`
+ * header says, while its own back-off is 0.5 s doubling per attempt up to 32 s with up to 25 % jitter. A delay well
+ * beyond that back-off is the server's, and the limit is expected to last that long again after the last attempt.
+ */
+export function serverRetryDelay(attempt: number | undefined, delayMs: number | undefined): number | undefined {
+  if (typeof delayMs !== 'number' || !Number.isFinite(delayMs)) return undefined;
+  const backoff = Math.min(500 * 2 ** Math.max(0, (attempt ?? 1) - 1), 32_000);
+  return delayMs > backoff * 1.5 ? delayMs : undefined;
+}
+
+/** Message types a newer Claude Code sent that this client does not use, logged once per extension host. */
+const unknownTypesLogged = new Set<string>();
+
+const CLAUDE_LIMIT_STATUS: Record<string, LimitStatus> = { allowed: 'allowed', allowed_warning: 'warning', rejected: 'rejected' };
+
+/** Claude Code's rate_limit_info in the provider-neutral shape (its times are epoch seconds). */
+export function claudeLimits(info: ClaudeRateLimitInfo, now = Date.now()): AccountLimits {
+  const windows: LimitWindow[] = Object.entries(info.unifiedWindows ?? {}).map(([id, window]) => ({
+    id,
+    ...(typeof window.utilization === 'number' ? { usedPercent: Math.round(window.utilization * 1000) / 10 } : {}),
+    ...(typeof window.resetsAt === 'number' ? { resetsAt: window.resetsAt * 1000 } : {}),
+    ...(window.status && CLAUDE_LIMIT_STATUS[window.status] ? { status: CLAUDE_LIMIT_STATUS[window.status] } : {}),
+  }));
+  if (!windows.length && info.rateLimitType) {
+    windows.push({
+      id: info.rateLimitType,
+      ...(typeof info.utilization === 'number' ? { usedPercent: Math.round(info.utilization * 1000) / 10 } : {}),
+      ...(typeof info.resetsAt === 'number' ? { resetsAt: info.resetsAt * 1000 } : {}),
+      ...(CLAUDE_LIMIT_STATUS[info.status] ? { status: CLAUDE_LIMIT_STATUS[info.status] } : {}),
+    });
+  }
+  const status = CLAUDE_LIMIT_STATUS[info.status];
+  return {
+    at: now,
+    ...(info.rateLimitType ? { limitId: info.rateLimitType } : {}),
+    ...(status ? { status } : {}),
+    ...(typeof info.resetsAt === 'number' ? { resetsAt: info.resetsAt * 1000 } : {}),
+    windows,
+  };
 }

@@ -7,6 +7,7 @@ import { raceAbort } from '../../platform/abort';
 import { ensurePrivateDir } from '../../platform/private-dir';
 import { commandLineIncludes, delay, fileSize, killProcessTree, mergeEnv, readTail, removeQuietly, waitForExit } from '../../platform/process';
 import { UnixWebSocketTransport } from '../transport/websocket-transport';
+import { checkVersionFloor, executableVersion, parseVersion } from '../cli-versions';
 import type { CodexExecutable } from './executable';
 import {
   CodexRpcConnection,
@@ -86,6 +87,8 @@ export class CodexAppServer implements ThreadHost {
   private connecting: Promise<CodexRpcConnection> | undefined;
   private connectionSerialCounter = 0;
   private serverPid: number | undefined;
+  /** The version of the running server, from its user agent (or `codex --version` before a spawn). */
+  private serverVersion: string | undefined;
   private spawnedExit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   private spawnedExitPromise: Promise<unknown> | undefined;
   private logStartOffset = 0;
@@ -122,6 +125,11 @@ export class CodexAppServer implements ThreadHost {
   /** Increments with every new connection (server request ids restart at 0 on each). */
   get connectionSerial(): number {
     return this.connectionSerialCounter;
+  }
+
+  /** The Codex version of the server, once known. */
+  get version(): string | undefined {
+    return this.serverVersion;
   }
 
   /** True when the current connection joined a server that was already running (after a reload). */
@@ -220,11 +228,13 @@ export class CodexAppServer implements ThreadHost {
       }),
     );
     try {
-      await connection.request(
+      const initialized = await connection.request(
         'initialize',
         { clientInfo: this.options.clientInfo, capabilities: { experimentalApi: true, requestAttestation: false } },
         { timeoutMs: 15000 },
       );
+      // The user agent is "<client name>/<codex version> (<os>) …".
+      this.serverVersion = parseVersion(initialized.userAgent) ?? this.serverVersion;
       connection.notify('initialized');
     } catch (error) {
       connection.dispose();
@@ -267,6 +277,11 @@ export class CodexAppServer implements ThreadHost {
     if (!executable) {
       throw new CodexStartError('Codex was not found. Set agentTasks.codex.path or put codex on PATH.', '', true);
     }
+    // An older Codex lacks methods this client uses: refuse it before starting it (CLI_VERSION_FLOORS).
+    const version = await executableVersion(executable.command);
+    const tooOld = checkVersionFloor('codex', version);
+    if (tooOld) throw tooOld;
+    this.serverVersion = version;
     rotateLog(this.logPath);
     const logFd = fs.openSync(this.logPath, 'a', 0o600);
     fs.writeSync(logFd, `--- ${new Date().toISOString()} starting codex app-server for profile "${this.options.profileKey}"\n`);

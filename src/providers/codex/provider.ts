@@ -19,6 +19,7 @@ import type { DynamicToolSpec } from './protocol/v2/DynamicToolSpec';
 import type { SandboxMode } from './protocol/v2/SandboxMode';
 import type { Turn } from './protocol/v2/Turn';
 import type { UserInput } from './protocol/v2/UserInput';
+import { CliTooOldError, isMethodNotFound } from '../cli-versions';
 import { ConnectionClosedError, RpcError } from './rpc';
 import { CodexThreadRun } from './thread-run';
 
@@ -285,6 +286,7 @@ export class CodexProvider implements ProviderAdapter {
   }
 
   private startFailure(error: unknown): RunOutcome {
+    if (error instanceof CliTooOldError) return { status: 'failed', error: error.message, action: error.action };
     if (error instanceof CodexStartError && error.notFound) {
       const configured = this.options.codexPath()?.trim();
       return {
@@ -304,6 +306,11 @@ export class CodexProvider implements ProviderAdapter {
     if (run?.aborted) return { status: 'aborted' };
     if (error instanceof ConnectionClosedError) {
       return run ? run.lostOutcome({ exited: true, message: 'codex app-server stopped', stderrTail: server.stderrTail() }) : { status: 'failed', error: error.message };
+    }
+    if (error instanceof RpcError && isMethodNotFound(error.code, error.message)) {
+      // An older Codex that passed (or could not be asked for) the version check still lacks this method.
+      const tooOld = new CliTooOldError('codex', server.version, error.method);
+      return { status: 'failed', error: tooOld.message, action: tooOld.action };
     }
     return { status: 'failed', error: error instanceof Error ? error.message : String(error) };
   }

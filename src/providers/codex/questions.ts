@@ -1,5 +1,9 @@
 import type { DistributiveOmit } from '../../core/ports';
 import type { Answer, FileChange, PendingQuestion } from '../../core/task-state';
+import type { ApplyPatchApprovalResponse } from './protocol/ApplyPatchApprovalResponse';
+import type { ExecCommandApprovalResponse } from './protocol/ExecCommandApprovalResponse';
+import type { FileChange as LegacyFileChange } from './protocol/FileChange';
+import type { ReviewDecision } from './protocol/ReviewDecision';
 import type { ServerRequest } from './protocol/ServerRequest';
 import type { CommandExecutionApprovalDecision } from './protocol/v2/CommandExecutionApprovalDecision';
 import type { CommandExecutionRequestApprovalResponse } from './protocol/v2/CommandExecutionRequestApprovalResponse';
@@ -7,35 +11,51 @@ import type { DynamicToolCallResponse } from './protocol/v2/DynamicToolCallRespo
 import type { FileChangeApprovalDecision } from './protocol/v2/FileChangeApprovalDecision';
 import type { FileChangeRequestApprovalResponse } from './protocol/v2/FileChangeRequestApprovalResponse';
 import type { McpServerElicitationRequestResponse } from './protocol/v2/McpServerElicitationRequestResponse';
+import type { FileSystemSandboxEntry } from './protocol/v2/FileSystemSandboxEntry';
+import type { PermissionsRequestApprovalResponse } from './protocol/v2/PermissionsRequestApprovalResponse';
+import type { RequestPermissionProfile } from './protocol/v2/RequestPermissionProfile';
 import type { ToolRequestUserInputAnswer } from './protocol/v2/ToolRequestUserInputAnswer';
 import type { ToolRequestUserInputResponse } from './protocol/v2/ToolRequestUserInputResponse';
 import { displayCommand } from './transcript';
 
 export type QuestionDraft = DistributiveOmit<PendingQuestion, 'askedAt'>;
 
-/** The server requests that become questions to the user (the five pause kinds). */
-export type QuestionRequest = Extract<
-  ServerRequest,
-  {
-    method:
-      | 'item/commandExecution/requestApproval'
-      | 'item/fileChange/requestApproval'
-      | 'item/tool/requestUserInput'
-      | 'mcpServer/elicitation/request'
-      | 'item/tool/call';
-  }
->;
+/** The server requests that become questions to the user. */
+export type QuestionRequest = Extract<ServerRequest, { method: QuestionMethod }>;
+type QuestionMethod = { [M in ServerRequest['method']]: (typeof SERVER_REQUESTS)[M] extends 'question' ? M : never }[ServerRequest['method']];
 
-const QUESTION_METHODS = new Set<string>([
-  'item/commandExecution/requestApproval',
-  'item/fileChange/requestApproval',
-  'item/tool/requestUserInput',
-  'mcpServer/elicitation/request',
-  'item/tool/call',
-]);
+/**
+ * What this client does with every server request of the generated protocol. A request added by a newer Codex makes
+ * this table fail to type-check after `npm run gen:codex`, so each one gets a deliberate decision:
+ * - `question`: asked as a PendingQuestion (see questionFor); never answered without the user (or a decline on
+ *   cancel/timeout).
+ * - `declined`: answered with a JSON-RPC error at once and logged, never approved. Codex then falls back to its own
+ *   behaviour: `account/chatgptAuthTokens/refresh` keeps Codex's own login (we manage no ChatGPT tokens), and
+ *   `attestation/generate` is not ours to produce (initialize says `requestAttestation: false`).
+ * Requests a newer Codex sends that are not in this table get the same JSON-RPC error and a log line.
+ */
+export const SERVER_REQUESTS = {
+  'item/commandExecution/requestApproval': 'question',
+  'item/fileChange/requestApproval': 'question',
+  'item/tool/requestUserInput': 'question',
+  'mcpServer/elicitation/request': 'question',
+  'item/permissions/requestApproval': 'question',
+  'item/tool/call': 'question',
+  /** Legacy (v1) approvals, still in the protocol: mapped like their v2 counterparts. */
+  execCommandApproval: 'question',
+  applyPatchApproval: 'question',
+  'account/chatgptAuthTokens/refresh': 'declined',
+  'attestation/generate': 'declined',
+} as const satisfies Record<ServerRequest['method'], 'question' | 'declined'>;
+
+/** Why a `declined` request is refused (logged and sent as the JSON-RPC error message). */
+export const DECLINED_REQUEST_REASONS: Record<string, string> = {
+  'account/chatgptAuthTokens/refresh': 'this client does not manage ChatGPT tokens; Codex keeps its own login',
+  'attestation/generate': 'this client does not provide attestations',
+};
 
 export function isQuestionRequest(request: ServerRequest): request is QuestionRequest {
-  return QUESTION_METHODS.has(request.method);
+  return (SERVER_REQUESTS as Record<string, string>)[request.method] === 'question';
 }
 
 export interface QuestionContext {
@@ -109,6 +129,42 @@ export function questionFor(request: QuestionRequest, context: QuestionContext):
       }
       return { type: 'elicitation', requestId, serverName: (params as { serverName: string }).serverName, message: 'An MCP server asks for input' };
     }
+    case 'item/permissions/requestApproval': {
+      const params = request.params;
+      return {
+        type: 'command_approval',
+        requestId: `permissions:${params.itemId}`,
+        command: describePermissions(params.permissions),
+        cwd: params.cwd || undefined,
+        reason: params.reason ?? undefined,
+        sandboxPolicy: 'additional sandbox permissions',
+        canApproveForSession: true,
+      };
+    }
+    case 'execCommandApproval': {
+      const params = request.params;
+      return {
+        type: 'command_approval',
+        requestId: `command:${params.approvalId ?? params.callId}`,
+        command: displayCommand(params.command.map(shellQuote).join(' ')),
+        cwd: params.cwd || undefined,
+        reason: params.reason ?? undefined,
+        canApproveForSession: true,
+      };
+    }
+    case 'applyPatchApproval': {
+      const params = request.params;
+      const reason = [params.reason, params.grantRoot ? `Codex asks to allow writes under ${params.grantRoot} for this session.` : undefined]
+        .filter(Boolean)
+        .join(' ');
+      return {
+        type: 'file_approval',
+        requestId: `file:${params.callId}`,
+        fileChanges: Object.entries(params.fileChanges).flatMap(([file, change]) => (change ? [legacyFileChange(file, change)] : [])),
+        reason: reason || undefined,
+        canApproveForSession: true,
+      };
+    }
     case 'item/tool/call':
       return {
         type: 'dynamic_tool',
@@ -148,6 +204,15 @@ export function responseFor(request: QuestionRequest, answer: Answer): unknown {
       const content = answer.action === 'accept' ? ((answer.content ?? {}) as McpServerElicitationRequestResponse['content']) : null;
       return { action: answer.action, content, _meta: null } satisfies McpServerElicitationRequestResponse;
     }
+    case 'item/permissions/requestApproval':
+      if (!('decision' in answer) || answer.decision === 'deny') return noPermissions();
+      return {
+        permissions: grantedPermissions(request.params.permissions),
+        scope: answer.decision === 'approveForSession' ? 'session' : 'turn',
+      } satisfies PermissionsRequestApprovalResponse;
+    case 'execCommandApproval':
+    case 'applyPatchApproval':
+      return { decision: 'decision' in answer ? reviewDecision(answer.decision, answer.message) : denied() } satisfies ExecCommandApprovalResponse & ApplyPatchApprovalResponse;
     case 'item/tool/call': {
       if (!('text' in answer)) {
         return { contentItems: [{ type: 'inputText', text: 'The user did not answer this tool call.' }], success: false } satisfies DynamicToolCallResponse;
@@ -168,6 +233,11 @@ export function refusalFor(request: QuestionRequest, why: 'cancel' | 'decline'):
       return { answers: {} } satisfies ToolRequestUserInputResponse;
     case 'mcpServer/elicitation/request':
       return { action: why, content: null, _meta: null } satisfies McpServerElicitationRequestResponse;
+    case 'item/permissions/requestApproval':
+      return noPermissions();
+    case 'execCommandApproval':
+    case 'applyPatchApproval':
+      return { decision: why === 'cancel' ? 'abort' : denied() } satisfies ExecCommandApprovalResponse & ApplyPatchApprovalResponse;
     case 'item/tool/call':
       return {
         contentItems: [{ type: 'inputText', text: why === 'cancel' ? 'The task was cancelled.' : 'The user declined this tool call.' }],
@@ -238,4 +308,74 @@ function commandDecision(decision: 'approve' | 'approveForSession' | 'deny'): 'a
 
 function asObject(value: unknown): Record<string, unknown> | undefined {
   return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+/** A permissions request declined: nothing granted, for this turn only. */
+function noPermissions(): PermissionsRequestApprovalResponse {
+  return { permissions: {}, scope: 'turn' };
+}
+
+/** Grants exactly what was requested (no more): the network flag if asked for, and the listed file system access. */
+function grantedPermissions(requested: RequestPermissionProfile): PermissionsRequestApprovalResponse['permissions'] {
+  return {
+    ...(requested.network?.enabled ? { network: { enabled: true } } : {}),
+    ...(requested.fileSystem ? { fileSystem: requested.fileSystem } : {}),
+  };
+}
+
+/** The permissions a request asks for, as the line the approval shows. */
+export function describePermissions(requested: RequestPermissionProfile): string {
+  const parts: string[] = [];
+  if (requested.network?.enabled) parts.push('network access');
+  const fs = requested.fileSystem;
+  if (fs) {
+    const write = [...(fs.write ?? []), ...entryPaths(fs.entries, 'write')];
+    const read = [...(fs.read ?? []), ...entryPaths(fs.entries, 'read')];
+    if (write.length) parts.push(`write access to ${[...new Set(write)].join(', ')}`);
+    if (read.length) parts.push(`read access to ${[...new Set(read)].join(', ')}`);
+  }
+  return `Grant Codex ${parts.length ? parts.join('; ') : 'additional sandbox permissions'}`;
+}
+
+function entryPaths(entries: FileSystemSandboxEntry[] | undefined, access: 'read' | 'write'): string[] {
+  return (entries ?? [])
+    .filter((entry) => entry.access === access)
+    .map((entry) => (entry.path.type === 'path' ? entry.path.path : entry.path.type === 'glob_pattern' ? entry.path.pattern : `<${entry.path.value.kind}>`));
+}
+
+function reviewDecision(decision: 'approve' | 'approveForSession' | 'deny', message?: string): ReviewDecision {
+  switch (decision) {
+    case 'approve':
+      return 'approved';
+    case 'approveForSession':
+      return 'approved_for_session';
+    case 'deny':
+      return denied(message);
+  }
+}
+
+function denied(message = 'The user declined this request.'): ReviewDecision {
+  return { denied: { rejection: message } };
+}
+
+function legacyFileChange(file: string, change: LegacyFileChange): FileChange {
+  const name = file.replace(/^\/+/, '');
+  switch (change.type) {
+    case 'add':
+      return { path: file, kind: 'add', patch: unifiedAdd(name, change.content), newContent: change.content };
+    case 'delete':
+      return { path: file, kind: 'delete', patch: `--- a/${name}\n+++ /dev/null\n` };
+    case 'update':
+      return { path: change.move_path ?? file, kind: 'update', patch: change.unified_diff };
+  }
+}
+
+function unifiedAdd(name: string, content: string): string {
+  const lines = content.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  return `--- /dev/null\n+++ b/${name}\n@@ -0,0 +1,${lines.length} @@\n${lines.map((line) => `+${line}\n`).join('')}`;
+}
+
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }

@@ -1,6 +1,7 @@
 import type { Disposable, Logger } from '../../core/events';
 import type { ServerNotification } from './protocol/ServerNotification';
 import type { ServerRequest } from './protocol/ServerRequest';
+import { DECLINED_REQUEST_REASONS } from './questions';
 import { RpcErrorCode } from './rpc';
 
 /** Answers one server request on the connection it arrived on. */
@@ -88,8 +89,15 @@ export class ThreadRouter implements Disposable {
   }
 
   routeRequest(request: ServerRequest, reply: RequestReply): void {
-    if (request.method === 'currentTime/read') {
+    // Codex before 0.171 asks the client for the time; the method is gone from the current protocol.
+    if ((request.method as string) === 'currentTime/read') {
       reply.result({ currentTimeAt: Math.floor(Date.now() / 1000) });
+      return;
+    }
+    const declined = DECLINED_REQUEST_REASONS[request.method];
+    if (declined) {
+      this.log.info(`[codex] declined the server request ${request.method} (id ${String(request.id)}): ${declined}`);
+      reply.error(RpcErrorCode.methodNotFound, `${request.method} is not supported by this client: ${declined}`);
       return;
     }
     const threadId = threadIdOf(request.params);
@@ -148,10 +156,11 @@ export class ThreadRouter implements Disposable {
   }
 }
 
+/** The thread a message is about: `threadId`, or `conversationId` in the legacy (v1) approval requests. */
 function threadIdOf(params: unknown): string | undefined {
-  if (params && typeof params === 'object' && 'threadId' in params) {
-    const threadId = (params as { threadId: unknown }).threadId;
-    if (typeof threadId === 'string') return threadId;
-  }
+  if (!params || typeof params !== 'object') return undefined;
+  const { threadId, conversationId } = params as { threadId?: unknown; conversationId?: unknown };
+  if (typeof threadId === 'string') return threadId;
+  if (typeof conversationId === 'string') return conversationId;
   return undefined;
 }

@@ -1,12 +1,13 @@
 import type { Disposable, Logger } from '../../core/events';
 import type { Answer } from '../../core/task-state';
-import { QuestionWithdrawnError, type RunOutcome, type TaskAbortReason, type TaskHandle } from '../../core/ports';
+import { QuestionWithdrawnError, type AccountLimits, type RunOutcome, type TaskAbortReason, type TaskHandle } from '../../core/ports';
 import type { ThreadHost } from './app-server';
 import type { RequestReply, ServerLost, ThreadListener } from './thread-router';
 import type { ServerNotification } from './protocol/ServerNotification';
 import type { ServerRequest } from './protocol/ServerRequest';
 import type { Turn } from './protocol/v2/Turn';
 import type { TurnError } from './protocol/v2/TurnError';
+import { exhaustedResetAt } from './limits';
 import { isQuestionRequest, questionFor, refusalFor, responseFor, type QuestionRequest } from './questions';
 import { RpcErrorCode } from './rpc';
 import { CodexTranscript, type TranscriptSink } from './transcript';
@@ -60,6 +61,7 @@ export class CodexThreadRun implements ThreadListener, Disposable {
       appendOutput: (entry) => options.handle.appendOutput(entry),
       reportUsage: (usage) => options.handle.reportUsage(usage),
       reportRateLimitInfo: (info) => options.handle.reportRateLimitInfo(info),
+      reportLimits: (limits) => options.handle.reportLimits?.(limits),
     };
     this.transcript = new CodexTranscript(sink, { cwd: options.cwd, flushIntervalMs: options.flushIntervalMs });
     this.attachment = options.server.attachThread(options.threadId, this);
@@ -209,7 +211,7 @@ export class CodexThreadRun implements ThreadListener, Disposable {
         if (this.abortReason) return { status: 'aborted' };
         return { status: 'failed', error: 'The Codex turn was interrupted' };
       case 'failed':
-        return failureOutcome(turn.error ?? this.transcript.errorFor(turn.id));
+        return failureOutcome(turn.error ?? this.transcript.errorFor(turn.id), this.transcript.limits);
       case 'inProgress':
         return { status: 'failed', error: 'The Codex turn did not finish' };
     }
@@ -277,11 +279,19 @@ export class CodexThreadRun implements ThreadListener, Disposable {
   }
 }
 
-/** Maps a failed turn's error: 429 / usage limits are rate limits (DESIGN §3a), anything else a failure. */
-export function failureOutcome(error: TurnError | null | undefined): RunOutcome {
+/**
+ * Maps a failed turn's error: 429 / usage limits are rate limits (DESIGN §3a), anything else a failure. The reset
+ * time comes from the exhausted window of the last rate-limit snapshot, else from the message ("try again at 9:21 AM",
+ * "try again in 20 minutes").
+ */
+export function failureOutcome(error: TurnError | null | undefined, limits?: AccountLimits, now = Date.now()): RunOutcome {
   const message = error?.message ?? 'The Codex turn failed';
-  const rateLimit = rateLimitOf(error);
-  if (rateLimit) return { status: 'rate_limited', error: message, ...(rateLimit.retryAfterMs !== undefined ? { retryAfterMs: rateLimit.retryAfterMs } : {}) };
+  const rateLimit = rateLimitOf(error, now);
+  if (rateLimit) {
+    const resetsAt = exhaustedResetAt(limits, now) ?? (rateLimit.retryAfterMs !== undefined ? now + rateLimit.retryAfterMs : undefined);
+    if (resetsAt === undefined) return { status: 'rate_limited', error: message };
+    return { status: 'rate_limited', error: message, retryAfterMs: Math.max(0, resetsAt - now), resetsAt };
+  }
   return { status: 'failed', error: error?.additionalDetails ? `${message}\n${error.additionalDetails}` : message };
 }
 

@@ -1,5 +1,8 @@
 import * as path from 'node:path';
 import type { FileChange, OutputEntry, Usage } from '../../core/task-state';
+import type { AccountLimits } from '../../core/ports';
+import { codexLimits, mergeSnapshot } from './limits';
+import type { RateLimitSnapshot } from './protocol/v2/RateLimitSnapshot';
 import type { ServerNotification } from './protocol/ServerNotification';
 import type { FileUpdateChange } from './protocol/v2/FileUpdateChange';
 import type { ThreadItem } from './protocol/v2/ThreadItem';
@@ -12,6 +15,7 @@ export interface TranscriptSink {
   appendOutput(entry: Omit<OutputEntry, 'at'> & { at?: number }): void;
   reportUsage(usage: Usage): void;
   reportRateLimitInfo(info: Record<string, unknown>): void;
+  reportLimits?(limits: AccountLimits): void;
 }
 
 export interface TranscriptOptions {
@@ -38,6 +42,9 @@ const MAX_DETAIL_CHARS = 64 * 1024;
  */
 export class CodexTranscript {
   private readonly streams = new Map<string, Stream>();
+  private rateLimits: RateLimitSnapshot | undefined;
+  /** The account's limits as of the last rate-limit snapshot of this run. */
+  limits: AccountLimits | undefined;
   private readonly changesByItem = new Map<string, FileUpdateChange[]>();
   /** The last agent message (or plan) of each turn: the turn's result. */
   private readonly resultByTurn = new Map<string, string>();
@@ -121,9 +128,14 @@ export class CodexTranscript {
       case 'thread/tokenUsage/updated':
         this.reportUsage(notification.params.tokenUsage);
         return;
-      case 'account/rateLimits/updated':
+      case 'account/rateLimits/updated': {
         this.sink.reportRateLimitInfo(withoutNulls(notification.params.rateLimits));
+        this.rateLimits = mergeSnapshot(this.rateLimits, notification.params.rateLimits);
+        const limits = codexLimits(this.rateLimits);
+        this.limits = limits;
+        if (limits.windows.length || limits.status) this.sink.reportLimits?.(limits);
         return;
+      }
       default:
         return;
     }

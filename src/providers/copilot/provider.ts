@@ -1,5 +1,6 @@
 import type { Logger } from '../../core/events';
-import type { RunContext, RunOutcome } from '../../core/ports';
+import type { RunContext, RunOutcome, TaskHandle } from '../../core/ports';
+import { checkVersionFloor, executableVersion } from '../cli-versions';
 import type { AcpAgentLaunch } from '../acp/connection';
 import { AcpProvider } from '../acp/provider';
 import type { AcpTurnEnd } from '../acp/run';
@@ -40,6 +41,16 @@ export class CopilotProvider extends AcpProvider {
       flushIntervalMs: copilot.flushIntervalMs,
       keeper: copilot.keeper,
     });
+  }
+
+  /** Refuses a Copilot CLI older than its floor (CLI_VERSION_FLOORS) before starting it. */
+  override async start(context: RunContext, handle: TaskHandle): Promise<RunOutcome> {
+    const command = resolveCopilotExecutable(this.copilot.copilotPath());
+    if (command) {
+      const tooOld = checkVersionFloor('copilot', await executableVersion(command));
+      if (tooOld) return { status: 'failed', error: tooOld.message, action: tooOld.action };
+    }
+    return super.start(context, handle);
   }
 
   protected override launch(context: RunContext): AcpAgentLaunch | undefined {

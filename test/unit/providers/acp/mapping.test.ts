@@ -104,6 +104,19 @@ describe('answers select the option the agent offered', () => {
 });
 
 describe('session updates become transcript entries', () => {
+  it('a session update kind this client does not know is logged once per kind and writes nothing', () => {
+    const appended: Omit<OutputEntry, 'at'>[] = [];
+    const lines: string[] = [];
+    const output = new StreamingOutput({ appendOutput: (entry) => void appended.push(entry) }, 0);
+    const mapper = new AcpTranscript(output, 'run', CWD, undefined, { info: (message: string) => void lines.push(message) });
+    mapper.onUpdate({ sessionUpdate: 'hologram_update', frames: 3 } as never);
+    mapper.onUpdate({ sessionUpdate: 'hologram_update', frames: 4 } as never);
+    mapper.onUpdate({ sessionUpdate: 'agent_message_chunk', content: { type: 'text', text: 'still fine' } });
+    output.flush();
+    assert.equal(lines.filter((line) => line.includes('hologram_update')).length, 1);
+    assert.deepEqual(appended.map((entry) => entry.text), ['still fine']);
+  });
+
   function transcript() {
     const appended: Omit<OutputEntry, 'at'>[] = [];
     const output = new StreamingOutput({ appendOutput: (entry) => void appended.push(entry) }, 0);

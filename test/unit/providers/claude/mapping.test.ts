@@ -11,7 +11,7 @@ import { resolveClaudeExecutable } from '../../../../src/providers/claude/execut
 import { applyEdits, toolPermissionPrompt } from '../../../../src/providers/claude/permissions';
 import type { ClaudeCanUseToolRequest } from '../../../../src/providers/claude/protocol';
 import { claudeArgs, claudeEnv } from '../../../../src/providers/claude/provider';
-import { rateLimitOf } from '../../../../src/providers/claude/run';
+import { claudeLimits, rateLimitOf, serverRetryDelay } from '../../../../src/providers/claude/run';
 
 const CWD = '/ws/project';
 const FILES: Record<string, string> = {
@@ -139,8 +139,46 @@ describe('Claude rate limits', () => {
   it('api_error_status 429 → rate limited with the result text', () => {
     assert.deepEqual(rateLimitOf({ type: 'result', subtype: 'success', is_error: true, api_error_status: 429, result: 'API Error: Request rejected (429)' }, undefined), {
       error: 'API Error: Request rejected (429)',
-      retryAfterMs: undefined,
     });
+  });
+
+  it('a usage limit named by a rejected rate_limit_event (2.1.3xx) → rate limited until its reset', () => {
+    const now = Date.UTC(2030, 0, 1, 12, 0, 0);
+    const info = {
+      status: 'rejected',
+      resetsAt: now / 1000 + 7200,
+      rateLimitType: 'five_hour',
+      isUsingOverage: false,
+      unifiedWindows: { five_hour: { utilization: 1, resetsAt: now / 1000 + 7200, status: 'rejected' }, seven_day: { utilization: 0.42, resetsAt: now / 1000 + 86400, status: 'allowed' } },
+    };
+    const limits = claudeLimits(info, now);
+    assert.deepEqual(limits, {
+      at: now,
+      limitId: 'five_hour',
+      status: 'rejected',
+      resetsAt: now + 7_200_000,
+      windows: [
+        { id: 'five_hour', usedPercent: 100, resetsAt: now + 7_200_000, status: 'rejected' },
+        { id: 'seven_day', usedPercent: 42, resetsAt: now + 86_400_000, status: 'allowed' },
+      ],
+    });
+    const result = {
+      type: 'result' as const,
+      subtype: 'success',
+      is_error: true,
+      api_error_status: 429,
+      api_error: 'usage_limit_reached',
+      result: "You've hit your 5-hour limit · resets 2pm (UTC)",
+    };
+    assert.deepEqual(rateLimitOf(result, 'Claude usage limit reached (five_hour)', limits.resetsAt, now), {
+      error: "You've hit your 5-hour limit · resets 2pm (UTC)",
+      retryAfterMs: 7_200_000,
+      resetsAt: now + 7_200_000,
+    });
+    assert.deepEqual(rateLimitOf({ ...result, api_error_status: null }, undefined, undefined, now), { error: result.result }, 'usage_limit_reached alone is a rate limit');
+    assert.deepEqual(claudeLimits({ status: 'allowed_warning', rateLimitType: 'seven_day', utilization: 0.8, resetsAt: now / 1000 + 60 }, now).windows, [
+      { id: 'seven_day', usedPercent: 80, resetsAt: now + 60_000, status: 'warning' },
+    ]);
   });
 
   it('a usage limit with a reset time → rate limited until then', () => {
@@ -148,6 +186,15 @@ describe('Claude rate limits', () => {
     const limit = rateLimitOf({ type: 'result', subtype: 'success', is_error: true, result: `Claude AI usage limit reached|${reset}` }, undefined);
     assert.equal(limit?.error, 'Claude AI usage limit reached');
     assert.ok(limit?.retryAfterMs && limit.retryAfterMs > 3_500_000 && limit.retryAfterMs <= 3_600_000);
+  });
+
+  it('an api_retry delay beyond Claude Code’s own back-off is the server’s Retry-After', () => {
+    assert.equal(serverRetryDelay(1, 520), undefined, 'the first back-off with jitter');
+    assert.equal(serverRetryDelay(1, 7551), 7551, 'retry-after: 7');
+    assert.equal(serverRetryDelay(4, 4400), undefined, '4 s back-off at the fourth attempt');
+    assert.equal(serverRetryDelay(10, 36_000), undefined, 'the capped back-off');
+    assert.equal(serverRetryDelay(10, 120_000), 120_000);
+    assert.equal(serverRetryDelay(1, undefined), undefined);
   });
 
   it('other errors are not rate limits', () => {

@@ -1,6 +1,6 @@
 /**
- * Replays the recorded Claude Code stream-json traffic (claude-*.jsonl from Claude Code 2.1.197) through ClaudeRun:
- * the recorded stdout lines go in, and every control_response we send must equal the one recorded for the same
+ * Replays the recorded Claude Code stream-json traffic (claude-*.jsonl from Claude Code 2.1.332, recorded by
+ * scripts/record-transcripts.ts) through ClaudeRun: the recorded stdout lines go in, and every control_response we send must equal the one recorded for the same
  * request_id. Covers every message kind the adapter maps: system init / api_retry, stream_event deltas, assistant
  * text and tool_use, user tool_result, control_request can_use_tool, control_response, result (success, error,
  * 429, "No conversation found") and the process exit.
@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { Emitter, silentLogger } from '../../../../src/core/events';
+import { Emitter, silentLogger, type Logger } from '../../../../src/core/events';
 import type { Answer, PendingQuestion } from '../../../../src/core/task-state';
 import { ClaudeRun, type ClaudeRunEnd } from '../../../../src/providers/claude/run';
 import type { MessageTransport, TransportClosed } from '../../../../src/providers/transport/transport';
@@ -44,6 +44,13 @@ function segments(name: string): Frame[][] {
     else result[result.length - 1]?.push(frame);
   }
   return result;
+}
+
+/** The first message the CLI printed in a transcript that matches: ids change with every recording. */
+function recorded(name: string, match: (msg: Message) => boolean): Message {
+  const frame = segments(name).flat().find((candidate) => candidate.dir === 'in' && candidate.msg && match(candidate.msg));
+  assert.ok(frame?.msg, `${name} has no such message`);
+  return frame.msg;
 }
 
 class ReplayTransport implements MessageTransport {
@@ -119,7 +126,7 @@ interface Replayed {
 }
 
 /** Runs one recorded process through a ClaudeRun, answering as the recorded client did; stops at its first result. */
-async function replay(frames: Frame[], options: { stderrTail?: string } = {}): Promise<Replayed> {
+async function replay(frames: Frame[], options: { stderrTail?: string; log?: Logger } = {}): Promise<Replayed> {
   const transport = new ReplayTransport();
   const controller = new AbortController();
   const handle = new FakeHandle('replay-task', controller.signal);
@@ -132,7 +139,7 @@ async function replay(frames: Frame[], options: { stderrTail?: string } = {}): P
     prompt: String((firstPrompt?.msg?.message as { content?: unknown } | undefined)?.content ?? ''),
     handle,
     signal: controller.signal,
-    log: silentLogger,
+    log: options.log ?? silentLogger,
     runKey: 'r',
     flushIntervalMs: 0,
     interruptGraceMs: 5000,
@@ -167,13 +174,28 @@ async function replay(frames: Frame[], options: { stderrTail?: string } = {}): P
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('Claude Code replay (recorded stream-json)', () => {
+  it('message types this client does not use are logged once per type and do not disturb the run', async () => {
+    const frames = segments('claude-plain')[0];
+    const resultAt = frames.findIndex((frame) => frame.dir === 'in' && frame.msg?.type === 'result');
+    const novel = (n: number): Frame => ({ dir: 'in', msg: { type: 'tool_progress_v9', n, session_id: 'x' } as unknown as Frame['msg'] });
+    const withNovel = [...frames.slice(0, resultAt), novel(1), novel(2), ...frames.slice(resultAt)];
+    const lines: string[] = [];
+    const log = { ...silentLogger, info: (message: string) => lines.push(message), warn: (message: string) => lines.push(message) };
+    const { end } = await replay(withNovel, { log });
+    assert.equal(end.outcome.status, 'completed');
+    assert.equal(lines.filter((line) => line.includes('tool_progress_v9')).length, 1);
+  });
+
   it('plain: streams the reply, reports session, usage and cost, completes with the result text', async () => {
     const { end, handle, transport } = await replay(segments('claude-plain')[0]);
     assert.deepEqual(end.outcome, { status: 'completed', result: 'Hello from the mock model.' });
     assert.deepEqual(transport.sent[0], { type: 'user', message: { role: 'user', content: 'Say hello' } });
-    assert.equal(handle.sessionId, 'a7727121-cc8b-4222-95c1-b8d6cf8f7001');
-    assert.deepEqual(handle.providerState, { sessionId: 'a7727121-cc8b-4222-95c1-b8d6cf8f7001' });
-    assert.deepEqual(handle.usage, { inputTokens: 1500, outputTokens: 25, costUsd: 0.008125 });
+    const sessionId = String(recorded('claude-plain', (msg) => msg.type === 'system').session_id);
+    assert.match(sessionId, /^[0-9a-f-]{36}$/);
+    assert.equal(handle.sessionId, sessionId);
+    assert.deepEqual(handle.providerState, { sessionId });
+    // The cost is Claude Code's own, from its price table: cumulative for the process.
+    assert.deepEqual(handle.usage, { inputTokens: 1500, outputTokens: 25, costUsd: recorded('claude-plain', (msg) => msg.type === 'result').total_cost_usd });
     assert.deepEqual(handle.transcript.map((entry) => [entry.kind, entry.text]), [['agent', 'Hello from the mock model.']]);
   });
 
@@ -184,11 +206,13 @@ describe('Claude Code replay (recorded stream-json)', () => {
     assert.equal(question.type, 'command_approval');
     assert.equal(question.type === 'command_approval' && question.command, 'touch created-by-agent.txt && echo made');
     assert.equal(question.type === 'command_approval' && question.reason, 'Create marker file');
-    assert.equal(question.requestId, 'b0bc6eb6-9cd4-4e1a-ba82-9838c3730a85');
+    assert.equal(question.requestId, recorded('claude-command-approval-accept', (msg) => msg.type === 'control_request').request_id);
     assert.deepEqual(end.outcome, { status: 'completed', result: 'Tool said: made' });
     const command = handle.transcript.find((entry) => entry.kind === 'command');
     assert.deepEqual(command && [command.text, command.detail, command.exitCode], ['$ touch created-by-agent.txt && echo made', 'made', 0]);
-    assert.deepEqual(handle.usage, { inputTokens: 3000, outputTokens: 50, costUsd: 0.01625 });
+    const cost = recorded('claude-command-approval-accept', (msg) => msg.type === 'result').total_cost_usd;
+    assert.ok(typeof cost === 'number' && cost > 0);
+    assert.deepEqual(handle.usage, { inputTokens: 3000, outputTokens: 50, costUsd: cost });
   });
 
   it('command approval declined: deny carries the message; the entry says denied', async () => {
@@ -236,7 +260,7 @@ describe('Claude Code replay (recorded stream-json)', () => {
   it('interrupt: cancel sends an interrupt control request; the partial text stays; the run aborts', async () => {
     const { end, handle } = await replay(segments('claude-interrupt')[0]);
     assert.deepEqual(end.outcome, { status: 'aborted' });
-    assert.deepEqual(handle.transcript.map((entry) => [entry.kind, entry.text]), [['agent', 'I am going to think abou']]);
+    assert.deepEqual(handle.transcript.map((entry) => [entry.kind, entry.text]), [['agent', 'I am going to think about this for a long time']]);
     assert.ok(handle.appended.filter((entry) => entry.kind === 'agent').length >= 2, 'text_delta stream events updated the entry');
   });
 
@@ -245,10 +269,10 @@ describe('Claude Code replay (recorded stream-json)', () => {
     assert.deepEqual(end.outcome, {
       status: 'rate_limited',
       error: 'API Error: Request rejected (429) · Number of requests has exceeded your rate limit (mock)',
-      retryAfterMs: undefined,
     });
     assert.equal(handle.rateLimitInfo.length, 1);
-    assert.match(handle.transcript.find((entry) => entry.kind === 'status')?.text ?? '', /HTTP 429 \(rate_limit\); retrying in 0\.6 s \(attempt 1 of 1\)/);
+    const delay = (Number(recorded('claude-rate-limit-429-max-retries-1', (msg) => msg.subtype === 'api_retry').retry_delay_ms) / 1000).toFixed(1);
+    assert.equal(handle.transcript.find((entry) => entry.kind === 'status')?.text, `Claude API returned HTTP 429 (rate_limit); retrying in ${delay} s (attempt 1 of 1)`);
     assert.equal(handle.transcript.find((entry) => entry.kind === 'error')?.text, 'API Error: Request rejected (429) · Number of requests has exceeded your rate limit (mock)');
   });
 
@@ -260,14 +284,22 @@ describe('Claude Code replay (recorded stream-json)', () => {
     assert.match(handle.transcript.find((entry) => entry.kind === 'status')?.text ?? '', /attempt 10 of 10/);
   });
 
-  it('resume after an immediate kill: "No conversation found" marks the session lost', async () => {
+  it('resume after an immediate kill (approval pending): 2.1.3xx has saved the session, so it continues', async () => {
     const [first, second] = segments('claude-resume-after-kill-immediate');
     const killed = await replay(first, { stderrTail: 'boom' });
     assert.equal(killed.end.outcome.status, 'failed');
     assert.match(killed.end.outcome.status === 'failed' ? killed.end.outcome.error : '', /killed by SIGKILL before the turn finished:\nboom/);
     const resumed = await replay(second);
+    assert.equal(resumed.end.sessionLost, false);
+    assert.deepEqual(resumed.end.outcome, { status: 'completed', result: 'Continuing after resume.' });
+  });
+
+  it('resume of a session Claude Code never saved: "No conversation found" marks the session lost', async () => {
+    const [only] = segments('claude-resume-unknown-session');
+    const resumed = await replay(only);
     assert.equal(resumed.end.sessionLost, true);
     assert.equal(resumed.end.outcome.status, 'failed');
+    assert.match(resumed.end.outcome.status === 'failed' ? resumed.end.outcome.error : '', /No conversation found/);
   });
 
   it('resume after a later kill: the same session continues', async () => {
@@ -277,7 +309,8 @@ describe('Claude Code replay (recorded stream-json)', () => {
     assert.equal(killed.handle.withdrawn.length, 0);
     const resumed = await replay(second);
     assert.deepEqual(resumed.end.outcome, { status: 'completed', result: 'Continuing after resume.' });
-    assert.equal(resumed.end.sessionId, '2f9f83b9-6857-4de0-9ba4-663081324cd3');
+    assert.equal(resumed.end.sessionId, String(recorded('claude-resume-after-kill', (msg) => msg.type === 'system').session_id));
+    assert.equal(resumed.end.sessionId, killed.end.sessionId ?? killed.handle.sessionId, 'the same session continues');
   });
 
   it('a line that is not JSON is logged with its raw text and skipped', async () => {

@@ -20,9 +20,10 @@ import { privateDirFor } from '../../../../src/platform/private-dir';
 import { resolveCodexExecutable } from '../../../../src/providers/codex/executable';
 import type { ServerNotification } from '../../../../src/providers/codex/protocol/ServerNotification';
 import type { ServerRequest } from '../../../../src/providers/codex/protocol/ServerRequest';
-import { questionFor, refusalFor, responseFor, type QuestionRequest } from '../../../../src/providers/codex/questions';
+import { DECLINED_REQUEST_REASONS, SERVER_REQUESTS, questionFor, refusalFor, responseFor, type QuestionRequest } from '../../../../src/providers/codex/questions';
 import { delegatorMayAnswer } from '../../../../src/mcp/protocol';
 import { CodexRpcConnection, ConnectionClosedError, RpcError, type ClientMethod, type ClientParams, type ClientResults } from '../../../../src/providers/codex/rpc';
+import { codexLimits, mergeSnapshot } from '../../../../src/providers/codex/limits';
 import { CodexThreadRun, failureOutcome, rateLimitOf } from '../../../../src/providers/codex/thread-run';
 import { ThreadRouter, type ThreadListener } from '../../../../src/providers/codex/thread-router';
 import { CodexTranscript, displayCommand, toFileChange } from '../../../../src/providers/codex/transcript';
@@ -95,8 +96,8 @@ describe('Codex transcript: notifications beyond the recordings', () => {
       { method: 'error', params: { ...base, willRetry: true, error: { message: 'stream disconnected', codexErrorInfo: null, additionalDetails: null, misalignment: null } } },
       { method: 'warning', params: { threadId: THREAD, message: 'Low disk space' } },
       { method: 'model/rerouted', params: { ...base, fromModel: 'a', toModel: 'b', reason: 'highRiskCyberActivity' } },
-      { method: 'mcpServer/startupStatus/updated', params: { threadId: THREAD, name: 'docs', status: 'failed', error: 'spawn ENOENT', failureReason: null } },
-      { method: 'mcpServer/startupStatus/updated', params: { threadId: THREAD, name: 'docs', status: 'ready', error: null, failureReason: null } },
+      { method: 'mcpServer/startupStatus/updated', params: { threadId: THREAD, environmentId: null, name: 'docs', status: 'failed', error: 'spawn ENOENT', failureReason: null } },
+      { method: 'mcpServer/startupStatus/updated', params: { threadId: THREAD, environmentId: null, name: 'docs', status: 'ready', error: null, failureReason: null } },
       { method: 'item/completed', params: { ...base, completedAtMs: 0, item: { type: 'contextCompaction', id: 'c1' } } },
       { method: 'item/started', params: { ...base, startedAtMs: 0, item: { type: 'webSearch', id: 'w1', query: 'codex app-server', action: null, results: null } } },
     ];
@@ -157,7 +158,7 @@ describe('Codex transcript: notifications beyond the recordings', () => {
   test('MCP tool progress and errors land in the tool entry', () => {
     const out = recorder();
     const transcript = new CodexTranscript(out.sink, { flushIntervalMs: 0 });
-    const item = { type: 'mcpToolCall' as const, id: 'm1', server: 'docs', tool: 'search', arguments: { q: 'x' }, appContext: null, mcpAppUi: null, pluginId: null, readOnlyHint: true, durationMs: null };
+    const item = { type: 'mcpToolCall' as const, id: 'm1', server: 'docs', environmentId: null, tool: 'search', arguments: { q: 'x' }, appContext: null, mcpAppUi: null, pluginId: null, readOnlyHint: true, durationMs: null };
     transcript.handle({ method: 'item/started', params: { ...base, startedAtMs: 0, item: { ...item, status: 'inProgress', result: null, error: null } } });
     transcript.handle({ method: 'item/mcpToolCall/progress', params: { ...base, itemId: 'm1', message: 'searching' } });
     assert.equal(out.latest[0].detail, 'searching\n');
@@ -227,22 +228,112 @@ describe('Codex server requests: the edges', () => {
   test('an unknown server request for a thread gets a JSON-RPC error and a log line', async () => {
     const host = new TestHost();
     newRun(host);
-    host.deliver({
-      method: 'item/permissions/requestApproval',
-      id: 0,
-      params: { ...base, itemId: 'p', environmentId: null, startedAtMs: 0, cwd: '/ws', reason: null, permissions: {} as never },
-    });
-    assert.deepEqual(host.sent, [{ id: 0, error: { code: -32601, message: 'item/permissions/requestApproval is not supported by this client' } }]);
-    assert.ok(host.logLines.some((line) => line.includes('item/permissions/requestApproval')));
+    host.deliver({ method: 'item/teleport/requestApproval', id: 0, params: { ...base, itemId: 'x' } } as unknown as ServerRequest);
+    assert.deepEqual(host.sent, [{ id: 0, error: { code: -32601, message: 'item/teleport/requestApproval is not supported by this client' } }]);
+    assert.ok(host.logLines.some((line) => line.includes('item/teleport/requestApproval')));
   });
 
-  test('requests without a thread: currentTime/read is answered, account token refresh is refused', () => {
+  test('every server request of the generated protocol has a deliberate decision; none is approved without the user', () => {
+    assert.deepEqual(Object.keys(SERVER_REQUESTS).sort(), [
+      'account/chatgptAuthTokens/refresh',
+      'applyPatchApproval',
+      'attestation/generate',
+      'execCommandApproval',
+      'item/commandExecution/requestApproval',
+      'item/fileChange/requestApproval',
+      'item/permissions/requestApproval',
+      'item/tool/call',
+      'item/tool/requestUserInput',
+      'mcpServer/elicitation/request',
+    ]);
+    for (const [method, handling] of Object.entries(SERVER_REQUESTS)) {
+      if (handling === 'declined') assert.ok(DECLINED_REQUEST_REASONS[method], `${method} has a reason`);
+    }
+  });
+
+  test('permissions request: a command approval naming what is asked; approve grants exactly that, deny grants nothing', async () => {
     const host = new TestHost();
-    host.deliver({ method: 'currentTime/read', id: 0, params: { threadId: THREAD } });
+    const { handle } = newRun(host);
+    const permissions = { network: { enabled: true }, fileSystem: { read: null, write: ['/ws/out'], entries: [{ path: { type: 'path' as const, path: '/etc/hosts' }, access: 'read' as const }] } };
+    const request = (id: number, itemId: string): ServerRequest => ({
+      method: 'item/permissions/requestApproval',
+      id,
+      params: { ...base, itemId, environmentId: null, startedAtMs: 0, cwd: '/ws', reason: 'Needs to download the fixtures', permissions },
+    });
+    host.deliver(request(0, 'p1'));
+    host.deliver(request(1, 'p2'));
+    host.deliver(request(2, 'p3'));
+    await tick();
+    assert.deepEqual(
+      handle.asked.map(({ askedAt: _askedAt, ...question }) => question),
+      ['p1', 'p2', 'p3'].map((itemId) => ({
+        type: 'command_approval',
+        requestId: `permissions:${itemId}`,
+        command: 'Grant Codex network access; write access to /ws/out; read access to /etc/hosts',
+        cwd: '/ws',
+        reason: 'Needs to download the fixtures',
+        sandboxPolicy: 'additional sandbox permissions',
+        canApproveForSession: true,
+      })),
+    );
+    handle.answer('permissions:p1', { decision: 'approve' });
+    handle.answer('permissions:p2', { decision: 'approveForSession' });
+    handle.answer('permissions:p3', { decision: 'deny' });
+    await tick();
+    assert.deepEqual(host.sent, [
+      { id: 0, result: { permissions: { network: { enabled: true }, fileSystem: permissions.fileSystem }, scope: 'turn' } },
+      { id: 1, result: { permissions: { network: { enabled: true }, fileSystem: permissions.fileSystem }, scope: 'session' } },
+      { id: 2, result: { permissions: {}, scope: 'turn' } },
+    ]);
+    const asPermissions = request(3, 'p4') as QuestionRequest;
+    assert.deepEqual(refusalFor(asPermissions, 'cancel'), { permissions: {}, scope: 'turn' });
+    assert.deepEqual(responseFor(asPermissions, { text: 'yes', success: true }), { permissions: {}, scope: 'turn' });
+  });
+
+  test('legacy v1 approvals (execCommandApproval, applyPatchApproval) route by conversationId and answer with ReviewDecision', async () => {
+    const host = new TestHost();
+    const { handle } = newRun(host);
+    host.deliver({
+      method: 'execCommandApproval',
+      id: 0,
+      params: { conversationId: THREAD, callId: 'c1', approvalId: null, command: ['bash', '-lc', 'rm -rf build'], cwd: '/ws', reason: 'clean up', parsedCmd: [] },
+    });
+    host.deliver({
+      method: 'applyPatchApproval',
+      id: 1,
+      params: { conversationId: THREAD, callId: 'c2', fileChanges: { '/ws/new.txt': { type: 'add', content: 'hi\n' } }, reason: null, grantRoot: null },
+    });
+    await tick();
+    const [command, file] = handle.asked;
+    assert.equal(command.type, 'command_approval');
+    assert.equal(command.requestId, 'command:c1');
+    assert.ok(command.type === 'command_approval' && command.command.includes('rm -rf build'));
+    assert.deepEqual(file.type === 'file_approval' && file.fileChanges, [
+      { path: '/ws/new.txt', kind: 'add', patch: '--- /dev/null\n+++ b/ws/new.txt\n@@ -0,0 +1,1 @@\n+hi\n', newContent: 'hi\n' },
+    ]);
+    handle.answer('command:c1', { decision: 'deny', message: 'not now' });
+    handle.answer('file:c2', { decision: 'approveForSession' });
+    await tick();
+    assert.deepEqual(host.sent, [
+      { id: 0, result: { decision: { denied: { rejection: 'not now' } } } },
+      { id: 1, result: { decision: 'approved_for_session' } },
+    ]);
+    assert.deepEqual(refusalFor({ method: 'execCommandApproval', id: 2, params: {} } as unknown as QuestionRequest, 'cancel'), { decision: 'abort' });
+  });
+
+  test('requests without a thread: currentTime/read (Codex before 0.171) is answered, account token refresh is refused', () => {
+    const host = new TestHost();
+    host.deliver({ method: 'currentTime/read', id: 0, params: { threadId: THREAD } } as unknown as ServerRequest);
     host.deliver({ method: 'account/chatgptAuthTokens/refresh', id: 1, params: { reason: 'unauthorized', previousAccountId: null } as never });
     assert.equal(host.sent[0].id, 0);
     assert.ok(typeof (host.sent[0].result as { currentTimeAt: number }).currentTimeAt === 'number');
-    assert.deepEqual(host.sent[1], { id: 1, error: { code: -32601, message: 'account/chatgptAuthTokens/refresh is not supported by this client' } });
+    host.deliver({ method: 'attestation/generate', id: 2, params: {} });
+    assert.deepEqual(host.sent[1], {
+      id: 1,
+      error: { code: -32601, message: 'account/chatgptAuthTokens/refresh is not supported by this client: this client does not manage ChatGPT tokens; Codex keeps its own login' },
+    });
+    assert.deepEqual(host.sent[2], { id: 2, error: { code: -32601, message: 'attestation/generate is not supported by this client: this client does not provide attestations' } });
+    assert.ok(host.logLines.some((line) => line.includes('declined the server request attestation/generate')));
   });
 
   test('a request for a thread nobody attached waits briefly for a resume, then is refused', async () => {
@@ -312,7 +403,7 @@ describe('Codex server requests: the edges', () => {
     const elicitation: QuestionRequest = {
       method: 'mcpServer/elicitation/request',
       id: 2,
-      params: { threadId: THREAD, turnId: TURN, serverName: 's', mode: 'url', _meta: null, message: 'Sign in', url: 'https://example.test', elicitationId: 'e' },
+      params: { threadId: THREAD, turnId: TURN, serverName: 's', environmentId: null, mode: 'url', _meta: null, message: 'Sign in', url: 'https://example.test', elicitationId: 'e' },
     };
     assert.deepEqual(responseFor(elicitation, { decision: 'approve' }), { action: 'decline', content: null, _meta: null });
     assert.deepEqual(responseFor(elicitation, { action: 'decline', content: { a: 1 } }), { action: 'decline', content: null, _meta: null });
@@ -327,7 +418,7 @@ describe('M1 Codex approval elicitations are approvals', () => {
   const elicitation = (meta: unknown, id = 7): QuestionRequest => ({
     method: 'mcpServer/elicitation/request',
     id,
-    params: { threadId: THREAD, turnId: TURN, serverName: 'srv', mode: 'form', _meta: meta as never, message: 'Allow this?', requestedSchema: { type: 'object', properties: {} } },
+    params: { threadId: THREAD, turnId: TURN, serverName: 'srv', environmentId: null, mode: 'form', _meta: meta as never, message: 'Allow this?', requestedSchema: { type: 'object', properties: {} } },
   });
 
   for (const kind of ['mcp_tool_call', 'tool_suggestion', 'some_future_kind', 42]) {
@@ -468,6 +559,47 @@ describe('Codex helpers', () => {
     assert.equal(rateLimitOf(error('context window exceeded', 'contextWindowExceeded')), undefined);
     assert.deepEqual(failureOutcome(error('quota', 'rateLimitExceeded')), { status: 'rate_limited', error: 'quota' });
     assert.deepEqual(failureOutcome({ ...error('bad request', 'badRequest'), additionalDetails: 'field x' }), { status: 'failed', error: 'bad request\nfield x' });
+  });
+
+  test('rate-limit snapshots: windows with absolute reset times; a rate-limited turn waits for the exhausted window', () => {
+    const now = Date.UTC(2030, 0, 1, 12, 0, 0);
+    const snapshot = {
+      limitId: 'codex',
+      limitName: null,
+      normalModelSlug: null,
+      primary: { usedPercent: 100, windowDurationMins: 300, resetsAt: now / 1000 + 1800 },
+      secondary: { usedPercent: 35, windowDurationMins: 10080, resetsAt: now / 1000 + 86400 },
+      credits: null,
+      individualLimit: null,
+      spendControlReached: null,
+      planType: 'plus' as const,
+      rateLimitReachedType: null,
+    };
+    const limits = codexLimits(snapshot, now);
+    assert.deepEqual(limits, {
+      at: now,
+      limitId: 'codex',
+      status: 'rejected',
+      resetsAt: now + 1_800_000,
+      windows: [
+        { id: 'primary', usedPercent: 100, windowMinutes: 300, resetsAt: now + 1_800_000, status: 'rejected' },
+        { id: 'secondary', usedPercent: 35, windowMinutes: 10080, resetsAt: now + 86_400_000, status: 'allowed' },
+      ],
+      plan: 'plus',
+    });
+    const error = { message: "You've hit your usage limit. Try again at 12:31 PM.", codexErrorInfo: 'usageLimitExceeded' as const, additionalDetails: null, misalignment: null };
+    assert.deepEqual(failureOutcome(error, limits, now), { status: 'rate_limited', error: error.message, retryAfterMs: 1_800_000, resetsAt: now + 1_800_000 });
+    // No exhausted window known: the time in the message.
+    assert.deepEqual(failureOutcome({ ...error, message: 'Rate limit reached. Try again in 20s.' }, codexLimits({ ...snapshot, primary: null, secondary: null }, now), now), {
+      status: 'rate_limited',
+      error: 'Rate limit reached. Try again in 20s.',
+      retryAfterMs: 20_000,
+      resetsAt: now + 20_000,
+    });
+    // A sparse update keeps what it does not mention.
+    const merged = mergeSnapshot(snapshot, { ...snapshot, primary: { usedPercent: 12, windowDurationMins: 300, resetsAt: now / 1000 + 60 }, secondary: null, planType: null });
+    assert.deepEqual([merged.primary?.usedPercent, merged.secondary?.usedPercent, merged.planType], [12, 35, 'plus']);
+    assert.deepEqual(codexLimits({ ...snapshot, primary: null, secondary: null, planType: null }, now), { at: now, limitId: 'codex', windows: [] }, 'an API-key account has no windows');
   });
 
   test('shell commands are shown without the login-shell wrapper', () => {

@@ -1,6 +1,6 @@
 /**
- * Replays the recorded Codex app-server traffic (codex-*.jsonl from Codex 0.169.0, see codexTranscriptsDir) through
- * the provider's own pipeline: JSON-RPC dispatch → thread routing → transcript and questions → replies. Every reply
+ * Replays the recorded Codex app-server traffic (codex-*.jsonl from Codex 0.171.0, recorded by
+ * scripts/record-transcripts.ts) through the provider's own pipeline: JSON-RPC dispatch → thread routing → transcript and questions → replies. Every reply
  * we send to a server request must equal the reply recorded in the transcript.
  */
 import { describe, test } from 'node:test';
@@ -191,6 +191,13 @@ async function replay(name: string, options: { beforeFrame?: (frame: Frame, stat
   return state;
 }
 
+/** The params of the first server request (or notification) with this method in a transcript: ids change with every recording. */
+function recordedParams(name: string, method: string): Record<string, string> {
+  const frame = load(name).find((candidate) => candidate.dir === 'in' && candidate.msg?.method === method);
+  assert.ok(frame?.msg?.params, `${name} has no ${method}`);
+  return frame.msg.params as Record<string, string>;
+}
+
 function only<T>(values: Iterable<T>): T {
   const list = [...values];
   assert.equal(list.length, 1);
@@ -226,7 +233,7 @@ describe('Codex replay of recorded app-server traffic', () => {
       [
         {
           type: 'command_approval',
-          requestId: 'command:call_mww9tdpj1',
+          requestId: `command:${recordedParams('codex-command-approval-accept', 'item/commandExecution/requestApproval').itemId}`,
           command: 'touch created-by-agent.txt && echo made',
           cwd: CWD,
           reason: 'Create a marker file outside the sandbox?',
@@ -238,7 +245,8 @@ describe('Codex replay of recorded app-server traffic', () => {
     assert.deepEqual(replyPairs, [{ ours: { decision: 'accept' }, recorded: { decision: 'accept' } }]);
     assert.deepEqual(handle.withdrawn, [], 'serverRequest/resolved after our answer withdraws nothing');
     const command = handle.transcript.find((entry) => entry.kind === 'command');
-    assert.deepEqual(command, { ...command, text: 'touch created-by-agent.txt && echo made', detail: 'made\n', exitCode: 0, id: 'call_mww9tdpj1' });
+    const itemId = recordedParams('codex-command-approval-accept', 'item/commandExecution/requestApproval').itemId;
+    assert.deepEqual(command, { ...command, text: 'touch created-by-agent.txt && echo made', detail: 'made\n', exitCode: 0, id: itemId });
     assert.deepEqual(kinds(handle.transcript), ['command', 'agent']);
     const outcome = await run.waitForTurn(turnIds[0]);
     assert.equal(outcome.status, 'completed');
@@ -258,7 +266,7 @@ describe('Codex replay of recorded app-server traffic', () => {
     const { handle } = only(runs.values());
     const question = only(handle.asked);
     assert.ok(question.type === 'file_approval');
-    assert.equal(question.requestId, 'file:call_mww9tf4x1');
+    assert.equal(question.requestId, `file:${recordedParams('codex-file-approval', 'item/fileChange/requestApproval').itemId}`);
     assert.deepEqual(question.fileChanges, [
       {
         path: `${CWD}/README.md`,
@@ -283,7 +291,7 @@ describe('Codex replay of recorded app-server traffic', () => {
     const { run, handle } = only(runs.values());
     const question = only(handle.asked);
     assert.ok(question.type === 'user_input');
-    assert.equal(question.requestId, 'input:call_mww9ti7k1');
+    assert.equal(question.requestId, `input:${recordedParams('codex-ask-user', 'item/tool/requestUserInput').itemId}`);
     assert.deepEqual(question.questions[0], {
       id: 'db_choice',
       text: 'Which database should I use?',
@@ -317,7 +325,7 @@ describe('Codex replay of recorded app-server traffic', () => {
     const { runs, replyPairs } = await replay('codex-dynamic-tool');
     const { handle } = only(runs.values());
     const question = only(handle.asked);
-    assert.deepEqual({ ...question, askedAt: 0 }, { type: 'dynamic_tool', requestId: 'tool:call_mww9trjw1', toolName: 'lookup_ticket', arguments: { ticket: 'ATW-42' }, askedAt: 0 });
+    assert.deepEqual({ ...question, askedAt: 0 }, { type: 'dynamic_tool', requestId: `tool:${recordedParams('codex-dynamic-tool', 'item/tool/call').callId}`, toolName: 'lookup_ticket', arguments: { ticket: 'ATW-42' }, askedAt: 0 });
     assert.deepEqual(replyPairs, [
       {
         ours: { contentItems: [{ type: 'inputText', text: 'ATW-42: Fix the flux capacitor (open)' }], success: true },
@@ -354,7 +362,8 @@ describe('Codex replay of recorded app-server traffic', () => {
     assert.deepEqual(await pendingOutcome, { status: 'aborted' });
     const interrupt = host.clientRequests.find((request) => request.method === 'turn/interrupt');
     const { run } = only(runs.values());
-    assert.deepEqual(interrupt?.params, { threadId: run.threadId, turnId: '01a2134b-ad1c-71b3-9d68-c37f4fc8bfb5' });
+    const started = recordedParams('codex-interrupt', 'turn/started') as unknown as { turn: { id: string } };
+    assert.deepEqual(interrupt?.params, { threadId: run.threadId, turnId: started.turn.id });
   });
 
   test('resume after kill: the connection drops with an approval pending; the question is withdrawn and the run fails', async () => {
@@ -374,7 +383,8 @@ describe('Codex replay of recorded app-server traffic', () => {
     });
     assert.deepEqual(await failed, { status: 'failed', error: 'codex app-server exited (signal SIGKILL):\npanic: boom' });
     const { handle } = only(runs.values());
-    assert.deepEqual(handle.withdrawn, [{ requestId: 'command:call_mww9tjh91', reason: 'The Codex app-server stopped' }]);
+    const itemId = recordedParams('codex-resume-after-kill', 'item/commandExecution/requestApproval').itemId;
+    assert.deepEqual(handle.withdrawn, [{ requestId: `command:${itemId}`, reason: 'The Codex app-server stopped' }]);
   });
 
   test('two threads in one connection: each run sees only its own thread', async () => {
