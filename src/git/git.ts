@@ -97,7 +97,7 @@ const ERROR_TABLE: readonly [RegExp, GitErrorCode][] = [
   [/not a git repository|must be run in a work tree/i, 'NotARepository'],
   [/does not have any commits yet|ambiguous argument 'HEAD'|bad default revision 'HEAD'|Needed a single revision/i, 'NoCommits'],
   [/index\.lock'?: File exists|Another git process seems to be running|could not lock config file|cannot lock ref/i, 'LockHeld'],
-  [/CONFLICT \(|Automatic merge failed|fix conflicts and then commit|needs merge|you need to resolve your current index first/i, 'Conflict'],
+  [/CONFLICT \(|Automatic merge failed|Applied patch to .* with conflicts|fix conflicts and then commit|needs merge|you need to resolve your current index first/i, 'Conflict'],
   [/untracked working tree files would be (overwritten|removed)/i, 'UntrackedOverwritten'],
   [/Your local changes to the following files would be overwritten|not uptodate\. Cannot merge|would be overwritten by merge/i, 'DirtyWorkTree'],
   [/a branch named '.+' already exists/i, 'BranchExists'],
@@ -135,7 +135,9 @@ export function run(cwd: string, args: readonly string[], options: RunOptions = 
       reject(new GitError('Aborted', `git ${args[0] ?? ''} was cancelled before it started`, args));
       return;
     }
-    const child = spawn(gitPath, args, { cwd, env: gitEnvironment(options.env, readOnly), stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
+    // Its own process group, so an abort also stops the git commands it runs itself (worktree add runs `reset --hard`).
+    const group = process.platform !== 'win32';
+    const child = spawn(gitPath, args, { cwd, env: gitEnvironment(options.env, readOnly), stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true, detached: group });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let settled = false;
@@ -146,7 +148,12 @@ export function run(cwd: string, args: readonly string[], options: RunOptions = 
       outcome();
     };
     const onAbort = (): void => {
-      child.kill('SIGKILL');
+      try {
+        if (group && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        else child.kill('SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
       finish(() => reject(new GitError('Aborted', `git ${args[0] ?? ''} was cancelled`, args)));
     };
     signal?.addEventListener('abort', onAbort, { once: true });

@@ -133,6 +133,11 @@ export class Repository {
     await this.git(['worktree', 'remove', ...(options.force ? ['--force', '--force'] : []), folder], 'write', { signal: options.signal });
   }
 
+  /** Unlocks a worktree (also one a killed `worktree add` left locked as "initializing"), so prune can forget it. */
+  async worktreeUnlock(folder: string, options: OperationOptions = {}): Promise<void> {
+    await this.git(['worktree', 'unlock', folder], 'write', { signal: options.signal });
+  }
+
   /** Forgets worktrees whose folders are gone. */
   async worktreePrune(options: OperationOptions = {}): Promise<void> {
     await this.git(['worktree', 'prune'], 'write', { signal: options.signal });

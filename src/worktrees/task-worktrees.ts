@@ -173,8 +173,12 @@ export class TaskWorktrees implements TaskWorkspaces {
     fs.rmSync(folder, { recursive: true, force: true });
   }
 
+  /** Undoes a prepare that failed half-way, whatever state git was left in. */
   private async removeQuietly(main: Repository, folder: string, branch: string): Promise<void> {
     await this.removeWorktree(main, folder).catch(() => undefined);
+    fs.rmSync(folder, { recursive: true, force: true });
+    await main.worktreeUnlock(folder).catch(() => undefined);
+    await main.worktreePrune().catch(() => undefined);
     if (await main.branchExists(branch).catch(() => false)) await main.branchDelete(branch, { force: true }).catch(() => undefined);
   }
 
