@@ -91,14 +91,16 @@ export class TaskWorktrees implements TaskWorkspaces {
       throw new GitError(base === 'HEAD' ? 'NoCommits' : 'BranchNotFound', what);
     }
     const branch = taskBranch(input.taskId);
-    if (await main.branchExists(branch, { signal })) throw new GitError('BranchExists', `The branch ${branch} already exists; discard the old task's worktree first`);
     const folder = placeWorktree(main.root, input.taskId, this.options.fallbackDir);
     try {
       await main.worktreeAdd(folder, branch, baseCommit, { signal });
       const ref: WorktreeRef = { path: folder, branch, baseCommit, repository: main.root };
       return { ...ref, cwd: this.agentCwd(main.root, folder, input.cwd) };
     } catch (error) {
-      if (signal?.aborted || !(error instanceof GitError && (error.code === 'WorktreeExists' || error.code === 'BranchExists'))) await this.removeQuietly(main, folder, branch);
+      if (error instanceof GitError && error.code === 'BranchExists') {
+        throw new GitError('BranchExists', `The branch ${branch} already exists; discard the old task's worktree first`, error.args, error.stderr, error.exitCode);
+      }
+      if (signal?.aborted || !(error instanceof GitError && error.code === 'WorktreeExists')) await this.removeQuietly(main, folder, branch);
       throw error;
     }
   }
@@ -158,19 +160,33 @@ export class TaskWorktrees implements TaskWorkspaces {
   private async cleanUp(main: Repository, worktree: WorktreeRef, deleteBranch: boolean): Promise<string | undefined> {
     try {
       await this.removeWorktree(main, worktree.path);
-      if (deleteBranch && (await main.branchExists(worktree.branch))) await main.branchDelete(worktree.branch, { force: true });
+      if (deleteBranch) await this.deleteBranch(main, worktree.branch);
       return undefined;
     } catch (error) {
       return `The changes are in the main checkout, but cleaning up the worktree failed: ${error instanceof Error ? error.message : String(error)}`;
     }
   }
 
+  /** Removes a worktree whatever its state: registered or not, folder present or deleted by hand. */
   private async removeWorktree(main: Repository, folder: string): Promise<void> {
     this.checkouts.delete(folder);
-    const registered = (await main.worktreeList()).some((entry) => samePath(entry.path, folder));
-    if (registered && fs.existsSync(folder)) await main.worktreeRemove(folder, { force: true });
-    else await main.worktreePrune();
-    fs.rmSync(folder, { recursive: true, force: true });
+    if (fs.existsSync(folder)) {
+      try {
+        await main.worktreeRemove(folder, { force: true });
+        return;
+      } catch (error) {
+        if (!(error instanceof GitError) || error.code === 'GitNotFound' || error.code === 'LockHeld') throw error;
+        fs.rmSync(folder, { recursive: true, force: true }); // not (or no longer) a worktree git can remove
+      }
+    }
+    await main.worktreePrune();
+  }
+
+  /** Deletes a task branch; one already gone is fine. */
+  private async deleteBranch(main: Repository, branch: string): Promise<void> {
+    await main.branchDelete(branch, { force: true }).catch((error: unknown) => {
+      if (!(error instanceof GitError && error.code === 'BranchNotFound')) throw error;
+    });
   }
 
   /** Undoes a prepare that failed half-way, whatever state git was left in. */
@@ -179,14 +195,14 @@ export class TaskWorktrees implements TaskWorkspaces {
     fs.rmSync(folder, { recursive: true, force: true });
     await main.worktreeUnlock(folder).catch(() => undefined);
     await main.worktreePrune().catch(() => undefined);
-    if (await main.branchExists(branch).catch(() => false)) await main.branchDelete(branch, { force: true }).catch(() => undefined);
+    await this.deleteBranch(main, branch).catch(() => undefined);
   }
 
   async discard(worktree: WorktreeRef, signal?: AbortSignal): Promise<void> {
     const main = await this.checkout(worktree.repository, signal);
     await main.exclusive(async () => {
       await this.removeWorktree(main, worktree.path);
-      if (await main.branchExists(worktree.branch, { signal })) await main.branchDelete(worktree.branch, { force: true });
+      await this.deleteBranch(main, worktree.branch);
     });
   }
 
@@ -198,7 +214,7 @@ export class TaskWorktrees implements TaskWorkspaces {
       const head = await main.headCommit({ signal });
       if (!head || !(await main.isAncestor(tip, head, { signal }))) return false;
       if (fs.existsSync(worktree.path)) await this.removeWorktree(main, worktree.path);
-      await main.branchDelete(worktree.branch, { force: true });
+      await this.deleteBranch(main, worktree.branch);
       return true;
     });
   }

@@ -59,7 +59,10 @@ describe('prepare', () => {
     });
     assert.equal(repo.read('index.ts', prepared.cwd), 'export {};\n');
     assert.equal(repo.git(['rev-parse', '--abbrev-ref', 'HEAD'], prepared.path).trim(), 'agent-tasks/eager-lynx-101');
-    await assert.rejects(worktrees.prepare({ taskId: 'eager-lynx-101', cwd: repo.root }), (error: GitError) => error.code === 'BranchExists');
+    await assert.rejects(worktrees.prepare({ taskId: 'eager-lynx-101', cwd: repo.root }), (error: GitError) => error.code === 'WorktreeExists');
+    fs.rmSync(prepared.path, { recursive: true, force: true });
+    await assert.rejects(worktrees.prepare({ taskId: 'eager-lynx-101', cwd: repo.root }), (error: GitError) => error.code === 'BranchExists' && /discard the old task/.test(error.message));
+    assert.match(repo.git(['branch', '--list', 'agent-tasks/*']), /eager-lynx-101/, 'the existing branch is never deleted by a failed prepare');
   });
 
   test('a stacked task starts from its dependency’s branch head', async () => {
