@@ -135,8 +135,9 @@ export function run(cwd: string, args: readonly string[], options: RunOptions = 
       reject(new GitError('Aborted', `git ${args[0] ?? ''} was cancelled before it started`, args));
       return;
     }
-    // Its own process group, so an abort also stops the git commands it runs itself (worktree add runs `reset --hard`).
-    const group = process.platform !== 'win32';
+    // A write gets its own process group, so an abort also stops the git commands it runs itself (worktree add runs
+    // `reset --hard`). Reads run no children, and a new session per run measurably slows them on a busy machine.
+    const group = process.platform !== 'win32' && !readOnly;
     const child = spawn(gitPath, args, { cwd, env: gitEnvironment(options.env, readOnly), stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true, detached: group });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];

@@ -17,7 +17,7 @@ import { TaskWorktrees } from '../../src/worktrees/task-worktrees';
 
 const FILES = 10_000;
 const LIFECYCLE_ROUNDS = 5;
-const SUMMARY_ROUNDS = 21;
+const SUMMARY_ROUNDS = 31;
 
 const ENV = {
   ...process.env,
@@ -98,8 +98,11 @@ async function benchLifecycle(root: string, worktrees: TaskWorktrees): Promise<F
   return { value: median(ours), baseline: median(bare), unit: 'ms', note: `median of ${LIFECYCLE_ROUNDS} paired rounds, ${FILES.toLocaleString('en')} files` };
 }
 
-/** Paired rounds of our change summary and a bare `git diff --numstat <base>` in the same worktree. */
-async function benchSummary(root: string, worktrees: TaskWorktrees, untracked: boolean): Promise<Figure> {
+/**
+ * Paired rounds of our change summary and a bare `git diff --numstat <base>` in the same worktree, and of the bare
+ * commands that see as much as the summary does (that diff and `git ls-files --others` side by side).
+ */
+async function benchSummary(root: string, worktrees: TaskWorktrees, untracked: boolean): Promise<Figure[]> {
   const prepared = await worktrees.prepare({ taskId: untracked ? 'summary-untracked' : 'summary-tracked', cwd: root });
   try {
     // A task's typical state: some committed work, some edits in flight, (a few new files).
@@ -112,16 +115,23 @@ async function benchSummary(root: string, worktrees: TaskWorktrees, untracked: b
     if (first.files.length !== expected) throw new Error(`summary saw ${first.files.length} files, expected ${expected}`);
     const ours: number[] = [];
     const bare: number[] = [];
+    const bareAll: number[] = [];
+    const numstat = () => gitAsync(prepared.path, ['diff', '--numstat', prepared.baseCommit]);
     for (let round = -1; round < SUMMARY_ROUNDS; round++) {
       const oursTime = await time(() => worktrees.changes(prepared));
-      const bareTime = await time(() => gitAsync(prepared.path, ['diff', '--numstat', prepared.baseCommit]));
+      const bareTime = await time(numstat);
+      const bareAllTime = await time(() => Promise.all([numstat(), gitAsync(prepared.path, ['ls-files', '--others', '--exclude-standard', '-z'])]));
       if (round >= 0) {
         ours.push(oursTime);
         bare.push(bareTime);
+        bareAll.push(bareAllTime);
       }
     }
-    const what = untracked ? '40 tracked + 5 untracked files changed' : '40 tracked files changed';
-    return { value: median(ours), baseline: median(bare), unit: 'ms', note: `median of ${SUMMARY_ROUNDS} paired rounds; ${what}` };
+    const what = `median of ${SUMMARY_ROUNDS} paired rounds; ${untracked ? '40 tracked + 5 untracked files changed' : '40 tracked files changed'}`;
+    return [
+      { value: median(ours), baseline: median(bare), unit: 'ms', note: `vs git diff --numstat; ${what}` },
+      { value: median(ours), baseline: median(bareAll), unit: 'ms', note: `vs git diff --numstat + git ls-files --others (what the summary sees); ${what}` },
+    ];
   } finally {
     await worktrees.discard(prepared);
   }
@@ -133,10 +143,15 @@ export async function benchWorktrees(): Promise<Record<string, Figure>> {
   try {
     const root = generateRepository(dir);
     const worktrees = new TaskWorktrees({ env: { GIT_AUTHOR_NAME: ENV.GIT_AUTHOR_NAME, GIT_AUTHOR_EMAIL: ENV.GIT_AUTHOR_EMAIL, GIT_COMMITTER_NAME: ENV.GIT_COMMITTER_NAME, GIT_COMMITTER_EMAIL: ENV.GIT_COMMITTER_EMAIL, GIT_CONFIG_GLOBAL: os.devNull, GIT_CONFIG_NOSYSTEM: '1' } });
+    const lifecycle = await benchLifecycle(root, worktrees);
+    const [tracked, trackedAll] = await benchSummary(root, worktrees, false);
+    const [untracked, untrackedAll] = await benchSummary(root, worktrees, true);
     return {
-      'create + remove worktree': await benchLifecycle(root, worktrees),
-      'change summary refresh': await benchSummary(root, worktrees, false),
-      'change summary refresh, untracked files': await benchSummary(root, worktrees, true),
+      'create + remove worktree': lifecycle,
+      'change summary refresh': tracked,
+      'change summary refresh (same information)': trackedAll,
+      'change summary refresh, untracked files': untracked,
+      'change summary refresh, untracked files (same information)': untrackedAll,
     };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
