@@ -21,6 +21,7 @@ export type GitErrorCode =
   | 'PatchFailed'
   | 'LockHeld'
   | 'IdentityUnknown'
+  | 'GitTooOld'
   | 'Aborted'
   | 'Unknown';
 
@@ -94,6 +95,7 @@ export function gitEnvironment(extra: Record<string, string | undefined> = {}, r
 
 /** stderr (and for merges stdout) patterns → codes; the first match wins. */
 const ERROR_TABLE: readonly [RegExp, GitErrorCode][] = [
+  [/unknown option .?write-tree|usage: git merge-tree|unknown option .?path-format/i, 'GitTooOld'],
   [/not a git repository|must be run in a work tree/i, 'NotARepository'],
   [/does not have any commits yet|ambiguous argument 'HEAD'|bad default revision 'HEAD'|Needed a single revision/i, 'NoCommits'],
   [/index\.lock'?: File exists|Another git process seems to be running|could not lock config file|cannot lock ref/i, 'LockHeld'],

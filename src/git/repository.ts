@@ -245,8 +245,16 @@ export class Repository {
 
   /** Merges two commits in memory (`git merge-tree --write-tree`, git ≥ 2.38): the result tree and conflicts; no checkout is touched. */
   async mergeTree(ours: string, theirs: string, options: OperationOptions = {}): Promise<MergeTreeResult> {
-    const { stdout, exitCode } = await this.git(['merge-tree', '--write-tree', '--name-only', '--no-messages', '-z', ours, theirs], 'read', { signal: options.signal, okExitCodes: [1] });
-    return parseMergeTree(stdout, exitCode);
+    const args = ['merge-tree', '--write-tree', '--name-only', '--no-messages', '-z', ours, theirs];
+    try {
+      const { stdout, exitCode } = await this.git(args, 'read', { signal: options.signal, okExitCodes: [1] });
+      return parseMergeTree(stdout, exitCode);
+    } catch (error) {
+      if (error instanceof GitError && error.code === 'GitTooOld') {
+        throw new GitError('GitTooOld', 'Merging a task needs git 2.38 or newer (git merge-tree --write-tree); update git, or apply the changes by hand from the task branch.', args, error.stderr, error.exitCode);
+      }
+      throw error;
+    }
   }
 
   /** Creates a commit object for `tree` with `parents` (no ref moves). */

@@ -64,6 +64,19 @@ export class TaskWorktrees implements TaskWorkspaces {
     return opened;
   }
 
+  /**
+   * The task worktree's own checkout. Verified to be that folder's top level: a folder that stopped being a worktree
+   * must never resolve to an enclosing repository (a commit there would land in someone else's work).
+   */
+  private async worktreeCheckout(worktree: WorktreeRef, signal?: AbortSignal): Promise<Repository> {
+    const checkout = await this.checkout(worktree.path, signal);
+    if (!samePath(checkout.root, worktree.path)) {
+      this.checkouts.delete(worktree.path);
+      throw new GitError('NotARepository', `${worktree.path} is no longer a git worktree`);
+    }
+    return checkout;
+  }
+
   async resolve(cwd: string, signal?: AbortSignal): Promise<IsolationCheck> {
     if (!fs.existsSync(cwd)) return { kind: 'in-place', reason: `${cwd} does not exist, so the task runs in place without a worktree` };
     let repository: Repository;
@@ -127,7 +140,7 @@ export class TaskWorktrees implements TaskWorkspaces {
 
   async changes(worktree: WorktreeRef, signal?: AbortSignal): Promise<WorktreeChanges> {
     if (fs.existsSync(worktree.path)) {
-      const checkout = await this.checkout(worktree.path, signal);
+      const checkout = await this.worktreeCheckout(worktree, signal);
       return summarize(await checkout.changesAgainst(worktree.baseCommit, { signal }));
     }
     // The folder is gone (merged, or deleted by hand): what the branch holds.
@@ -139,7 +152,7 @@ export class TaskWorktrees implements TaskWorkspaces {
     const paths = request.path === undefined ? undefined : [request.path];
     let text: string;
     if (fs.existsSync(worktree.path)) {
-      text = await (await this.checkout(worktree.path, signal)).diffText(worktree.baseCommit, { paths, signal });
+      text = await (await this.worktreeCheckout(worktree, signal)).diffText(worktree.baseCommit, { paths, signal });
     } else {
       const main = await this.checkout(worktree.repository, signal);
       text = (await main.git(['diff', '--no-ext-diff', '--no-color', '-M', worktree.baseCommit, `refs/heads/${worktree.branch}`, '--', ...(paths ?? []).map((file) => `:(top,literal)${file}`)], 'read', { signal })).stdout;
@@ -149,7 +162,7 @@ export class TaskWorktrees implements TaskWorkspaces {
 
   async merge(worktree: WorktreeRef, how: MergeHow, message: string, signal?: AbortSignal): Promise<MergeResult> {
     const main = await this.checkout(worktree.repository, signal);
-    if (fs.existsSync(worktree.path)) await (await this.checkout(worktree.path, signal)).commitAll(message, { signal });
+    if (fs.existsSync(worktree.path)) await (await this.worktreeCheckout(worktree, signal)).commitAll(message, { signal });
     const result = await mergeBranchIntoMain(main, worktree, how, message, signal);
     if (result.state !== 'merged' && result.state !== 'applied') return result;
     const warning = await this.cleanUp(main, worktree, result.state === 'applied');

@@ -78,6 +78,7 @@ test('the stderr table', () => {
     ['fatal: Not possible to fast-forward, aborting.', 'NotFastForward'],
     ['error: patch failed: a.txt:1\nerror: a.txt: patch does not apply', 'PatchFailed'],
     ['Author identity unknown\n\n*** Please tell me who you are.', 'IdentityUnknown'],
+    ["error: unknown option `write-tree'\nusage: git merge-tree [--write-tree] [<options>] <branch1> <branch2>", 'GitTooOld'],
     ['something else entirely', 'Unknown'],
   ];
   for (const [stderr, code] of cases) assert.equal(classifyGitError(stderr), code, stderr);

@@ -228,6 +228,20 @@ describe('discard, forget and prune', () => {
     assert.equal(repo.git(['branch', '--list', 'agent-tasks/*']).trim(), '+ agent-tasks/forget-002', 'listed with + as it is checked out in its worktree');
   });
 
+  test('a folder that stopped being a worktree is never mistaken for an enclosing repository', async () => {
+    const repo = repoWith({ 'a.txt': 'a\n' });
+    const task = await worktrees.prepare({ taskId: 'broken-001', cwd: repo.root });
+    repo.git(['init', '--quiet', '--initial-branch=outer'], repo.dir);
+    repo.write('outer.txt', 'the folder around it is a repository too\n', repo.dir);
+    repo.git(['add', 'outer.txt'], repo.dir);
+    repo.git(['commit', '--quiet', '-m', 'outer'], repo.dir);
+    fs.rmSync(path.join(task.path, '.git'));
+    repo.write('work.txt', 'agent work\n', task.path);
+    await assert.rejects(worktrees.merge(task, 'merge', 'must not commit in the outer repository'), (error: GitError) => error.code === 'NotARepository');
+    assert.equal(repo.git(['rev-list', '--count', 'HEAD'], repo.dir).trim(), '1');
+    await assert.rejects(worktrees.changes(task), (error: GitError) => error.code === 'NotARepository');
+  });
+
   test('prune reports worktrees whose folder was deleted by hand and forgets them in git', async () => {
     const repo = repoWith({ 'a.txt': 'a\n' });
     const kept = await worktrees.prepare({ taskId: 'prune-001', cwd: repo.root });
