@@ -61,7 +61,7 @@ export async function mergeBranchIntoMain(main: Repository, ref: WorktreeRef, ho
     const written = await main.changedPaths(ours, merged.tree, { signal });
     const dirty = dirtyFilesWritten(await main.dirtyPaths({ signal }), written);
     if (dirty.length > 0) return refusedDirty(dirty, how);
-    const target = how === 'merge' && !fastForward ? await main.commitTree(merged.tree, [ours, tip], message, { signal }) : tip;
+    const target = how === 'merge' && !fastForward ? await main.commitTree(merged.tree, [ours, tip], `Merge branch '${ref.branch}'\n\n${message}`, { signal }) : tip;
     const patch = how === 'apply' ? await main.patch(ours, merged.tree, { signal }) : '';
     if (signal?.aborted) throw new GitError('Aborted', 'The merge was cancelled before the main checkout was written');
 

@@ -116,6 +116,7 @@ describe('a dirty main checkout', () => {
     assert.equal(repo.read('scratch.txt'), 'an untracked user file\n');
     assert.equal(repo.git(['diff', '--cached', '--name-only']), 'staged.txt\n', 'the user’s staged change is still staged');
     assert.equal(repo.git(['log', '-1', '--format=%P']).trim().split(' ').length, 2, 'a merge commit, since main moved');
+    assert.equal(repo.git(['log', '-1', '--format=%B']).trim(), "Merge branch 'agent-tasks/dirty-b-001'\n\nTask edits task.txt");
   });
 });
 
