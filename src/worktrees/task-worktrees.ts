@@ -95,8 +95,8 @@ export class TaskWorktrees implements TaskWorkspaces {
   }
 
   async prepare(input: PrepareInput, signal?: AbortSignal): Promise<PreparedWorktree> {
+    if (input.reuse) return this.reuse(await this.checkout(input.reuse.repository, signal), input.reuse, input.cwd, signal);
     const main = await this.checkout(input.cwd, signal);
-    if (input.reuse) return this.reuse(main, input.reuse, input.cwd, signal);
     const base = input.base === undefined ? 'HEAD' : 'branch' in input.base ? `refs/heads/${input.base.branch}` : input.base.commit;
     const baseCommit = await main.resolveCommit(base, { signal });
     if (!baseCommit) {
@@ -107,6 +107,7 @@ export class TaskWorktrees implements TaskWorkspaces {
     const folder = placeWorktree(main.root, input.taskId, this.options.fallbackDir);
     try {
       await main.worktreeAdd(folder, branch, baseCommit, { signal });
+      if (signal?.aborted) throw new GitError('Aborted', 'Preparing the worktree was cancelled');
       const ref: WorktreeRef = { path: folder, branch, baseCommit, repository: main.root };
       return { ...ref, cwd: this.agentCwd(main.root, folder, input.cwd) };
     } catch (error) {
