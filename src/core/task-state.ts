@@ -128,6 +128,45 @@ export interface TaskState {
   triedProfiles?: string[];
   /** Provider-specific data recovery needs (thread id, keeper socket, …); never secrets. */
   providerState?: Record<string, unknown>;
+  /** DESIGN §8: the task's own worktree, when it runs isolated. */
+  worktree?: TaskWorktree;
+}
+
+/** DESIGN §8: where a task's worktree stands. */
+export type WorktreeState = 'active' | 'merged' | 'applied' | 'conflict' | 'discarded';
+
+/** One file a task changed against its worktree's base commit (binary files count 0 lines). */
+export interface WorktreeFileChange {
+  path: string;
+  status: 'added' | 'modified' | 'deleted' | 'renamed';
+  insertions: number;
+  deletions: number;
+  /** The path before, for a rename. */
+  oldPath?: string;
+  binary?: boolean;
+}
+
+/** A task's change summary: committed and uncommitted changes (untracked files included) against `baseCommit`. */
+export interface WorktreeChanges {
+  files: WorktreeFileChange[];
+  insertions: number;
+  deletions: number;
+}
+
+/** DESIGN §8: the git worktree a task runs in, persisted with the task. */
+export interface TaskWorktree {
+  /** The worktree folder. */
+  path: string;
+  /** `agent-tasks/<taskId>` (a follow-up keeps its parent's). */
+  branch: string;
+  /** The commit the branch started from; changes are measured against it. */
+  baseCommit: string;
+  state: WorktreeState;
+  changes: WorktreeChanges;
+  /** Files in conflict with the main checkout's branch, when `state` is `conflict`. */
+  conflicts?: string[];
+  /** Top level of the main checkout the worktree merges back into. */
+  repository: string;
 }
 
 /** Plain JSON copy of a TaskState handed out through the API and events. */

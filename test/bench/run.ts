@@ -31,6 +31,7 @@ const sections: Section[] = [
   optional('codex', 'codex.ts', 'benchCodex'),
   optional('providers', 'providers.ts', 'benchProviders'),
   optional('keeper', 'keeper.ts', 'benchKeeper'),
+  optional('worktrees', 'worktrees.ts', 'benchWorktrees'),
   { title: 'activation', run: () => benchActivation() },
 ];
 

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { CLI_VERSION_FLOORS, checkVersionFloor, compareVersions, isMethodNotFound, parseVersion, tooOldMessage } from '../../src/providers/cli-versions';
+import { CLI_VERSION_FLOORS, checkVersionFloor, compareVersions, isMethodNotFound, parseVersion, tooOldMessage } from '../../../src/providers/cli-versions';
 
 describe('agent CLI version floors', () => {
   test('versions are read from each CLI’s --version line and user agent', () => {
