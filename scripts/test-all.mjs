@@ -8,7 +8,8 @@
 //   node scripts/test-all.mjs [--only unit,integration] [--list]
 // Env: ATW_STAGE_TIMEOUT_MS (per stage, default 25 min).
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { HOSTS, repoRoot } from './paths.mjs';
 
@@ -122,6 +123,22 @@ function runStage(stage) {
   });
 }
 
+/**
+ * The agents run their commands in login shells. Where pyenv is set up in the shell profile, a login shell killed
+ * while pyenv rehashes (a cancel or timeout test kills whole process groups) leaves pyenv's lock file behind, and
+ * every later login shell waits 60 s for it. No rehash holds the lock for long, so one older than 30 s is removed.
+ */
+function clearStaleShellLocks() {
+  const lock = path.join(process.env.PYENV_ROOT || path.join(os.homedir(), '.pyenv'), 'shims', '.pyenv-shim');
+  try {
+    if (Date.now() - statSync(lock).mtimeMs < 30_000) return;
+    rmSync(lock, { force: true });
+    console.log(`[test-all] removed a stale pyenv lock (${lock}) that would stall every login shell for 60 s`);
+  } catch {
+    // no lock
+  }
+}
+
 async function main() {
   const onlyArg = process.argv.find((arg) => arg.startsWith('--only'));
   const onlyValue = onlyArg?.includes('=') ? onlyArg.split('=')[1] : onlyArg && process.argv[process.argv.indexOf(onlyArg) + 1];
@@ -137,7 +154,10 @@ async function main() {
   }
   const selected = STAGES.filter((stage) => !only || only.includes(stage.name));
   const results = [];
+  const lockSweep = setInterval(clearStaleShellLocks, 10_000);
+  lockSweep.unref();
   for (const stage of selected) {
+    clearStaleShellLocks();
     console.log(`\n[test-all] ━━ ${stage.name} ━━`);
     results.push(await runStage(stage));
   }
