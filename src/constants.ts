@@ -15,6 +15,7 @@ export const CommandId = {
   showLog: 'agentTasks.showLog',
   copyMcpConfig: 'agentTasks.copyMcpConfig',
   rotateMcpToken: 'agentTasks.rotateMcpToken',
+  showAccounts: 'agentTasks.showAccounts',
 } as const;
 export type CommandId = (typeof CommandId)[keyof typeof CommandId];
 

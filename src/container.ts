@@ -119,7 +119,7 @@ export class Container implements vscode.Disposable {
     this.disposables.push({ dispose: () => manager.dispose() });
 
     const answers = new AnswerGate(manager);
-    const tree = new TaskTreeProvider(manager, registry);
+    const tree = new TaskTreeProvider(manager, registry, profiles);
     const view = vscode.window.createTreeView<TaskTreeNode>(ViewId.tasks, { treeDataProvider: tree, showCollapseAll: true });
     const indicators = new TaskIndicators(manager, view as vscode.TreeView<unknown>);
     const documents = new TaskDocuments(manager);
@@ -163,6 +163,7 @@ export class Container implements vscode.Disposable {
       log,
       memento: context.workspaceState,
       mcpHost,
+      profiles,
       revealTask: async (id) => {
         try {
           // The new task is not in the tree's groups until its next refresh: show it first, then reveal its node.

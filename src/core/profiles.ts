@@ -1,3 +1,4 @@
+import type { AccountLimits } from './ports';
 import type { ProviderId } from './task-state';
 
 /** A profile as configured in `agentTasks.profiles`. `env` may hold secrets: it stays in memory only. */
@@ -23,7 +24,12 @@ export interface ProfileState {
   lastFailureReason?: string;
   /** The last account rate-limit snapshot the provider reported. */
   rateLimitInfo?: Record<string, unknown>;
+  /** The account's last known usage and limits (TaskHandle.reportLimits), shown in tooltips and Show Accounts. */
+  limits?: AccountLimits;
 }
+
+/** Where a task without a profile (the provider's own default account) keeps its state. */
+export const defaultAccountKey = (provider: ProviderId): string => `default:${provider}`;
 
 export const BASE_COOLDOWN_MS = 30_000;
 export const MAX_COOLDOWN_MS = 30 * 60_000;
@@ -113,6 +119,25 @@ export class ProfileManager {
     this.state(id).rateLimitInfo = info;
   }
 
+  /** Remembers an account's usage and limits (`id` = a profile id or defaultAccountKey(provider)). */
+  setLimits(id: string, limits: AccountLimits): void {
+    this.state(id).limits = limits;
+  }
+
+  /** An account's last known usage and limits, if any was reported. */
+  limitsOf(id: string): AccountLimits | undefined {
+    return this.states.get(id)?.limits;
+  }
+
+  /** Every account worth listing: the configured profiles in order, then default accounts with known limits. */
+  accounts(): { key: string; provider: ProviderId; profile?: ProfileConfig; state: ProfileState | undefined }[] {
+    const listed = this.configs.map((config) => ({ key: config.id, provider: config.provider, profile: config, state: this.states.get(config.id) }));
+    const defaults = [...this.states]
+      .filter(([key, state]) => key.startsWith('default:') && state.limits)
+      .map(([key, state]) => ({ key, provider: key.slice('default:'.length), state }));
+    return [...listed, ...defaults];
+  }
+
   /** Profile as handed to an adapter: configDir folded into the provider's env variable. */
   resolve(config: ProfileConfig): ResolvedProfile {
     const env: Record<string, string> = { ...(config.env ?? {}) };
@@ -128,7 +153,14 @@ export class ProfileManager {
   load(states: Record<string, ProfileState> | undefined): void {
     this.states.clear();
     for (const [id, state] of Object.entries(states ?? {})) {
-      if (state && typeof state === 'object') this.states.set(id, { failureCount: Number(state.failureCount) || 0, cooldownUntil: state.cooldownUntil, lastFailureReason: state.lastFailureReason, rateLimitInfo: state.rateLimitInfo });
+      if (state && typeof state === 'object') this.states.set(id, { failureCount: Number(state.failureCount) || 0, cooldownUntil: state.cooldownUntil, lastFailureReason: state.lastFailureReason, rateLimitInfo: state.rateLimitInfo, limits: validLimits(state.limits) });
     }
   }
+}
+
+/** Limits read back from state.json: kept only when they have the shape written (anything else is dropped). */
+function validLimits(value: unknown): AccountLimits | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const limits = value as Partial<AccountLimits>;
+  return typeof limits.at === 'number' && Array.isArray(limits.windows) ? (limits as AccountLimits) : undefined;
 }

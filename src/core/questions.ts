@@ -5,6 +5,7 @@ import { QuestionWithdrawnError, type TaskHandle } from './ports';
 import type { ActiveRun, ManagerParts, PendingAnswer } from './task-runner';
 import { isTerminal, type Answer, type PendingQuestion } from './task-state';
 import { cleanAgentTitle } from './task-title';
+import { defaultAccountKey } from './profiles';
 
 export class Questions {
   constructor(
@@ -71,6 +72,12 @@ export class Questions {
       },
       setProviderState: (state) => {
         if (live()) store.update(id, { providerState: { ...state } });
+      },
+      reportLimits: (limits) => {
+        const task = store.get(id);
+        if (!live() || !task) return;
+        options.profiles.setLimits(task.profile ?? defaultAccountKey(task.provider), limits);
+        options.stateFile?.scheduleSave();
       },
       reportRateLimitInfo: (info) => {
         const profile = store.get(id)?.profile;

@@ -2,6 +2,7 @@
 import type { TimerHandle } from './clock';
 import { NewerStateVersionError, type LoadResult } from './persistence';
 import type { ProviderAdapter } from './ports';
+import { scheduleRateLimitRetry } from './failover';
 import { rebuildFromRecords } from './task-records';
 import type { ManagerParts } from './task-runner';
 import { isTerminal, type TaskState } from './task-state';
@@ -66,10 +67,19 @@ export class Recovery {
       case 'pending':
         this.parts.appendOutput(task.id, { kind: 'status', text: '[recovery] Re-queued after the window reloaded' });
         break;
-      case 'rate_limited':
+      case 'rate_limited': {
+        const now = this.parts.options.clock.now();
+        if (task.retryAt !== undefined && task.retryAt > now) {
+          // The wait survives the reload: the task resumes when the limit resets, as it would have.
+          const at = new Date(task.retryAt).toLocaleTimeString();
+          this.parts.appendOutput(task.id, { kind: 'status', text: `[recovery] Still rate limited after the window reloaded; resumes at ${at}` });
+          scheduleRateLimitRetry(this.parts, task.id, task.retryAt, task.profile);
+          break;
+        }
         this.parts.appendOutput(task.id, { kind: 'status', text: '[recovery] Re-queued after the window reloaded (was rate limited)' });
-        this.parts.moves.requeue(task.id);
+        this.parts.moves.requeue(task.id, { retryAt: undefined });
         break;
+      }
       case 'running':
       case 'waiting_answer':
         if (!this.parts.options.registry.has(task.provider)) {

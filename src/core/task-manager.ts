@@ -159,7 +159,7 @@ export class TaskManager implements Disposable {
     this.runner = new TaskRunner(parts, {
       handleFor: (id, run) => this.questions.handleFor(id, run),
       withdrawAll: (id, run, reason, resumeRunning) => this.questions.withdrawAll(id, run, reason, resumeRunning),
-      onRateLimited: (id, error, retryAfterMs) => onRateLimited(parts, id, error, retryAfterMs),
+      onRateLimited: (id, limit) => onRateLimited(parts, id, limit),
     });
     this.recovery = new Recovery(parts, (id, adapter) => this.runner.launch(id, adapter, 'resume'), (task) => this.recorder?.restored(task));
     this.subscriptions.push(

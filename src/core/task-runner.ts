@@ -9,6 +9,7 @@ import type { Scheduler } from './scheduler';
 import type { TaskStore } from './task-store';
 import type { Transitions } from './transitions';
 import type { TaskError, TaskManagerOptions } from './task-manager';
+import type { RateLimit } from './failover';
 
 /** How long cancel waits for an adapter to stop before the task is marked cancelled anyway. */
 export const CANCEL_GRACE_MS = 5_000;
@@ -45,7 +46,7 @@ export interface RunnerHooks {
   handleFor(id: string, run: ActiveRun): TaskHandle;
   /** Rejects every open question of a run (see Questions.withdrawAll). */
   withdrawAll(id: string, run: ActiveRun, reason: string, resumeRunning: boolean): void;
-  onRateLimited(id: string, error: string, retryAfterMs: number | undefined): void;
+  onRateLimited(id: string, limit: RateLimit): void;
 }
 
 export class TaskRunner {
@@ -136,7 +137,7 @@ export class TaskRunner {
         this.parts.fail({ taskId: id, message: outcome.error, action: outcome.action });
         return;
       case 'rate_limited':
-        return this.hooks.onRateLimited(id, outcome.error, outcome.retryAfterMs);
+        return this.hooks.onRateLimited(id, { error: outcome.error, retryAfterMs: outcome.retryAfterMs, resetsAt: outcome.resetsAt });
       case 'aborted':
         return moves.finish(id, 'failed', { error: 'The agent stopped without a result' }, 'The agent stopped without a result', 'error');
       default: {

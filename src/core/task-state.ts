@@ -122,6 +122,8 @@ export interface TaskState {
   continueSession?: boolean;
   /** Rate-limited attempts so far (DESIGN §3a: at most 3). */
   rateLimitAttempts?: number;
+  /** Waits for a reset time the agent reported (they do not count as attempts; at most MAX_RESET_WAITS). */
+  resetWaits?: number;
   /** While `rate_limited`: when the task is retried. */
   retryAt?: number;
   /** Profiles already tried by failover. */

@@ -13,6 +13,8 @@ import { copyMcpConfig, rotateMcpToken, type McpHost } from './mcp-host';
 import { STATUS_PRESENTATION } from './presentation';
 import type { TaskTreeNode } from './tree/task-tree';
 import type { TaskPanels } from './webview/task-panel';
+import type { ProfileManager } from '../core/profiles';
+import { showAccounts } from './accounts';
 
 export interface CommandDependencies {
   manager: TaskManager;
@@ -24,6 +26,8 @@ export interface CommandDependencies {
   memento: vscode.Memento;
   /** This window's MCP host, for the copy command. */
   mcpHost?: McpHost;
+  /** The accounts (profiles and default accounts) and their last known usage, for Show Accounts. */
+  profiles: ProfileManager;
   revealTask(id: string): Promise<void>;
 }
 
@@ -169,6 +173,8 @@ export function commandTable(deps: CommandDependencies): Record<CommandId, Comma
     [CommandId.copyMcpConfig]: (arg?: unknown) => copyMcpConfig(deps.mcpHost, arg),
 
     [CommandId.rotateMcpToken]: (arg?: unknown) => rotateMcpToken(deps.mcpHost, arg),
+
+    [CommandId.showAccounts]: (arg?: unknown) => showAccounts(deps.profiles, arg),
   };
 }
 

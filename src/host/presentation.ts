@@ -1,4 +1,6 @@
 import { summarizeQuestion } from '../core/answers';
+import type { AccountLimits, LimitWindow } from '../core/ports';
+import { defaultAccountKey, type ProfileManager } from '../core/profiles';
 import { isTerminal, type TaskState, type TaskStatus } from '../core/task-state';
 import { shorten } from '../core/task-title';
 
@@ -73,7 +75,7 @@ export function stateDetail(task: TaskState, now: number, titleOf: (id: string) 
     case 'running':
       return elapsed === undefined ? 'starting' : `running ${formatMinutes(elapsed)}`;
     case 'rate_limited':
-      return task.retryAt !== undefined && task.retryAt > now ? `rate limited, retry in ${formatMinutes(task.retryAt - now, true)}` : 'rate limited, retrying';
+      return task.retryAt !== undefined && task.retryAt > now ? `rate limited · ${resumesAt(task.retryAt, now)}` : 'rate limited, retrying';
     case 'pending':
       return task.rateLimitAttempts ? 'queued to retry' : 'queued';
     case 'waiting': {
@@ -98,6 +100,20 @@ export function stateDetail(task: TaskState, now: number, titleOf: (id: string) 
       return String(never);
     }
   }
+}
+
+/** The panel's status for a task: "Rate limited · resumes 14:05" while a rate-limited task waits, else the state's label. */
+export function statusLabel(task: TaskState, now: number): string {
+  const label = STATUS_PRESENTATION[task.status].label;
+  return task.status === 'rate_limited' && task.retryAt !== undefined && task.retryAt > now ? `${label} · ${resumesAt(task.retryAt, now)}` : label;
+}
+
+/** "resumes 14:05" (local time; with the weekday when it is not within the next 24 hours): absolute, so it never goes stale. */
+export function resumesAt(at: number, now: number): string {
+  const date = new Date(at);
+  const clock = `${String(date.getHours()).padStart(2, '0')}:${String(date.getMinutes()).padStart(2, '0')}`;
+  if (at - now < 24 * 3_600_000) return `resumes ${clock}`;
+  return `resumes ${date.toLocaleDateString('en-US', { weekday: 'short' })} ${clock}`;
 }
 
 /** Whole minutes ("<1m", "4m", "1h 5m"): for text that is refreshed now and then, not every second. */
@@ -131,4 +147,32 @@ export function formatUsage(task: TaskState): string | undefined {
 
 function formatCount(n: number): string {
   return n >= 10_000 ? `${(n / 1000).toFixed(1)}k` : String(n);
+}
+
+/** A window's name as people say it: Codex's primary/secondary are its 5-hour and weekly windows. */
+function windowName(window: LimitWindow): string {
+  if (window.windowMinutes === 300) return '5h';
+  if (window.windowMinutes === 10_080) return 'weekly';
+  if (window.windowMinutes !== undefined) return window.windowMinutes < 120 ? `${window.windowMinutes}m` : `${Math.round(window.windowMinutes / 60)}h`;
+  return window.id.replace(/_/g, ' ');
+}
+
+/** "5h 42% used (resets 16:05) · weekly 7% used": an account's last known usage, or undefined when none is known. */
+export function limitsText(limits: AccountLimits | undefined, now: number): string | undefined {
+  if (!limits || limits.windows.length === 0) return limits?.status === 'rejected' && limits.resetsAt ? `limit reached, ${resumesAt(limits.resetsAt, now)}` : undefined;
+  return limits.windows
+    .map((window) => {
+      const used = window.usedPercent !== undefined ? ` ${Math.round(window.usedPercent)}% used` : '';
+      const reached = window.status === 'rejected' ? ' — limit reached' : '';
+      const reset = window.resetsAt !== undefined && window.resetsAt > now ? ` (${resumesAt(window.resetsAt, now).replace('resumes', 'resets')})` : '';
+      return `${windowName(window)}${used}${reached}${reset}`;
+    })
+    .join(' · ');
+}
+
+/** The tooltip line about the account a task runs on, when its usage is known. */
+export function accountLine(task: TaskState, profiles: ProfileManager, now: number): string | undefined {
+  const key = task.profile ?? defaultAccountKey(task.provider);
+  const text = limitsText(profiles.limitsOf(key), now);
+  return text ? `Account ${task.profile ?? `${task.provider} (default)`}: ${text}` : undefined;
 }

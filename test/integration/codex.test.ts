@@ -26,7 +26,8 @@ suite('Codex in the extension host', function () {
     const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
     assert.ok(folder, 'the host has a workspace folder');
     workspace = folder;
-    mock = await startMockResponsesServer();
+    // The backend's rate-limit headers on every response: Codex reports them as the account's usage (Show Accounts).
+    mock = await startMockResponsesServer({ rateLimits: { primary: { usedPercent: 42, windowMinutes: 300, resetAt: Math.floor(Date.now() / 1000) + 2 * 3600 } } });
     await writeCodexHome(codexHome, { port: mock.port, cwd: workspace });
     api = await agentTasks();
     const codexPath = vscode.workspace.getConfiguration('agentTasks').get<string>('codex.path') ?? '';
@@ -59,6 +60,16 @@ suite('Codex in the extension host', function () {
     assert.equal(request?.userText, 'Say hello', 'the prompt reached the model');
     assert.equal(appServerPidsOf(workspace).length, 1, 'one app-server runs for the profile');
     assert.ok(fs.existsSync(path.join(socketDirOf(workspace), `codex-${CODEX_PROFILE_ID}.sock`)), 'it listens on the workspace socket');
+  });
+
+  test('Show Accounts lists the profile with the usage Codex last reported for it', async () => {
+    const task = await recorder.create({ prompt: 'Say hello', provider: 'codex' });
+    await recorder.waitForStatus(task.id, 'completed', TURN_MS);
+    const items = await vscode.commands.executeCommand<{ key: string; label: string; description?: string; detail?: string }[]>('agentTasks.showAccounts', { pick: false });
+    const account = items?.find((item) => item.key === CODEX_PROFILE_ID);
+    assert.ok(account, `the profile is listed: ${JSON.stringify(items)}`);
+    assert.match(account.description ?? '', /^codex\b/);
+    assert.match(account.detail ?? '', /^5h 42% used \(resets \d\d:\d\d\) — as of /, account.detail);
   });
 
   test('a command approval answered through the API runs the command: the file appears', async () => {

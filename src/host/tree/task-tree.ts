@@ -6,6 +6,8 @@ import { MAX_AGENT_TITLE, taskTitle } from '../../core/task-title';
 import type { ProviderRegistry } from '../../core/provider-registry';
 import { capabilitySummary, providerLimitations } from '../capabilities-text';
 import { elapsedOf, formatDuration, formatUsage, groupTasks, stateDetail, STATUS_PRESENTATION, type TaskGroup } from '../presentation';
+import type { ProfileManager } from '../../core/profiles';
+import { accountLine } from '../presentation';
 
 /** How often rows of running and rate-limited tasks are redrawn (their description counts minutes). */
 const CLOCK_REFRESH_MS = 30_000;
@@ -27,6 +29,7 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TaskTreeNode>, 
   constructor(
     private readonly manager: TaskManager,
     private readonly registry: ProviderRegistry,
+    private readonly profiles?: ProfileManager,
   ) {
     this.recompute();
   }
@@ -157,6 +160,8 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TaskTreeNode>, 
     md.appendCodeblock(task.prompt.length > 600 ? `${task.prompt.slice(0, 600)}…` : task.prompt, 'text');
     const lines: string[] = [];
     lines.push(`Provider: ${task.provider}${task.profile ? ` (profile ${task.profile})` : ''} · ${task.taskType}`);
+    const account = this.profiles && accountLine(task, this.profiles, Date.now());
+    if (account) lines.push(account);
     const adapter = this.registry.get(task.provider);
     if (adapter) lines.push(`Can: ${capabilitySummary(adapter.capabilities)}`);
     const limits = providerLimitations(task.provider);

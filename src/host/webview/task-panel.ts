@@ -7,7 +7,7 @@ import { MAX_AGENT_TITLE, TAB_TITLE_LENGTH, taskTitle } from '../../core/task-ti
 import type { Logger } from '../../core/events';
 import type { ProviderRegistry } from '../../core/provider-registry';
 import type { AnswerGate } from '../answering';
-import { elapsedOf, formatUsage, STATUS_PRESENTATION } from '../presentation';
+import { elapsedOf, formatUsage, statusLabel } from '../presentation';
 import { questionHash } from '../question-hash';
 import { parseWebviewMessage, type HostMessage, type TaskView, type WebviewMessage } from './protocol';
 
@@ -184,7 +184,7 @@ class TaskPanel {
       id: task.id,
       title: taskTitle(task, MAX_AGENT_TITLE),
       status: task.status,
-      statusLabel: STATUS_PRESENTATION[task.status].label,
+      statusLabel: statusLabel(task, Date.now()),
       provider: task.provider,
       providerName: adapter?.displayName ?? task.provider,
       profile: task.profile,

@@ -3,7 +3,7 @@
 import * as assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { PendingQuestion, TaskState, TaskStatus } from '../../../src/core/task-state';
-import { formatMinutes, stateDetail } from '../../../src/host/presentation';
+import { formatMinutes, limitsText, resumesAt, stateDetail, statusLabel } from '../../../src/host/presentation';
 
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);
 
@@ -15,6 +15,20 @@ function task(status: TaskStatus, extra: Partial<TaskState> = {}): TaskState {
 }
 
 const approval: PendingQuestion = { type: 'command_approval', requestId: 'r1', askedAt: NOW, command: 'touch approved.txt' };
+
+describe('limitsText (tooltips and Show Accounts)', () => {
+  test('each window with its use and reset; an exhausted one says so', () => {
+    const resets = NOW + 3_600_000;
+    const clock = `${String(new Date(resets).getHours()).padStart(2, '0')}:${String(new Date(resets).getMinutes()).padStart(2, '0')}`;
+    assert.equal(
+      limitsText({ at: NOW, windows: [{ id: 'primary', usedPercent: 100, windowMinutes: 300, resetsAt: resets, status: 'rejected' }, { id: 'secondary', usedPercent: 7.4, windowMinutes: 10_080 }] }, NOW),
+      `5h 100% used — limit reached (resets ${clock}) · weekly 7% used`,
+    );
+    assert.equal(limitsText({ at: NOW, windows: [{ id: 'five_hour', status: 'allowed' }] }, NOW), 'five hour');
+    assert.equal(limitsText(undefined, NOW), undefined);
+    assert.equal(limitsText({ at: NOW, windows: [] }, NOW), undefined);
+  });
+});
 
 describe('stateDetail', () => {
   test('needs you: what the agent waits on, and how many more', () => {
@@ -28,8 +42,15 @@ describe('stateDetail', () => {
     assert.equal(stateDetail(task('running', { timestamps: { created: NOW, updated: NOW, started: NOW - 185_000 } }), NOW), 'running 3m');
   });
 
-  test('rate limited: when it retries', () => {
-    assert.equal(stateDetail(task('rate_limited', { retryAt: NOW + 90_000 }), NOW), 'rate limited, retry in 2m');
+  test('rate limited: when it resumes, as a local clock time (so it never goes stale)', () => {
+    const at = NOW + 2 * 3_600_000 + 5 * 60_000;
+    const clock = `${String(new Date(at).getHours()).padStart(2, '0')}:${String(new Date(at).getMinutes()).padStart(2, '0')}`;
+    assert.equal(stateDetail(task('rate_limited', { retryAt: at }), NOW), `rate limited · resumes ${clock}`);
+    assert.equal(statusLabel(task('rate_limited', { retryAt: at }), NOW), `Rate limited · resumes ${clock}`);
+    assert.equal(statusLabel(task('rate_limited'), NOW), 'Rate limited');
+    assert.equal(statusLabel(task('running', { retryAt: at }), NOW), 'Running');
+    const nextWeek = NOW + 5 * 24 * 3_600_000;
+    assert.match(resumesAt(nextWeek, NOW), /^resumes (Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d\d:\d\d$/, 'a day away or more: with the weekday');
     assert.equal(stateDetail(task('rate_limited', { retryAt: NOW - 1 }), NOW), 'rate limited, retrying');
     assert.equal(stateDetail(task('rate_limited'), NOW), 'rate limited, retrying');
   });
