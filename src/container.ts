@@ -192,7 +192,13 @@ export class Container implements vscode.Disposable {
     }
 
     this.api = createApi(manager, registry, answers, () => tree.currentGroups(), this.disposables, () => this.activationMs,
-      (id) => tree.taskTreeItem(id), () => mcpHost.mcpServerDefinitions());
+      (id) => tree.taskTreeItem(id), () => mcpHost.mcpServerDefinitions(), () => ({
+        allowAgentApprovals: settings.allowAgentApprovals(),
+        acpAgents: settings.acpAgents().map((agent) => agent.name),
+        profiles: settings.profiles().map((profile) => profile.id),
+        codexPath: settings.cliPath(ConfigKey.codexPath),
+        defaultProvider: settings.defaultProvider(),
+      }));
 
     const warnings = manager.restore();
     for (const warning of warnings) {

@@ -25,6 +25,8 @@ export interface AgentTasksTestHooks {
   activationMs(): number;
   /** Whether VS Code took our MCP server definition provider (VS Code ≥ 1.101), and the definitions it provides. */
   mcpServerDefinitions(): { registered: boolean; definitions: unknown[] };
+  /** The safety settings as the extension reads them (user settings only), to show a workspace cannot change them. */
+  effectiveSettings(): { allowAgentApprovals: boolean; acpAgents: string[]; profiles: string[]; codexPath: string | undefined; defaultProvider: string };
   /** A task's tree row as the tree provider hands it to VS Code (label, description, tooltip and aria label as text). */
   treeItem(taskId: string): { label: string; description: string; tooltip: string; ariaLabel: string } | undefined;
 }
@@ -38,6 +40,7 @@ export function createApi(
   activationMs: () => number,
   treeItem: (taskId: string) => vscode.TreeItem | undefined,
   mcpServerDefinitions: AgentTasksTestHooks['mcpServerDefinitions'] = () => ({ registered: false, definitions: [] }),
+  effectiveSettings: AgentTasksTestHooks['effectiveSettings'] = () => ({ allowAgentApprovals: false, acpAgents: [], profiles: [], codexPath: undefined, defaultProvider: 'codex' }),
 ): AgentTasksApi & { __test: AgentTasksTestHooks } {
   const changeEmitter = new vscode.EventEmitter<TaskSnapshot>();
   subscriptions.push(changeEmitter, manager.onDidChangeTask((task) => changeEmitter.fire(task)));
@@ -56,6 +59,7 @@ export function createApi(
     __test: {
       activationMs,
       mcpServerDefinitions,
+      effectiveSettings,
       treeItem: (taskId) => {
         const item = treeItem(taskId);
         if (!item) return undefined;

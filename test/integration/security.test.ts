@@ -1,6 +1,6 @@
 // Security review findings in the real extension host.
 // M5: a repository's .vscode/settings.json cannot change the settings that decide what runs, with which credentials,
-// or who may approve (they are `machine` scoped and read from the user's settings only), and its defaultProvider
+// or who may approve (they are read from the user's settings only, and restricted in untrusted workspaces), and its defaultProvider
 // cannot name an ACP command. The settings file is written the way a cloned repository would carry it.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -42,10 +42,13 @@ suite('Workspace settings cannot change safety settings', () => {
 
   test('M5 allowAgentApprovals, acpAgents, profiles and the CLI paths set by the workspace have no effect', () => {
     const config = vscode.workspace.getConfiguration('agentTasks');
-    assert.equal(config.get('mcp.allowAgentApprovals'), false);
-    assert.deepEqual(config.get('acpAgents'), []);
-    assert.deepEqual(config.get('profiles'), []);
-    assert.equal(config.get('codex.path'), '');
+    // VS Code does hand the workspace's values out (the settings are window scoped, so a remote window keeps the
+    // user's own values)…
+    assert.equal(config.inspect('mcp.allowAgentApprovals')?.workspaceValue, true);
+    assert.equal(config.inspect('codex.path')?.workspaceValue, '/nonexistent/evil-codex');
+    // …and the extension does not take them.
+    const hooks = (api as unknown as { __test: { effectiveSettings(): Record<string, unknown> } }).__test;
+    assert.deepEqual(hooks.effectiveSettings(), { allowAgentApprovals: false, acpAgents: [], profiles: [], codexPath: undefined, defaultProvider: 'codex' });
   });
 
   test('M5 the workspace cannot add an ACP agent or make it the default provider', async () => {
