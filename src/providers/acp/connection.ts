@@ -156,6 +156,8 @@ export function spawnAcpAgent(launch: AcpAgentLaunch, cwd: string, log: Logger, 
 export function acpStreamOver(transport: MessageTransport, subscriptions: Disposable[]): acp.Stream {
   const queue = new MessageQueue<acp.AnyMessage>();
   let ended = transport.closed;
+  /** The SDK stopped reading (its connection closed): what arrives later is dropped, not queued. */
+  let cancelled = false;
   /** Set while the SDK waits for a message and our queue is empty. */
   let reading: ReadableStreamDefaultController<acp.AnyMessage> | undefined;
   const hand = (controller: ReadableStreamDefaultController<acp.AnyMessage>): void => {
@@ -166,7 +168,7 @@ export function acpStreamOver(transport: MessageTransport, subscriptions: Dispos
   };
   subscriptions.push(
     transport.onMessage((message) => {
-      if (typeof message !== 'object' || message === null || Array.isArray(message)) return;
+      if (cancelled || typeof message !== 'object' || message === null || Array.isArray(message)) return;
       queue.push(message as acp.AnyMessage);
       if (reading) {
         const controller = reading;
@@ -183,7 +185,17 @@ export function acpStreamOver(transport: MessageTransport, subscriptions: Dispos
       }
     }),
   );
-  const readable = new ReadableStream<acp.AnyMessage>({ pull: hand }, { highWaterMark: 1 });
+  const readable = new ReadableStream<acp.AnyMessage>(
+    {
+      pull: hand,
+      cancel: () => {
+        cancelled = true;
+        reading = undefined;
+        while (queue.shift() !== undefined);
+      },
+    },
+    { highWaterMark: 1 },
+  );
   const writable = new WritableStream<acp.AnyMessage>({
     write(message) {
       transport.send(message);
