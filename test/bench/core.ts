@@ -311,6 +311,7 @@ interface ActivationRound {
  * per-round ratios.
  */
 export async function benchActivation(rounds = ACTIVATION_ROUNDS): Promise<BenchRow[]> {
+  if (!(rounds > 0)) return [{ name: 'activation', value: Number.NaN, unit: 'ms', note: 'skipped (ATW_BENCH_ACTIVATION_ROUNDS=0)' }];
   const paths = (await import(pathToFileURL(path.join(ROOT, 'scripts', 'paths.mjs')).href)) as { isCodeServerInstalled(): boolean; chromiumPath(): string | undefined };
   if (!paths.isCodeServerInstalled() || !paths.chromiumPath()) {
     return [{ name: 'activation', value: Number.NaN, unit: 'ms', note: 'code-server or Chromium is not installed (npm run setup)' }];
