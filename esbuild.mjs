@@ -17,6 +17,9 @@ const builds = [
     target: 'node20',
     format: 'cjs',
     external: ['vscode'],
+    // ES module builds first where a package has no `exports` map: unique-names-generator's then tree-shakes to the
+    // two dictionaries the task ids use (its CommonJS build carries all of them, 50 KB).
+    mainFields: ['module', 'main'],
     outdir: 'dist',
     sourcemap: true,
     minify: production,

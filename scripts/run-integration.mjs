@@ -8,13 +8,14 @@
 //   mcp         MCP delegation: the SDK client runs dist/mcp-server.js against this window's socket
 //   codex       the real pinned Codex binary against the mock Responses server the suite starts in the host
 //   agents      Claude Code, Copilot CLI and a generic ACP agent against mock model servers the suite starts
+//   bench       (only when asked for; npm run bench does) activation of the extension and of an empty one, timed
 //
 //   node scripts/run-integration.mjs [--host current|floor] [--phase main,untrusted] [--no-build] [--grep <mocha grep>]
 // --host (or ATW_HOST): the VS Code to run in (scripts/paths.mjs): current = code-server 4.139.1 / VS Code 1.139.1
 // (default), floor = code-server 4.100.3 / VS Code 1.100.3.
 // Env: SHIM_TIMEOUT_MS (per phase, default 5 min), SHIM_VERBOSE=1, ATW_KEEP_TMP=1 (keep the temp folders).
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -24,6 +25,7 @@ import { freePort, writeUserSettings } from './code-server.mjs';
 import { host, repoRoot } from './paths.mjs';
 
 const ALL_PHASES = ['main', 'restart-1', 'restart-2', 'untrusted', 'mcp', 'codex', 'agents'];
+const ON_REQUEST_PHASES = ['bench'];
 const root = repoRoot();
 
 function option(name) {
@@ -46,8 +48,8 @@ console.log(`[integration] host ${vscodeHost.name}: code-server ${vscodeHost.cod
 
 const phases = (option('phase') ?? ALL_PHASES.join(',')).split(',').map((p) => p.trim()).filter(Boolean);
 for (const phase of phases) {
-  if (!ALL_PHASES.includes(phase)) {
-    console.error(`[integration] unknown phase "${phase}" (known: ${ALL_PHASES.join(', ')})`);
+  if (!ALL_PHASES.includes(phase) && !ON_REQUEST_PHASES.includes(phase)) {
+    console.error(`[integration] unknown phase "${phase}" (known: ${[...ALL_PHASES, ...ON_REQUEST_PHASES].join(', ')})`);
     process.exit(2);
   }
 }
@@ -103,6 +105,19 @@ function prepareCodexPhase(home) {
   return { ATW_CODEX_HOME: codexHome };
 }
 
+/**
+ * Phase bench: the extension as a copy whose manifest has no activation events (so it waits to be activated on
+ * demand, like the empty extension next to it) instead of the checkout with its helper.
+ */
+function benchExtensions(home) {
+  const copy = path.join(path.dirname(home.workspace), 'agent-task-worker');
+  const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+  mkdirSync(copy, { recursive: true });
+  writeFileSync(path.join(copy, 'package.json'), JSON.stringify({ ...manifest, activationEvents: [] }, null, 2));
+  for (const folder of ['dist', 'media']) cpSync(path.join(root, folder), path.join(copy, folder), { recursive: true });
+  return [copy, path.join(root, 'test', 'fixtures', 'empty-extension')];
+}
+
 const results = [];
 for (const phase of phases) {
   const home = await homeFor(phase);
@@ -112,7 +127,7 @@ for (const phase of phases) {
   try {
     await runTests({
       vscodeExecutablePath: path.join(root, 'scripts', 'code-shim.mjs'),
-      extensionDevelopmentPath: [root, path.join(root, 'test', 'fixtures', 'helper-extension')],
+      extensionDevelopmentPath: phase === 'bench' ? benchExtensions(home) : [root, path.join(root, 'test', 'fixtures', 'helper-extension')],
       extensionTestsPath: path.join(root, 'out', 'integration', 'index.js'),
       launchArgs: [home.workspace, `--user-data-dir=${home.userDataDir}`, `--extensions-dir=${home.extensionsDir}`],
       extensionTestsEnv: {
@@ -127,6 +142,12 @@ for (const phase of phases) {
         ...(option('grep') ? { ATW_GREP: option('grep') } : {}),
         ...(phase === 'untrusted' ? { ATW_TRUST: 'untrusted' } : {}),
         ...(phase === 'codex' ? prepareCodexPhase(home) : {}),
+        ...(phase === 'bench'
+          ? {
+              ATW_BENCH_ACTIVATION_OUT: process.env.ATW_BENCH_ACTIVATION_OUT ?? path.join(temp, 'bench-activation.json'),
+              ATW_BENCH_ACTIVATION_FIRST: process.env.ATW_BENCH_ACTIVATION_FIRST ?? 'empty',
+            }
+          : {}),
       },
     });
   } catch (error) {

@@ -2,16 +2,20 @@
  * Core benchmarks. Each returns figures measured against a baseline in the same run, so the table reads as ratios
  * that hold across machines:
  *   ingest       1,000,000 output entries over 100 tasks through TaskManager.appendOutput (ring + JSONL transcript)
- *                vs a bare array push of the same entries
+ *                vs a bare writer appending the same entries as JSONL, one file per task, in the same batches;
+ *                TaskStore.appendOutput (the ring alone) vs a bare array push
  *   persistence  StateFile save + load of 10,000 tasks vs JSON.stringify + writeFile / readFile + JSON.parse
  *   bundle       sizes of dist/extension.js, dist/webview.js and the .vsix (if one was packaged)
+ *   activation   activate() in the real extension host vs an empty extension activated in the same host
  * Run alone: node --import tsx test/bench/core.ts
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 import { systemClock } from '../../src/core/clock';
 import { silentLogger } from '../../src/core/events';
 import { emptyState, StateFile, STATE_VERSION, type PersistedState } from '../../src/core/persistence';
@@ -71,30 +75,95 @@ function makeEntries(count: number): (Omit<OutputEntry, 'at'> & { at: number })[
   return entries;
 }
 
-/** (a) 1,000,000 entries over 100 tasks through TaskManager.appendOutput vs a bare array push loop. */
-export async function benchOutputIngest(total = 1_000_000, taskCount = 100): Promise<BenchRow[]> {
+const INGEST_BATCH = 50_000;
+
+/**
+ * (a) 1,000,000 entries over 100 tasks. The manager (store, transcript batching, JSONL on disk, flushed after every
+ * batch of 50,000 as between bursts of agent output) against a bare writer that appends the same entries as JSONL to
+ * one file per task in the same batches (the manager writes fewer lines: a streaming entry updated within a batch is
+ * written once); the store alone (ring, no disk) against a bare array push. Paired rounds, alternating which side goes
+ * first; the ratio is the median of the per-round ratios.
+ */
+export async function benchOutputIngest(total = 1_000_000, taskCount = 100, rounds = 3): Promise<BenchRow[]> {
   const entries = makeEntries(total);
 
-  // Baseline: the same entries pushed into one array per task (best of 5: it allocates little, so the minimum is stable).
-  const baselineRuns: number[] = [];
-  for (let run = 0; run < 5; run++) {
-    const arrays: unknown[][] = Array.from({ length: taskCount }, () => []);
-    baselineRuns.push(
-      await time(() => {
-        for (let i = 0; i < total; i++) arrays[i % taskCount].push(entries[i]);
-      }),
-    );
+  const pushes: number[] = [];
+  const stores: number[] = [];
+  for (let round = 0; round < rounds + 1; round++) {
+    const push = await time(() => {
+      const arrays: unknown[][] = Array.from({ length: taskCount }, () => []);
+      for (let i = 0; i < total; i++) arrays[i % taskCount].push(entries[i]);
+    });
+    const store = new TaskStore();
+    for (let t = 0; t < taskCount; t++) store.add(benchTask(`store-task-${t}`, 'running'));
+    const stored = await time(() => {
+      for (let i = 0; i < total; i++) store.appendOutput(`store-task-${i % taskCount}`, { ...entries[i] });
+    });
+    if (round === 0) continue; // warm-up
+    pushes.push(push);
+    stores.push(stored);
   }
-  const baseline = Math.min(...baselineRuns);
 
-  // The store alone (ring + streaming index), without disk.
-  const store = new TaskStore();
-  for (let t = 0; t < taskCount; t++) store.add(benchTask(`store-task-${t}`, 'running'));
-  const storeMs = await time(() => {
-    for (let i = 0; i < total; i++) store.appendOutput(`store-task-${i % taskCount}`, { ...entries[i] });
-  });
+  const bare: number[] = [];
+  const managed: number[] = [];
+  let bytesOnDisk = 0;
+  let bareBytes = 0;
+  // No warm-up round here: disk time dwarfs JIT warm-up, and each round is ~10 s of I/O.
+  for (let round = 0; round < rounds; round++) {
+    const measureBare = async () => {
+      const dir = tempDir();
+      try {
+        const elapsed = await time(() => bareJsonlWriter(dir, entries, taskCount));
+        bareBytes = directoryBytes(dir);
+        return elapsed;
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    };
+    const measureManager = async () => {
+      const run = await managerIngest(entries, taskCount);
+      bytesOnDisk = run.bytes;
+      return run.ms;
+    };
+    let b: number;
+    let m: number;
+    if (round % 2) {
+      m = await measureManager();
+      b = await measureBare();
+    } else {
+      b = await measureBare();
+      m = await measureManager();
+    }
+    bare.push(b);
+    managed.push(m);
+  }
+  const ratioOf = (values: number[], baselines: number[]) => median(values.map((value, index) => value / baselines[index]));
+  const managerMs = median(managed);
+  return [
+    row(`ingest: bare array push (${total.toLocaleString('en')} entries)`, median(pushes), 'ms'),
+    { ...row('ingest: TaskStore.appendOutput (ring, no disk)', median(stores), 'ms', median(pushes)), ratio: ratioOf(stores, pushes) },
+    row(`ingest: bare JSONL writer, ${taskCount} files, batches of ${INGEST_BATCH.toLocaleString('en')}`, median(bare), 'ms', undefined, `${(bareBytes / 2 ** 20).toFixed(1)} MB written`),
+    {
+      ...row(`ingest: TaskManager.appendOutput + JSONL over ${taskCount} tasks`, managerMs, 'ms', median(bare)),
+      ratio: ratioOf(managed, bare),
+      note: `${Math.round(total / (managerMs / 1000)).toLocaleString('en')} entries/s, ${(bytesOnDisk / 2 ** 20).toFixed(1)} MB written; median of ${rounds} paired rounds (aim ≤ 2×)`,
+    },
+  ];
+}
 
-  // The manager: store, transcript batching, JSONL written to disk (flushed before the clock stops).
+/** The baseline writer: JSON.stringify each entry into its task's buffer, append every buffer after each batch. */
+async function bareJsonlWriter(dir: string, entries: readonly OutputEntry[], taskCount: number): Promise<void> {
+  const files = Array.from({ length: taskCount }, (_, t) => path.join(dir, `task-${t}.jsonl`));
+  for (let start = 0; start < entries.length; start += INGEST_BATCH) {
+    const buffers: string[][] = Array.from({ length: taskCount }, () => []);
+    const end = Math.min(entries.length, start + INGEST_BATCH);
+    for (let i = start; i < end; i++) buffers[i % taskCount].push(JSON.stringify(entries[i]));
+    await Promise.all(buffers.map((lines, t) => (lines.length ? fsp.appendFile(files[t], `${lines.join('\n')}\n`) : undefined)));
+  }
+}
+
+/** The measured side: a TaskManager with a transcript store, fed in batches, each flushed before the next. */
+async function managerIngest(entries: readonly (Omit<OutputEntry, 'at'> & { at: number })[], taskCount: number): Promise<{ ms: number; bytes: number }> {
   const dir = tempDir();
   const transcripts = new TranscriptStore(path.join(dir, 'tasks'), 200, silentLogger);
   const registry = new ProviderRegistry();
@@ -117,28 +186,25 @@ export async function benchOutputIngest(total = 1_000_000, taskCount = 100): Pro
   });
   const ids: string[] = [];
   for (let t = 0; t < taskCount; t++) ids.push(manager.createTaskSync({ prompt: `bench task ${t}` }).id);
-  let managerMs: number;
+  await transcripts.flush();
   try {
-    managerMs = await time(async () => {
-      const batch = 50_000;
-      for (let start = 0; start < total; start += batch) {
-        const end = Math.min(total, start + batch);
+    const ms = await time(async () => {
+      for (let start = 0; start < entries.length; start += INGEST_BATCH) {
+        const end = Math.min(entries.length, start + INGEST_BATCH);
         for (let i = start; i < end; i++) manager.appendOutput(ids[i % taskCount], entries[i]);
         // Let the transcript write what it has, as it would between bursts of agent output.
         await transcripts.flush();
       }
     });
+    return { ms, bytes: directoryBytes(path.join(dir, 'tasks')) };
   } finally {
     manager.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
-  const bytesOnDisk = ids.reduce((sum, id) => sum + fs.statSync(transcripts.pathFor(id)).size, 0);
-  fs.rmSync(dir, { recursive: true, force: true });
+}
 
-  return [
-    row(`ingest: bare array push (${total.toLocaleString('en')} entries)`, baseline, 'ms'),
-    row('ingest: TaskStore.appendOutput (ring, no disk)', storeMs, 'ms', baseline),
-    row(`ingest: TaskManager.appendOutput + JSONL over ${taskCount} tasks`, managerMs, 'ms', baseline, `${Math.round(total / (managerMs / 1000)).toLocaleString('en')} entries/s, ${(bytesOnDisk / 1024 / 1024).toFixed(1)} MB written`),
-  ];
+function directoryBytes(dir: string): number {
+  return fs.readdirSync(dir).reduce((sum, name) => sum + fs.statSync(path.join(dir, name)).size, 0);
 }
 
 function benchTask(id: string, status: TaskState['status'], i = 0): TaskState {
@@ -229,12 +295,59 @@ export function benchBundleSize(): BenchRow[] {
   return rows;
 }
 
-/** Activation time in the real host, measured by the integration run into out/bench-activation.json. */
-export function benchActivation(): BenchRow[] {
-  const file = path.join(ROOT, 'out', 'bench-activation.json');
-  if (!fs.existsSync(file)) return [{ name: 'activation (out/bench-activation.json)', value: Number.NaN, unit: 'ms', note: 'not measured in this checkout' }];
-  const data = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
-  return figuresToRows('activation', data);
+const ACTIVATION_ROUNDS = Number(process.env.ATW_BENCH_ACTIVATION_ROUNDS ?? 3);
+
+interface ActivationRound {
+  activationMs: number;
+  emptyActivationMs: number;
+  activateBodyMs?: number;
+  bundleLoadMs: number;
+}
+
+/**
+ * (d) Activation in the real extension host (code-server's, through the integration runner's phase bench): the
+ * extension and an empty extension, neither activated at startup, activated on demand in the same host and timed by
+ * the caller. One host launch per round, alternating which of the two goes first; the ratio is the median of the
+ * per-round ratios.
+ */
+export async function benchActivation(rounds = ACTIVATION_ROUNDS): Promise<BenchRow[]> {
+  if (!(rounds > 0)) return [{ name: 'activation', value: Number.NaN, unit: 'ms', note: 'skipped (ATW_BENCH_ACTIVATION_ROUNDS=0)' }];
+  const paths = (await import(pathToFileURL(path.join(ROOT, 'scripts', 'paths.mjs')).href)) as { isCodeServerInstalled(): boolean; chromiumPath(): string | undefined };
+  if (!paths.isCodeServerInstalled() || !paths.chromiumPath()) {
+    return [{ name: 'activation', value: Number.NaN, unit: 'ms', note: 'code-server or Chromium is not installed (npm run setup)' }];
+  }
+  const dir = tempDir();
+  const results: ActivationRound[] = [];
+  try {
+    for (let round = 0; round < rounds; round++) {
+      const out = path.join(dir, `round-${round}.json`);
+      const run = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'run-integration.mjs'), '--phase', 'bench', '--no-build'], {
+        cwd: ROOT,
+        env: { ...process.env, ATW_BENCH_ACTIVATION_OUT: out, ATW_BENCH_ACTIVATION_FIRST: round % 2 ? 'ours' : 'empty' },
+        encoding: 'utf8',
+        timeout: 5 * 60_000,
+      });
+      if (run.status !== 0 || !fs.existsSync(out)) {
+        const tail = `${run.stdout ?? ''}${run.stderr ?? ''}`.trim().split('\n').slice(-3).join(' / ');
+        throw new Error(`the activation phase failed (exit ${run.status ?? run.signal}): ${tail}`);
+      }
+      results.push(JSON.parse(fs.readFileSync(out, 'utf8')) as ActivationRound);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const ours = median(results.map((result) => result.activationMs));
+  const empty = median(results.map((result) => result.emptyActivationMs));
+  const body = results.map((result) => result.activateBodyMs).filter((value): value is number => value !== undefined);
+  return [
+    {
+      ...row('activation: extension.activate() from the host vs an empty extension', ours, 'ms', empty),
+      ratio: median(results.map((result) => result.activationMs / result.emptyActivationMs)),
+      note: `median of ${rounds} host launches, alternating which activates first`,
+    },
+    row('activation: of which evaluating dist/extension.js', median(results.map((result) => result.bundleLoadMs)), 'ms', ours),
+    ...(body.length ? [row('activation: of which activate() itself (Container)', median(body), 'ms', ours)] : []),
+  ];
 }
 
 /** Turns a figures object from another bench ({name: number | string | {value, baseline?, unit?}} or rows) into rows. */
@@ -275,6 +388,6 @@ function unitOf(key: string): string {
 
 if (require.main === module) {
   void (async () => {
-    for (const rows of [await benchOutputIngest(), await benchPersistence(), benchBundleSize(), benchActivation()]) console.table(rows);
+    for (const rows of [await benchOutputIngest(), await benchPersistence(), benchBundleSize(), await benchActivation()]) console.table(rows);
   })();
 }

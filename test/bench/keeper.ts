@@ -19,7 +19,7 @@ import { buildKeeper, fakeCli, makeRoot } from '../support/fake-cli';
 
 const LINES = 200_000;
 const LINE_BYTES = 200;
-const ROUNDS = 5;
+const ROUNDS = Number(process.env.ATW_BENCH_KEEPER_ROUNDS ?? 9);
 const PINGS = 500;
 const REATTACH_LINES = 10_000;
 
@@ -76,6 +76,9 @@ interface FloodResult {
   linesPerSec: number;
   /** CPU time of every process involved (host, agent and, through a keeper, the keeper), µs per line. */
   cpuMicrosPerLine: number;
+  /** The same, per process: this one (the host), then `pids` in order (agent, keeper). */
+  hostMicrosPerLine: number;
+  processMicrosPerLine: number[];
 }
 
 /** One timed flood: from "go" to the `done` line, all lines parsed by the host. */
@@ -89,8 +92,14 @@ async function floodOnce(transport: MessageTransport, pids: number[]): Promise<F
   const seconds = (performance.now() - started) / 1000;
   if (count !== LINES + 1) throw new Error(`expected ${LINES + 1} messages, got ${count}`);
   const host = process.cpuUsage(cpuBefore);
-  const others = pids.reduce((sum, pid, index) => sum + (cpuTicks(pid) - ticksBefore[index]), 0) * (1e6 / CLOCK_TICKS);
-  return { linesPerSec: LINES / seconds, cpuMicrosPerLine: (host.user + host.system + others) / LINES };
+  const processMicros = pids.map((pid, index) => (cpuTicks(pid) - ticksBefore[index]) * (1e6 / CLOCK_TICKS));
+  const others = processMicros.reduce((sum, micros) => sum + micros, 0);
+  return {
+    linesPerSec: LINES / seconds,
+    cpuMicrosPerLine: (host.user + host.system + others) / LINES,
+    hostMicrosPerLine: (host.user + host.system) / LINES,
+    processMicrosPerLine: processMicros.map((micros) => micros / LINES),
+  };
 }
 
 /** CPU time of a process (user + system) in clock ticks, from /proc. */
@@ -121,18 +130,26 @@ async function benchThroughput(setup: Setup): Promise<Record<string, number | st
     await keeper.whenClosed();
   }
   const ratios = kept.map((value, index) => value.linesPerSec / direct[index].linesPerSec);
+  const cpuRatios = kept.map((value, index) => direct[index].cpuMicrosPerLine / value.cpuMicrosPerLine);
   const cpuDirect = median(direct.map((result) => result.cpuMicrosPerLine));
   const cpuKept = median(kept.map((result) => result.cpuMicrosPerLine));
+  const part = (results: FloodResult[], pick: (result: FloodResult) => number) => Number(median(results.map(pick)).toFixed(2));
   return {
     'throughput.direct.linesPerSec': Math.round(median(direct.map((result) => result.linesPerSec))),
     'throughput.keeper.linesPerSec': Math.round(median(kept.map((result) => result.linesPerSec))),
     'throughput.ratio': Number(median(ratios).toFixed(3)),
-    'throughput.ratio.best': Number(Math.max(...ratios).toFixed(3)),
+    'throughput.ratio.spread': `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)} over the rounds`,
     'throughput.note': `${LINES.toLocaleString('en')} lines of ${LINE_BYTES} B; median of ${ROUNDS} paired rounds; ratio = keeper / direct pipe (higher is better)`,
     'cpu.direct.usPerLine': Number(cpuDirect.toFixed(3)),
     'cpu.keeper.usPerLine': Number(cpuKept.toFixed(3)),
-    'cpu.ratio': Number((cpuDirect / cpuKept).toFixed(3)),
-    'cpu.note': 'CPU time of host + agent (+ keeper) per line, independent of other load; ratio = direct / keeper',
+    'cpu.ratio': Number(median(cpuRatios).toFixed(3)),
+    'cpu.ratio.spread': `${Math.min(...cpuRatios).toFixed(2)}–${Math.max(...cpuRatios).toFixed(2)} over the rounds`,
+    'cpu.note': 'CPU time of host + agent (+ keeper) per line, little affected by other load; ratio = direct / keeper, median of the per-round ratios',
+    'cpu.direct.host.usPerLine': part(direct, (result) => result.hostMicrosPerLine),
+    'cpu.direct.agent.usPerLine': part(direct, (result) => result.processMicrosPerLine[0]),
+    'cpu.keeper.host.usPerLine': part(kept, (result) => result.hostMicrosPerLine),
+    'cpu.keeper.agent.usPerLine': part(kept, (result) => result.processMicrosPerLine[0]),
+    'cpu.keeper.keeper.usPerLine': part(kept, (result) => result.processMicrosPerLine[1]),
   };
 }
 

@@ -11,6 +11,7 @@ const PHASES: Record<string, string[]> = {
   agents: ['agents.test.js'],
   mcp: ['mcp.test.js', 'mcp-codex.test.js'],
   codex: ['codex.test.js'],
+  bench: ['bench-activation.test.js'],
 };
 
 export function run(): Promise<void> {

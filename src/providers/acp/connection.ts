@@ -2,6 +2,7 @@ import * as acp from '@agentclientprotocol/sdk/unstable';
 import type { Disposable, Logger } from '../../core/events';
 import { ProcessTransport } from '../transport/process-transport';
 import type { MessageTransport, TransportClosed } from '../transport/transport';
+import { parseSessionNotification } from './session-update';
 
 /** How to start an ACP agent. */
 export interface AcpAgentLaunch {
@@ -42,13 +43,24 @@ export class AcpAgentProcess {
       transport.onMalformed(({ raw, error }) => log.warn(`${label} wrote a line that is not JSON (${error.message}); skipped: ${raw}`)),
       transport.onClose(markClosed),
     );
-    const app = acp
-      .client({ name: 'agent-task-worker' })
-      .onNotification(acp.methods.client.session.update, ({ params }) => {
-        const listener = this.listeners.get(params.sessionId);
-        if (listener) listener.onUpdate(params);
-        else log.debug(`${label}: update for session ${params.sessionId} with no run attached (${params.update.sessionUpdate})`);
-      })
+    const app = withoutActiveSessionRouter(acp.client({ name: 'agent-task-worker' }))
+      .onNotification(
+        acp.methods.client.session.update,
+        (params) => {
+          try {
+            return parseSessionNotification(params);
+          } catch (error) {
+            // The SDK drops the notification; say which one and why.
+            log.warn(`${label} sent a session/update that does not match the ACP schema (${error instanceof Error ? error.message : String(error)}); skipped: ${JSON.stringify(params)}`);
+            throw error;
+          }
+        },
+        ({ params }) => {
+          const listener = this.listeners.get(params.sessionId);
+          if (listener) listener.onUpdate(params);
+          else log.debug(`${label}: update for session ${params.sessionId} with no run attached (${params.update.sessionUpdate})`);
+        },
+      )
       .onRequest(acp.methods.client.session.requestPermission, ({ params, signal }) => {
         const listener = this.listeners.get(params.sessionId);
         if (!listener) return { outcome: { outcome: 'cancelled' } };
@@ -109,6 +121,21 @@ export class AcpAgentProcess {
   }
 }
 
+/**
+ * The SDK's ClientApp validates every session/update once more for its ActiveSession helpers (buildSession,
+ * nextUpdate), which we do not use: our own handler validates it with the same schema. Leaves the app as it is if a
+ * later SDK no longer has that router.
+ */
+export function withoutActiveSessionRouter(app: acp.ClientApp): acp.ClientApp {
+  const handlers = (app as unknown as { builder?: { handlers?: { describe?: () => string }[] } }).builder?.handlers;
+  const index = handlers?.findIndex((handler) => handler.describe?.() === ACTIVE_SESSION_ROUTER) ?? -1;
+  if (index >= 0) handlers!.splice(index, 1);
+  return app;
+}
+
+/** The name the SDK gives the handler that feeds ActiveSession helpers (@agentclientprotocol/sdk dist/v1/acp.js). */
+export const ACTIVE_SESSION_ROUTER = 'client-session-update-router';
+
 /** Spawns an ACP agent speaking NDJSON over stdio, in its own process group; stderr goes to the trace log. */
 export function spawnAcpAgent(launch: AcpAgentLaunch, cwd: string, log: Logger, label: string): ProcessTransport {
   return new ProcessTransport({
@@ -122,30 +149,89 @@ export function spawnAcpAgent(launch: AcpAgentLaunch, cwd: string, log: Logger, 
 
 /**
  * The SDK's message stream over a MessageTransport: the transport does the framing (and would let a keeper or a
- * socket carry ACP later), the SDK does JSON-RPC.
+ * socket carry ACP later), the SDK does JSON-RPC. The stream is pulled: messages wait in our own queue and are handed
+ * over one at a time as the SDK reads, because Node's web-stream queue dequeues in time proportional to its length
+ * and a burst from the agent enqueued at once would cost O(n²).
  */
 export function acpStreamOver(transport: MessageTransport, subscriptions: Disposable[]): acp.Stream {
-  const readable = new ReadableStream<acp.AnyMessage>({
-    start(controller) {
-      subscriptions.push(
-        transport.onMessage((message) => {
-          if (typeof message === 'object' && message !== null && !Array.isArray(message)) controller.enqueue(message as acp.AnyMessage);
-        }),
-        transport.onClose(() => {
-          try {
-            controller.close();
-          } catch {
-            // Already closed or cancelled.
-          }
-        }),
-      );
-      if (transport.closed) controller.close();
+  const queue = new MessageQueue<acp.AnyMessage>();
+  let ended = transport.closed;
+  /** The SDK stopped reading (its connection closed): what arrives later is dropped, not queued. */
+  let cancelled = false;
+  /** Set while the SDK waits for a message and our queue is empty. */
+  let reading: ReadableStreamDefaultController<acp.AnyMessage> | undefined;
+  const hand = (controller: ReadableStreamDefaultController<acp.AnyMessage>): void => {
+    const message = queue.shift();
+    if (message !== undefined) controller.enqueue(message);
+    else if (ended) closeQuietly(controller);
+    else reading = controller;
+  };
+  subscriptions.push(
+    transport.onMessage((message) => {
+      if (cancelled || typeof message !== 'object' || message === null || Array.isArray(message)) return;
+      queue.push(message as acp.AnyMessage);
+      if (reading) {
+        const controller = reading;
+        reading = undefined;
+        hand(controller);
+      }
+    }),
+    transport.onClose(() => {
+      ended = true;
+      if (reading) {
+        const controller = reading;
+        reading = undefined;
+        hand(controller);
+      }
+    }),
+  );
+  const readable = new ReadableStream<acp.AnyMessage>(
+    {
+      pull: hand,
+      cancel: () => {
+        cancelled = true;
+        reading = undefined;
+        while (queue.shift() !== undefined);
+      },
     },
-  });
+    { highWaterMark: 1 },
+  );
   const writable = new WritableStream<acp.AnyMessage>({
     write(message) {
       transport.send(message);
     },
   });
   return { readable, writable };
+}
+
+function closeQuietly(controller: ReadableStreamDefaultController<unknown>): void {
+  try {
+    controller.close();
+  } catch {
+    // Already closed or cancelled.
+  }
+}
+
+/** A FIFO with O(1) shift (Array.prototype.shift copies the array once it is large). */
+class MessageQueue<T> {
+  private items: (T | undefined)[] = [];
+  private head = 0;
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  shift(): T | undefined {
+    if (this.head === this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
 }

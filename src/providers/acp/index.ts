@@ -1,4 +1,5 @@
 export { AcpProvider, ACP_AGENTS_SETTING, ACP_RESUME_PROMPT, type AcpAgentConfig, type AcpProviderOptions } from './provider';
-export { AcpAgentProcess, acpStreamOver, spawnAcpAgent, type AcpAgentLaunch } from './connection';
-export { AcpRun, defaultTurnOutcome, type AcpTurnEnd, type AcpRunPlan } from './run';
+// The connection and the run (and with them the ACP SDK) load on the first ACP run: import them from their modules.
+export type { AcpAgentLaunch } from './connection';
+export type { AcpTurnEnd, AcpRunPlan } from './run';
 export { createUnifiedDiff } from '../stdio/unified-diff';

@@ -8,7 +8,7 @@ import { CommandNotFoundError } from '../transport/process-transport';
 import type { MessageTransport } from '../transport/transport';
 import type { AcpAgentLaunch } from './connection';
 import { AcpReattachTransport } from './reattach';
-import { AcpRun, type AcpRunEnd, type AcpRunPlan, type AcpTurnEnd } from './run';
+import type { AcpRun, AcpRunEnd, AcpRunPlan, AcpTurnEnd } from './run';
 
 export const ACP_AGENTS_SETTING = 'agentTasks.acpAgents';
 
@@ -202,6 +202,8 @@ export class AcpProvider implements ProviderAdapter {
         }
       }
     }
+    // Loaded on the first ACP run, not at activation: the ACP SDK builds its zod schemas when it loads.
+    const { AcpRun } = await import('./run');
     const run = new AcpRun({
       transport,
       providerState,
