@@ -6,7 +6,6 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { messageOf } from '../core/errors';
 import { Emitter, type Event, type Logger } from '../core/events';
-import { boundedQuestion } from '../core/question-bounds';
 import { TASK_TYPES, type Answer, type CreateTaskInput, type OutputEntry, type TaskSnapshot, type TaskState, type TaskStatus } from '../core/task-state';
 import { encodeJsonLine, LineDecoder } from '../platform/jsonl';
 import { ensurePrivateDir } from '../platform/private-dir';
@@ -25,6 +24,7 @@ import {
   type SpawnParams,
   type WireTask,
 } from './protocol';
+import { isDelegated, wireTask } from './wire';
 
 /** What the host server needs of the tasks (TaskManager has it all). */
 export interface TaskService {
@@ -59,7 +59,6 @@ export interface McpServePlace {
 const HELLO_TIMEOUT_MS = 5_000;
 /** Task events are coalesced for this long, so a streaming agent does not flood the socket. */
 const EVENT_DELAY_MS = 50;
-const MAX_OUTPUT_ENTRIES = 200;
 /** How often a window checks whether the window serving its workspace's socket has gone. */
 const TAKE_OVER_MS = 30_000;
 
@@ -326,29 +325,7 @@ export class McpHostServer {
   }
 
   private wire(task: TaskState, outputEntries = 0, allowApprovals = this.options.allowAgentApprovals()): WireTask {
-    const delegated = isDelegated(task);
-    const count = Math.min(Math.max(0, Math.floor(Number(outputEntries) || 0)), MAX_OUTPUT_ENTRIES);
-    return {
-      id: task.id,
-      status: task.status,
-      provider: task.provider,
-      taskType: task.taskType,
-      model: task.model,
-      prompt: task.prompt,
-      labels: [...task.labels],
-      dependsOn: [...task.dependsOn],
-      parentId: task.parentId,
-      delegated,
-      created: task.timestamps.created,
-      updated: task.timestamps.updated,
-      started: task.timestamps.started,
-      completed: task.timestamps.completed,
-      result: task.result,
-      error: task.error,
-      usage: task.usage,
-      pendingQuestions: task.pendingQuestions.map((q) => ({ ...boundedQuestion(q), agentMayAnswer: delegated && delegatorMayAnswer(q.type, allowApprovals) })),
-      output: count > 0 ? task.output.slice(-count) : undefined,
-    };
+    return wireTask(task, outputEntries, allowApprovals);
   }
 
   // Events
@@ -438,10 +415,6 @@ export class McpHostServer {
     }
     for (const disposable of this.disposables) disposable.dispose();
   }
-}
-
-function isDelegated(task: TaskState): boolean {
-  return task.labels.includes(DELEGATED_LABEL);
 }
 
 function isListening(socketPath: string): Promise<boolean> {

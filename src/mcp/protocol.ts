@@ -57,6 +57,8 @@ export interface WireTask {
   taskType: TaskTypeName;
   model?: string;
   prompt: string;
+  /** The task's title when the agent named it (else clients show the prompt). */
+  title?: string;
   labels: string[];
   dependsOn: string[];
   parentId?: string;

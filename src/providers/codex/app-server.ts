@@ -7,7 +7,7 @@ import { raceAbort } from '../../platform/abort';
 import { ensurePrivateDir } from '../../platform/private-dir';
 import { commandLineIncludes, delay, fileSize, killProcessTree, mergeEnv, readTail, removeQuietly, waitForExit } from '../../platform/process';
 import { UnixWebSocketTransport } from '../transport/websocket-transport';
-import { checkVersionFloor, executableVersion, parseVersion } from '../cli-versions';
+import { checkVersionFloor, executableVersion } from '../cli-versions';
 import type { CodexExecutable } from './executable';
 import {
   CodexRpcConnection,
@@ -18,6 +18,7 @@ import {
   type RequestOptions,
 } from './rpc';
 import { ThreadRouter, type RequestReply, type ServerLost, type ThreadListener } from './thread-router';
+import { CrashBackoff, initialize } from './startup';
 import { startWatchdog, touch, watchdogTiming, type WatchdogTiming } from './watchdog';
 
 import {
@@ -94,7 +95,7 @@ export class CodexAppServer implements ThreadHost {
   private logStartOffset = 0;
   private reusedServer = false;
   private readonly router: ThreadRouter;
-  private readonly crashTimes: number[] = [];
+  private readonly crashes = new CrashBackoff();
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
   private disposed = false;
   private transportClose: (() => Promise<unknown>) | undefined;
@@ -206,7 +207,7 @@ export class CodexAppServer implements ThreadHost {
     } catch (error) {
       throw new CodexStartError(messageOf(error));
     }
-    await this.waitForBackoff();
+    await this.crashes.wait((ms, count) => this.options.log.info(`[codex] app-server crashed ${count} times recently; waiting ${ms} ms before starting it again`));
     // Windows on the same workspace share the socket: one of them starts the server, the others join it.
     const releaseLock = await acquireStartLock(this.lockPath);
     let transport: UnixWebSocketTransport;
@@ -228,14 +229,7 @@ export class CodexAppServer implements ThreadHost {
       }),
     );
     try {
-      const initialized = await connection.request(
-        'initialize',
-        { clientInfo: this.options.clientInfo, capabilities: { experimentalApi: true, requestAttestation: false } },
-        { timeoutMs: 15000 },
-      );
-      // The user agent is "<client name>/<codex version> (<os>) …".
-      this.serverVersion = parseVersion(initialized.userAgent) ?? this.serverVersion;
-      connection.notify('initialized');
+      this.serverVersion = (await initialize(connection, this.options.clientInfo)) ?? this.serverVersion;
     } catch (error) {
       connection.dispose();
       transport.kill();
@@ -327,7 +321,7 @@ export class CodexAppServer implements ThreadHost {
     try {
       return await this.waitForListening(child.pid, exited);
     } catch (error) {
-      this.crashTimes.push(Date.now());
+      this.crashes.record();
       killProcessTree(child.pid, 'SIGKILL');
       this.stopWatchdog(metadata);
       removeQuietly(this.metadataPath);
@@ -378,7 +372,7 @@ export class CodexAppServer implements ThreadHost {
       stderrTail: this.stderrTail(),
     };
     if (exited) {
-      this.crashTimes.push(Date.now());
+      this.crashes.record();
       this.stopWatchdog();
       removeQuietly(this.socketPath);
       removeQuietly(this.metadataPath);
@@ -386,18 +380,6 @@ export class CodexAppServer implements ThreadHost {
     }
     this.options.log.warn(`[codex] ${lost.message} (profile "${this.options.profileKey}")`);
     this.router.lost(lost);
-  }
-
-  /** Repeated crashes delay the next start: 1 s, 2 s, 4 s … up to 30 s for crashes within two minutes. */
-  private async waitForBackoff(): Promise<void> {
-    const now = Date.now();
-    while (this.crashTimes.length && now - this.crashTimes[0] > 120_000) this.crashTimes.shift();
-    if (this.crashTimes.length < 2) return;
-    const wait = Math.min(30_000, 1000 * 2 ** (this.crashTimes.length - 2));
-    const remaining = this.crashTimes[this.crashTimes.length - 1] + wait - now;
-    if (remaining <= 0) return;
-    this.options.log.info(`[codex] app-server crashed ${this.crashTimes.length} times recently; waiting ${remaining} ms before starting it again`);
-    await delay(remaining);
   }
 
   private stopWatchdog(metadata = readMetadata(this.metadataPath)): void {

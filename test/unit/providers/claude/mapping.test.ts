@@ -11,7 +11,7 @@ import { resolveClaudeExecutable } from '../../../../src/providers/claude/execut
 import { applyEdits, toolPermissionPrompt } from '../../../../src/providers/claude/permissions';
 import type { ClaudeCanUseToolRequest } from '../../../../src/providers/claude/protocol';
 import { claudeArgs, claudeEnv } from '../../../../src/providers/claude/provider';
-import { claudeLimits, rateLimitOf, serverRetryDelay } from '../../../../src/providers/claude/run';
+import { claudeLimits, rateLimitOf, serverRetryDelay } from '../../../../src/providers/claude/limits';
 
 const CWD = '/ws/project';
 const FILES: Record<string, string> = {

@@ -1,0 +1,39 @@
+// A task as the MCP server bundle sees it (HostEvent/WireTask in protocol.ts): only what a delegating agent may see,
+// with file contents bounded and, per question, whether the delegating agent may answer it.
+import { boundedQuestion } from '../core/question-bounds';
+import type { TaskState } from '../core/task-state';
+import { DELEGATED_LABEL, delegatorMayAnswer, type WireTask } from './protocol';
+
+/** How many transcript entries one request may ask for. */
+export const MAX_OUTPUT_ENTRIES = 200;
+
+export function isDelegated(task: TaskState): boolean {
+  return task.labels.includes(DELEGATED_LABEL);
+}
+
+/** The wire form of a task, with its last `outputEntries` transcript entries (at most MAX_OUTPUT_ENTRIES). */
+export function wireTask(task: TaskState, outputEntries: number, allowApprovals: boolean): WireTask {
+  const delegated = isDelegated(task);
+  const count = Math.min(Math.max(0, Math.floor(Number(outputEntries) || 0)), MAX_OUTPUT_ENTRIES);
+  return {
+    id: task.id,
+    status: task.status,
+    provider: task.provider,
+    taskType: task.taskType,
+    model: task.model,
+    prompt: task.prompt,
+    labels: [...task.labels],
+    dependsOn: [...task.dependsOn],
+    parentId: task.parentId,
+    delegated,
+    created: task.timestamps.created,
+    updated: task.timestamps.updated,
+    started: task.timestamps.started,
+    completed: task.timestamps.completed,
+    result: task.result,
+    error: task.error,
+    usage: task.usage,
+    pendingQuestions: task.pendingQuestions.map((q) => ({ ...boundedQuestion(q), agentMayAnswer: delegated && delegatorMayAnswer(q.type, allowApprovals) })),
+    output: count > 0 ? task.output.slice(-count) : undefined,
+  };
+}
