@@ -93,6 +93,7 @@ describe('commands: src/constants.ts and package.json agree both ways', () => {
       'agentTasks.showLog': 'Show Full Log',
       'agentTasks.copyMcpConfig': 'Copy MCP Server Config',
       'agentTasks.rotateMcpToken': 'Rotate MCP Token',
+      'agentTasks.showAccounts': 'Show Accounts',
     });
   });
 });

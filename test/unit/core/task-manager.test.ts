@@ -551,15 +551,35 @@ describe('restore after a reload', () => {
     }
   });
 
-  test('a rate-limited task goes back to pending', async () => {
+  test('a rate-limited task whose retry time has passed goes back to pending', async () => {
     const first = new Harness();
     const task = await first.create('rate-limit: slow down');
     await first.waitForStatus(task.id, 'rate_limited');
+    // The window stays closed past the retry time (50 ms in the scripted provider).
+    await first.dispose();
+    await first.clock.advance(60_000);
     const second = await first.reload({ settings: { maxConcurrentTasks: 1 } });
     try {
       assert.deepEqual(second.statusesOf(task.id).slice(0, 2), ['rate_limited', 'pending']);
       assert.ok(second.texts(task.id).some((text) => text.startsWith('[recovery] Re-queued') && text.includes('rate limited')));
       assert.equal(second.task(task.id).rateLimitAttempts! >= 1, true, 'attempts are remembered');
+    } finally {
+      await second.dispose();
+    }
+  });
+
+  test('a rate-limited task still before its retry time keeps waiting after a reload, then retries', async () => {
+    const first = new Harness();
+    const task = await first.create('rate-limit: slow down');
+    const waiting = await first.waitForStatus(task.id, 'rate_limited');
+    const retryAt = waiting.retryAt!;
+    const second = await first.reload({ settings: { maxConcurrentTasks: 1 } });
+    try {
+      assert.equal(second.status(task.id), 'rate_limited');
+      assert.equal(second.task(task.id).retryAt, retryAt, 'the wait is the one saved');
+      assert.ok(second.texts(task.id).some((text) => text.startsWith('[recovery] Still rate limited after the window reloaded; resumes at')));
+      await second.clock.advance(retryAt - second.clock.now());
+      assert.deepEqual(second.statusesOf(task.id).slice(0, 3), ['rate_limited', 'pending', 'running']);
     } finally {
       await second.dispose();
     }
