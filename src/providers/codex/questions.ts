@@ -86,14 +86,12 @@ export function questionFor(request: QuestionRequest, context: QuestionContext):
     }
     case 'item/fileChange/requestApproval': {
       const params = request.params;
-      const reason = [params.reason, params.grantRoot ? `Codex asks to allow writes under ${params.grantRoot} for this session.` : undefined]
-        .filter(Boolean)
-        .join(' ');
+      const reason = writeReason(params.reason, params.grantRoot);
       return {
         type: 'file_approval',
         requestId: `file:${params.itemId}`,
         fileChanges: context.fileChanges(params.itemId) ?? [],
-        reason: reason || undefined,
+        reason,
         canApproveForSession: true,
       };
     }
@@ -154,14 +152,12 @@ export function questionFor(request: QuestionRequest, context: QuestionContext):
     }
     case 'applyPatchApproval': {
       const params = request.params;
-      const reason = [params.reason, params.grantRoot ? `Codex asks to allow writes under ${params.grantRoot} for this session.` : undefined]
-        .filter(Boolean)
-        .join(' ');
+      const reason = writeReason(params.reason, params.grantRoot);
       return {
         type: 'file_approval',
         requestId: `file:${params.callId}`,
         fileChanges: Object.entries(params.fileChanges).flatMap(([file, change]) => (change ? [legacyFileChange(file, change)] : [])),
-        reason: reason || undefined,
+        reason,
         canApproveForSession: true,
       };
     }
@@ -378,4 +374,10 @@ function unifiedAdd(name: string, content: string): string {
 
 function shellQuote(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A file approval's reason, with the session-wide write root Codex asks for when it asks for one. */
+function writeReason(reason: string | null | undefined, grantRoot: string | null | undefined): string | undefined {
+  const parts = [reason, grantRoot ? `Codex asks to allow writes under ${grantRoot} for this session.` : undefined].filter(Boolean);
+  return parts.length ? parts.join(' ') : undefined;
 }
