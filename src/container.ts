@@ -26,7 +26,7 @@ import { CodexProvider } from './providers/codex';
 import { CopilotProvider } from './providers/copilot';
 import { ProviderRegistry } from './core/provider-registry';
 import { KeeperLauncher } from './keeper';
-import { privateDirFor } from './platform/private-dir';
+import { resolvePrivateDir } from './platform/private-dir';
 
 /** The composition root: the only place that creates the extension's parts and wires them together. */
 export class Container implements vscode.Disposable {
@@ -75,14 +75,22 @@ export class Container implements vscode.Disposable {
     const workspacePath = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? storageDir;
     const clientVersion = String(context.extension.packageJSON.version ?? '0.0.0');
     // Stdio agents (Claude Code, Copilot, ACP agents) run under keepers in this workspace's private socket directory.
+    // Ours every time (H1): when another user took the predictable name, a fresh mkdtemp directory, remembered here.
+    const privateDir = (workspace: string): string =>
+      resolvePrivateDir(workspace, {
+        rememberFile: path.join(storageDir, workspace === workspacePath ? 'private-dir' : 'private-dir-mcp'),
+        onFallback: (reason) => log.warn(`Not using the predictable socket directory (${reason}); using a fresh private one`),
+      });
+    const socketDir = privateDir(workspacePath);
     const keeper = {
-      launcher: new KeeperLauncher({ dir: privateDirFor(workspacePath), keeperScript: context.asAbsolutePath(path.join('dist', 'keeper.js')), log }),
+      launcher: new KeeperLauncher({ dir: socketDir, keeperScript: context.asAbsolutePath(path.join('dist', 'keeper.js')), log }),
       keepRunningMs: () => settings.keepRunningMinutes() * 60_000,
     };
     const builtIn: ProviderAdapter[] = [
       new CodexProvider({
         codexPath: () => settings.cliPath(ConfigKey.codexPath),
         workspacePath,
+        socketDir,
         log,
         keepRunningMinutes: () => settings.keepRunningMinutes(),
         clientVersion,
@@ -133,7 +141,7 @@ export class Container implements vscode.Disposable {
     });
     const notifier = new Notifier(manager, settings, answers);
     this.disposables.push(tree, view, indicators, documents, panels, notifier, registry);
-    const mcpHost = new McpHost(manager, answers, settings, log, context);
+    const mcpHost = new McpHost(manager, answers, settings, log, context, privateDir);
     this.disposables.push(mcpHost);
 
     const refresh = (): void => {

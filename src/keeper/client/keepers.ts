@@ -5,14 +5,31 @@ import { encodeFrame } from '../framing';
 import { FrameType, type KeeperMetadata } from '../protocol';
 import { isKeeperId, keeperPaths, readKeeperMetadata } from '../files';
 import { commandLineIncludes, delay, isSameProcess, killProcessTree, removeQuietly } from '../../platform/process';
+import { privateDirProblem } from '../../platform/private-dir';
 
 import { openConnection } from './connection';
+import { KeeperError } from './errors';
 import type { KeeperInfo, KeeperRef } from './launcher';
 
-/** Lists the keepers in `dir`. With `cleanup` (default) dead keepers, long-ended ones and stray files are removed. */
+/**
+ * Throws KeeperError('refused') unless `dir` is a private directory of ours (H1): a directory another user made or
+ * replaced could name any process for us to kill, or hold a forged journal. False when it does not exist.
+ */
+export function checkKeeperDir(dir: string): boolean {
+  const problem = privateDirProblem(dir);
+  if (problem === 'missing') return false;
+  if (problem) throw new KeeperError('refused', `${problem}; refusing to use its agent keepers`);
+  return true;
+}
+
+/**
+ * Lists the keepers in `dir`. With `cleanup` (default) dead keepers, long-ended ones and stray files are removed.
+ * Throws KeeperError('refused') when `dir` is not a private directory of ours.
+ */
 export function listKeepers(dir: string, options: { cleanup?: boolean; endedRetentionMs?: number } = {}): KeeperInfo[] {
   const cleanup = options.cleanup ?? true;
   const retention = options.endedRetentionMs ?? 7 * 24 * 60 * 60_000;
+  if (!checkKeeperDir(dir)) return [];
   let names: string[];
   try {
     names = fs.readdirSync(dir);
@@ -55,10 +72,12 @@ export function listKeepers(dir: string, options: { cleanup?: boolean; endedRete
 
 /**
  * Ends a keeper and its agent without attaching (Clear of a task whose agent runs detached, or a keeper whose task
- * is gone). Resolves true when there was something to end.
+ * is gone). Resolves true when there was something to end; rejects with KeeperError('refused') when `ref.dir` is not
+ * a private directory of ours (nothing is killed then).
  */
 export async function killKeeper(ref: KeeperRef, timeoutMs = 3000): Promise<boolean> {
   if (!isKeeperId(ref?.keeperId)) return false;
+  if (!checkKeeperDir(ref.dir)) return false;
   const paths = keeperPaths(ref.dir, ref.keeperId);
   const metadata = readKeeperMetadata(paths.metadata);
   if (!metadata) {
@@ -133,4 +152,5 @@ function removeStrayFiles(dir: string, names: string[], known: Set<string>): voi
     }
   }
 }
+
 

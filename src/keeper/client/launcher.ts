@@ -24,7 +24,7 @@ import { CommandNotFoundError } from '../../providers/transport/process-transpor
 
 import { isKeeperError, KeeperError } from './errors';
 import { openConnection, type OpenConnection } from './connection';
-import { killKeeper, killKeeperProcesses, listKeepers, reapDeadKeeper, removeKeeperFiles } from './keepers';
+import { checkKeeperDir, killKeeper, killKeeperProcesses, listKeepers, reapDeadKeeper, removeKeeperFiles } from './keepers';
 
 const DEFAULT_ATTACH_TIMEOUT_MS = 5000;
 import { KeeperTransport } from './transport';
@@ -217,6 +217,7 @@ export async function startKeeper(options: KeeperStartOptions): Promise<KeeperTr
 export async function attachKeeper(ref: KeeperRef, options: KeeperAttachOptions = {}): Promise<KeeperTransport> {
   const log = options.log ?? silentLogger;
   if (!isKeeperId(ref?.keeperId) || typeof ref.dir !== 'string') throw new KeeperError('gone', 'The task has no valid keeper reference');
+  if (!checkKeeperDir(ref.dir)) throw new KeeperError('gone', `The agent's keeper ${ref.keeperId} is gone (${ref.dir} does not exist)`);
   const paths = keeperPaths(ref.dir, ref.keeperId);
   const metadata = readKeeperMetadata(paths.metadata);
   if (!metadata) throw new KeeperError('gone', `The agent's keeper ${ref.keeperId} is gone (no metadata in ${ref.dir})`);
@@ -296,16 +297,18 @@ export class KeeperLauncher {
     return startKeeper({ ...options, dir: this.options.dir, keeperScript: this.options.keeperScript, log: this.options.log });
   }
 
+  /** Attaches in this launcher's directory (verified again), never in the `ref.dir` a task persisted. */
   attach(ref: KeeperRef, options: KeeperAttachOptions = {}): Promise<KeeperTransport> {
-    return attachKeeper(ref, { log: this.options.log, ...options });
+    return attachKeeper({ keeperId: ref?.keeperId, dir: this.options.dir }, { log: this.options.log, ...options });
   }
 
   list(options?: { cleanup?: boolean; endedRetentionMs?: number }): KeeperInfo[] {
     return listKeepers(this.options.dir, options);
   }
 
+  /** Kills in this launcher's directory (verified again), never in the `ref.dir` a task persisted. */
   kill(ref: KeeperRef): Promise<boolean> {
-    return killKeeper(ref);
+    return killKeeper({ keeperId: ref?.keeperId, dir: this.options.dir });
   }
 }
 
