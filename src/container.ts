@@ -25,7 +25,7 @@ import { ClaudeProvider } from './providers/claude';
 import { CodexProvider } from './providers/codex';
 import { CopilotProvider } from './providers/copilot';
 import { ProviderRegistry } from './core/provider-registry';
-import { KeeperLauncher } from './keeper';
+import { KeeperLauncher, keeperOwnerFor, sweepOrphanKeepers } from './keeper';
 import { resolvePrivateDir } from './platform/private-dir';
 
 /** The composition root: the only place that creates the extension's parts and wires them together. */
@@ -83,7 +83,8 @@ export class Container implements vscode.Disposable {
       });
     const socketDir = privateDir(workspacePath);
     const keeper = {
-      launcher: new KeeperLauncher({ dir: socketDir, keeperScript: context.asAbsolutePath(path.join('dist', 'keeper.js')), log }),
+      // M4: keepers record which window's storage started them, so another window's sweep leaves them running.
+      launcher: new KeeperLauncher({ dir: socketDir, keeperScript: context.asAbsolutePath(path.join('dist', 'keeper.js')), owner: keeperOwnerFor(storageDir), log }),
       keepRunningMs: () => settings.keepRunningMinutes() * 60_000,
     };
     const builtIn: ProviderAdapter[] = [
@@ -226,12 +227,10 @@ export class Container implements vscode.Disposable {
    */
   private sweepOrphanKeepers(launcher: KeeperLauncher, log: vscode.LogOutputChannel): void {
     try {
-      for (const keeper of launcher.list({ cleanup: true })) {
-        const task = this.manager.peek(keeper.taskId);
-        if (keeper.state !== 'live' || (task && !isTerminal(task.status))) continue;
-        log.info(`Stopping the agent of ${task ? `finished task ${keeper.taskId}` : `unknown task ${keeper.taskId}`} (keeper ${keeper.ref.keeperId})`);
-        void launcher.kill(keeper.ref).catch((error: unknown) => log.warn(`Stopping keeper ${keeper.ref.keeperId} failed: ${messageOf(error)}`));
-      }
+      sweepOrphanKeepers(launcher, (taskId) => {
+        const task = this.manager.peek(taskId);
+        return task !== undefined && !isTerminal(task.status);
+      }, log);
     } catch (error) {
       log.warn(`Looking for leftover agent keepers failed: ${messageOf(error)}`);
     }

@@ -113,6 +113,8 @@ export interface KeeperConfig {
   watchdogPollMs: number;
   /** Rewrite the journal without acknowledged records once they take this many bytes. */
   compactBytes: number;
+  /** Which window's extension started it (a hash of its storage dir): the activation sweep ends only its own. */
+  owner?: string;
 }
 
 /** The metadata file beside the socket (mode 0600). It holds the connection token, so it is read by its owner only. */
@@ -121,6 +123,8 @@ export interface KeeperMetadata {
   id: string;
   taskId: string;
   provider: string;
+  /** KeeperConfig.owner: the activation sweep of another window (another storage dir) leaves this keeper alone. */
+  owner?: string;
   /** The agent's executable (not its arguments or environment). */
   command: string;
   pid: number;

@@ -7,8 +7,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterEach, describe, test } from 'node:test';
-import { isKeeperError, KeeperLauncher } from '../../src/keeper';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { isKeeperError, KeeperLauncher, keeperOwnerFor, sweepOrphanKeepers } from '../../src/keeper';
+import { keeperPaths, readKeeperMetadata } from '../../src/keeper/files';
+import { buildKeeper, fakeCli, isRunning, makeRoot, waitFor } from '../support/fake-cli';
 import type { KeeperMetadata } from '../../src/keeper/protocol';
 import { isSameProcess, processStartTime } from '../../src/platform/process';
 import { privateDirFor, resolvePrivateDir } from '../../src/platform/private-dir';
@@ -185,5 +187,48 @@ describe('H1: the socket directory is ours, every time', { skip: !onLinux && 'ne
     cleanups.push(own);
     assert.equal(own, privateDirFor(other));
     assert.ok(os.tmpdir());
+  });
+});
+
+describe('M4: windows do not kill each other\'s agents', () => {
+  let root: string;
+  let keeperScript: string;
+  before(async () => {
+    root = makeRoot('atw-m4-');
+    keeperScript = await buildKeeper(root);
+  });
+  after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  test('M4 two windows over one socket dir: B\'s activation sweep leaves A\'s live keeper running, A\'s own sweep ends it', async () => {
+    const dir = path.join(root, 'shared');
+    const silent = { info: () => undefined, warn: () => undefined };
+    const a = new KeeperLauncher({ dir, keeperScript, owner: keeperOwnerFor('/storage/window-a') });
+    const b = new KeeperLauncher({ dir, keeperScript, owner: keeperOwnerFor('/storage/window-b') });
+    assert.notEqual(a.owner, b.owner);
+    const transport = await a.start({ command: process.execPath, args: [fakeCli('agent')], cwd: root, taskId: 'calm-heron-042', provider: 'claude-cli', keepRunningMs: 60_000 });
+    const metadata = readKeeperMetadata(keeperPaths(dir, transport.ref.keeperId).metadata);
+    assert.ok(metadata);
+    assert.equal(metadata.owner, a.owner, 'the keeper records its owner');
+    const pids = [metadata.pid, metadata.cliPid, ...(metadata.watchdogPid ? [metadata.watchdogPid] : [])];
+    try {
+      await transport.detach();
+      await waitFor(() => a.list().find((info) => info.taskId === 'calm-heron-042')?.hostAttached === false, 2000, 'the detach');
+      // Window B does not know task calm-heron-042 (its own state.json has other tasks): its sweep must leave it alone.
+      assert.deepEqual(sweepOrphanKeepers(b, () => false, silent), []);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.ok(isRunning(metadata.pid) && isRunning(metadata.cliPid), 'A\'s keeper and agent still run after B\'s sweep');
+      assert.equal(b.list({ cleanup: true }).find((info) => info.taskId === 'calm-heron-042')?.state, 'live');
+      // A's own sweep, with the task gone, ends it.
+      assert.equal(sweepOrphanKeepers(a, () => false, silent).length, 1);
+      await waitFor(() => !isRunning(metadata.pid) && !isRunning(metadata.cliPid), 5000, 'A\'s sweep to end its keeper');
+    } finally {
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Gone.
+        }
+      }
+    }
   });
 });

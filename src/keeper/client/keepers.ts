@@ -1,4 +1,5 @@
 // The keepers of a private directory: list them, kill one, and reap what dead keepers left behind.
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { encodeFrame } from '../framing';
@@ -9,7 +10,7 @@ import { privateDirProblem } from '../../platform/private-dir';
 
 import { openConnection } from './connection';
 import { KeeperError } from './errors';
-import type { KeeperInfo, KeeperRef } from './launcher';
+import type { KeeperInfo, KeeperLauncher, KeeperRef } from './launcher';
 
 /**
  * Throws KeeperError('refused') unless `dir` is a private directory of ours (H1): a directory another user made or
@@ -23,10 +24,11 @@ export function checkKeeperDir(dir: string): boolean {
 }
 
 /**
- * Lists the keepers in `dir`. With `cleanup` (default) dead keepers, long-ended ones and stray files are removed.
+ * Lists the keepers in `dir`. With `cleanup` (default) dead keepers, long-ended ones and stray files are removed;
+ * with `owner`, only the keepers that owner started are cleaned up (another window's are listed, never touched).
  * Throws KeeperError('refused') when `dir` is not a private directory of ours.
  */
-export function listKeepers(dir: string, options: { cleanup?: boolean; endedRetentionMs?: number } = {}): KeeperInfo[] {
+export function listKeepers(dir: string, options: { cleanup?: boolean; endedRetentionMs?: number; owner?: string } = {}): KeeperInfo[] {
   const cleanup = options.cleanup ?? true;
   const retention = options.endedRetentionMs ?? 7 * 24 * 60 * 60_000;
   if (!checkKeeperDir(dir)) return [];
@@ -51,6 +53,7 @@ export function listKeepers(dir: string, options: { cleanup?: boolean; endedRete
       ref,
       taskId: metadata.taskId,
       provider: metadata.provider,
+      owner: metadata.owner,
       state,
       status: metadata.status,
       pid: metadata.pid,
@@ -62,7 +65,7 @@ export function listKeepers(dir: string, options: { cleanup?: boolean; endedRete
       reason: metadata.reason,
       exit: metadata.exit,
     });
-    if (!cleanup) continue;
+    if (!cleanup || (options.owner !== undefined && metadata.owner !== options.owner)) continue;
     if (state === 'dead') reapDeadKeeper(metadata, ref);
     else if (state === 'ended' && Date.now() - metadata.updatedAt > retention) removeKeeperFiles(ref);
   }
@@ -154,3 +157,24 @@ function removeStrayFiles(dir: string, names: string[], known: Set<string>): voi
 }
 
 
+/** The owner a window's keepers record (M4): a hash of its storage dir, so windows on one socket dir tell theirs apart. */
+export function keeperOwnerFor(storageDir: string): string {
+  return createHash('sha256').update(storageDir).digest('hex').slice(0, 16);
+}
+
+/**
+ * The activation sweep: ends this launcher's live keepers whose task is gone or finished (`wanted(taskId)` false), so
+ * they do not keep an agent running until keepRunningMinutes. Keepers of live tasks are left for the providers'
+ * resume() to reattach, and keepers another window started (another owner) are never touched. Returns the refs it
+ * ended. Throws KeeperError('refused') when the launcher's directory is not ours.
+ */
+export function sweepOrphanKeepers(launcher: KeeperLauncher, wanted: (taskId: string) => boolean, log: { info(message: string): void; warn(message: string): void }): KeeperRef[] {
+  const ended: KeeperRef[] = [];
+  for (const keeper of launcher.list({ cleanup: true })) {
+    if (keeper.state !== 'live' || keeper.owner !== launcher.owner || wanted(keeper.taskId)) continue;
+    log.info(`Stopping the agent of task ${keeper.taskId}, which is finished or gone (keeper ${keeper.ref.keeperId})`);
+    ended.push(keeper.ref);
+    void launcher.kill(keeper.ref).catch((error: unknown) => log.warn(`Stopping keeper ${keeper.ref.keeperId} failed: ${(error as Error)?.message ?? String(error)}`));
+  }
+  return ended;
+}
