@@ -209,6 +209,8 @@ export class Container implements vscode.Disposable {
         defaultProvider: settings.defaultProvider(),
       }));
 
+    // M3: tasks restored in an untrusted workspace wait; they run once the user trusts it.
+    this.disposables.push(vscode.workspace.onDidGrantWorkspaceTrust(() => manager.trustGranted()));
     const warnings = manager.restore();
     for (const warning of warnings) {
       log.warn(warning);
