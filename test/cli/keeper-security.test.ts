@@ -232,3 +232,44 @@ describe('M4: windows do not kill each other\'s agents', () => {
     }
   });
 });
+
+describe('L1: keeper line and frame caps', () => {
+  let root: string;
+  let keeperScript: string;
+  before(async () => {
+    root = makeRoot('atw-l1-');
+    keeperScript = await buildKeeper(root);
+  });
+  after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  test('L1 an agent under a keeper that sends a line over 16 MiB is stopped and the transport closes with a clear error', async () => {
+    const dir = path.join(root, 'k');
+    const launcher = new KeeperLauncher({ dir, keeperScript });
+    const script = "process.stdout.write('{\"type\":\"hello\"}\\n'); const c = Buffer.alloc(1024 * 1024, 97); let n = 0; const go = () => { while (n < 20) { n++; if (!process.stdout.write(c)) return process.stdout.once('drain', go); } }; go(); setInterval(() => {}, 1000);";
+    const transport = await launcher.start({ command: process.execPath, args: ['-e', script], cwd: root, taskId: 'calm-heron-042', provider: 'claude-cli', keepRunningMs: 60_000 });
+    const metadata = readKeeperMetadata(keeperPaths(dir, transport.ref.keeperId).metadata);
+    assert.ok(metadata);
+    const messages: unknown[] = [];
+    const malformed: string[] = [];
+    transport.onMessage((message) => messages.push(message));
+    transport.onMalformed(({ raw }) => malformed.push(raw));
+    try {
+      const closed = await Promise.race([
+        transport.whenClosed(),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the agent was not stopped')), 20_000)),
+      ]);
+      assert.match(closed.error?.message ?? '', /The agent was stopped: it sent a line longer than 16 MiB/);
+      assert.deepEqual(messages, [{ type: 'hello' }], 'the lines before it were delivered');
+      assert.deepEqual(malformed, [], 'no piece of the cut line is passed on');
+      await waitFor(() => !isRunning(metadata.cliPid), 5000, 'the agent to be stopped');
+    } finally {
+      for (const pid of [metadata.pid, metadata.cliPid, ...(metadata.watchdogPid ? [metadata.watchdogPid] : [])]) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Gone.
+        }
+      }
+    }
+  });
+});
