@@ -25,8 +25,8 @@ import { ClaudeProvider } from './providers/claude';
 import { CodexProvider } from './providers/codex';
 import { CopilotProvider } from './providers/copilot';
 import { ProviderRegistry } from './core/provider-registry';
-import { KeeperLauncher } from './keeper';
-import { privateDirFor } from './platform/private-dir';
+import { KeeperLauncher, keeperOwnerFor, sweepOrphanKeepers } from './keeper';
+import { resolvePrivateDir } from './platform/private-dir';
 
 /** The composition root: the only place that creates the extension's parts and wires them together. */
 export class Container implements vscode.Disposable {
@@ -75,14 +75,23 @@ export class Container implements vscode.Disposable {
     const workspacePath = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? storageDir;
     const clientVersion = String(context.extension.packageJSON.version ?? '0.0.0');
     // Stdio agents (Claude Code, Copilot, ACP agents) run under keepers in this workspace's private socket directory.
+    // Ours every time (H1): when another user took the predictable name, a fresh mkdtemp directory, remembered here.
+    const privateDir = (workspace: string): string =>
+      resolvePrivateDir(workspace, {
+        rememberFile: path.join(storageDir, workspace === workspacePath ? 'private-dir' : 'private-dir-mcp'),
+        onFallback: (reason) => log.warn(`Not using the predictable socket directory (${reason}); using a fresh private one`),
+      });
+    const socketDir = privateDir(workspacePath);
     const keeper = {
-      launcher: new KeeperLauncher({ dir: privateDirFor(workspacePath), keeperScript: context.asAbsolutePath(path.join('dist', 'keeper.js')), log }),
+      // M4: keepers record which window's storage started them, so another window's sweep leaves them running.
+      launcher: new KeeperLauncher({ dir: socketDir, keeperScript: context.asAbsolutePath(path.join('dist', 'keeper.js')), owner: keeperOwnerFor(storageDir), log }),
       keepRunningMs: () => settings.keepRunningMinutes() * 60_000,
     };
     const builtIn: ProviderAdapter[] = [
       new CodexProvider({
         codexPath: () => settings.cliPath(ConfigKey.codexPath),
         workspacePath,
+        socketDir,
         log,
         keepRunningMinutes: () => settings.keepRunningMinutes(),
         clientVersion,
@@ -133,7 +142,7 @@ export class Container implements vscode.Disposable {
     });
     const notifier = new Notifier(manager, settings, answers);
     this.disposables.push(tree, view, indicators, documents, panels, notifier, registry);
-    const mcpHost = new McpHost(manager, answers, settings, log, context);
+    const mcpHost = new McpHost(manager, answers, settings, log, context, privateDir);
     this.disposables.push(mcpHost);
 
     const refresh = (): void => {
@@ -200,6 +209,8 @@ export class Container implements vscode.Disposable {
         defaultProvider: settings.defaultProvider(),
       }));
 
+    // M3: tasks restored in an untrusted workspace wait; they run once the user trusts it.
+    this.disposables.push(vscode.workspace.onDidGrantWorkspaceTrust(() => manager.trustGranted()));
     const warnings = manager.restore();
     for (const warning of warnings) {
       log.warn(warning);
@@ -218,12 +229,10 @@ export class Container implements vscode.Disposable {
    */
   private sweepOrphanKeepers(launcher: KeeperLauncher, log: vscode.LogOutputChannel): void {
     try {
-      for (const keeper of launcher.list({ cleanup: true })) {
-        const task = this.manager.peek(keeper.taskId);
-        if (keeper.state !== 'live' || (task && !isTerminal(task.status))) continue;
-        log.info(`Stopping the agent of ${task ? `finished task ${keeper.taskId}` : `unknown task ${keeper.taskId}`} (keeper ${keeper.ref.keeperId})`);
-        void launcher.kill(keeper.ref).catch((error: unknown) => log.warn(`Stopping keeper ${keeper.ref.keeperId} failed: ${messageOf(error)}`));
-      }
+      sweepOrphanKeepers(launcher, (taskId) => {
+        const task = this.manager.peek(taskId);
+        return task !== undefined && !isTerminal(task.status);
+      }, log);
     } catch (error) {
       log.warn(`Looking for leftover agent keepers failed: ${messageOf(error)}`);
     }

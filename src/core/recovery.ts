@@ -12,6 +12,8 @@ export const PROVIDER_WAIT_MS = 15_000;
 
 export class Recovery {
   private readonly awaitingProvider = new Map<string, 'resume'>();
+  /** Tasks to reconnect once the workspace is trusted (M3): no agent starts in an untrusted workspace. */
+  private readonly awaitingTrust = new Set<string>();
   private providerWaitTimer: TimerHandle | undefined;
 
   constructor(
@@ -104,6 +106,13 @@ export class Recovery {
       moves.finish(id, 'unknown', { error: `Lost when the window reloaded: ${why}` }, `[recovery] The agent process was lost and ${why}; the task's outcome is unknown`);
       return;
     }
+    if (!options.isTrusted()) {
+      if (!this.awaitingTrust.has(id)) {
+        this.awaitingTrust.add(id);
+        this.parts.appendOutput(id, { kind: 'status', text: `[recovery] Waiting for workspace trust before reconnecting to ${adapter.displayName}` });
+      }
+      return;
+    }
     moves.reconnect(id);
     store.update(id, { recovered: true });
     this.parts.appendOutput(id, { kind: 'status', text: `[recovery] Reconnecting to ${adapter.displayName} after the window reloaded` });
@@ -122,9 +131,18 @@ export class Recovery {
     this.parts.scheduler.pump();
   }
 
-  /** The task is being stopped: it no longer waits for its provider. */
+  /** The workspace became trusted: reconnect the tasks that waited for it. */
+  trustGranted(): void {
+    for (const id of [...this.awaitingTrust]) {
+      this.awaitingTrust.delete(id);
+      this.resumeTask(id);
+    }
+  }
+
+  /** The task is being stopped: it no longer waits for its provider or for trust. */
   forget(id: string): void {
     this.awaitingProvider.delete(id);
+    this.awaitingTrust.delete(id);
   }
 
   private armProviderWait(): void {

@@ -100,6 +100,8 @@ export class TaskManager implements Disposable {
   private readonly questions: Questions;
   private readonly recovery: Recovery;
   private readonly outputLoaded = new Set<string>();
+  /** Queued tasks already told they wait for workspace trust (one entry each). */
+  private readonly trustNoticed = new Set<string>();
   private disposed = false;
   private readonly recorder: TaskRecorder | undefined;
 
@@ -136,7 +138,7 @@ export class TaskManager implements Disposable {
         failDependent: (id, reason) => this.moves.finish(id, 'failed', { error: reason }, `[dependency] ${reason}`),
         releaseWaiting: (id) => this.moves.release(id),
         timeOut: (id) => void this.stopTask(id, 'timed_out'),
-        canStart: (task) => this.options.registry.has(task.provider),
+        canStart: (task) => this.options.registry.has(task.provider) && this.trustAllows(task.id),
       },
       () => this.options.settings().maxConcurrentTasks,
     );
@@ -335,10 +337,37 @@ export class TaskManager implements Disposable {
 
   /** Loads persisted tasks and recovers the ones that were live (DESIGN §5). Returns the warnings the user must see. */
   restore(): string[] {
-    return this.recovery.restore();
+    const warnings = this.recovery.restore();
+    // Queued tasks behind a full queue are not asked canStart yet: say now that they wait for trust too.
+    if (!this.options.isTrusted()) for (const task of this.store.all()) if (task.status === 'pending') this.trustAllows(task.id);
+    return warnings;
+  }
+
+  /**
+   * The workspace became trusted (the host calls this on onDidGrantWorkspaceTrust): restored tasks reconnect and
+   * queued ones start, as they would have at activation in a trusted workspace.
+   */
+  trustGranted(): void {
+    if (this.disposed || !this.options.isTrusted()) return;
+    this.trustNoticed.clear();
+    this.recovery.trustGranted();
+    this.scheduler.pump();
   }
 
   // Running
+
+  /**
+   * M3: no task starts in an untrusted workspace — restored, re-queued, retried after a rate limit or released by
+   * its dependencies. It waits, with one [recovery] entry, until trustGranted().
+   */
+  private trustAllows(id: string): boolean {
+    if (this.options.isTrusted()) return true;
+    if (!this.trustNoticed.has(id)) {
+      this.trustNoticed.add(id);
+      this.appendOutput(id, { kind: 'status', text: '[recovery] Waiting for workspace trust: agents do not start in an untrusted workspace' });
+    }
+    return false;
+  }
 
   /** Cancel or time out (see TaskRunner.stop); a task waiting for its provider stops waiting. */
   private stopTask(id: string, reason: 'cancelled' | 'timed_out'): Promise<void> {

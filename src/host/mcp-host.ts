@@ -43,7 +43,15 @@ export class McpHost implements vscode.Disposable {
   /** What was registered with VS Code's MCP server list (undefined where the API is missing or refused it). */
   private definitionProvider: { provideMcpServerDefinitions(): unknown[] } | undefined;
 
-  constructor(manager: TaskManager, answers: AnswerGate, settings: Settings, log: Logger, private readonly context: vscode.ExtensionContext) {
+  constructor(
+    manager: TaskManager,
+    answers: AnswerGate,
+    settings: Settings,
+    log: Logger,
+    private readonly context: vscode.ExtensionContext,
+    /** The verified private directory of a workspace (the container's resolvePrivateDir). */
+    privateDir: (workspace: string) => string = privateDirFor,
+  ) {
     this.server = new McpHostServer({
       tasks: manager,
       answer: (taskId, requestId, answer) => answers.answer(taskId, requestId, answer),
@@ -54,9 +62,18 @@ export class McpHost implements vscode.Disposable {
     this.registerDefinitionProvider(log);
     const workspace = workspaceKey();
     const storageDir = context.storageUri?.fsPath;
+    let socketDir: string | undefined;
+    let refused: string | undefined;
+    try {
+      socketDir = workspace ? privateDir(workspace) : undefined;
+    } catch (error) {
+      refused = `No private socket directory: ${(error as Error).message}`;
+    }
     void this.server.serve(
-      workspace && storageDir
-        ? { workspace, socketDir: privateDirFor(workspace), storageDir }
+      refused !== undefined
+        ? refused
+        : workspace && storageDir && socketDir
+        ? { workspace, socketDir, storageDir }
         : 'Delegating over MCP needs an open folder: the socket and its token belong to a workspace.',
     );
   }

@@ -17,7 +17,7 @@
  * kill those whose task is gone or terminal.
  */
 export { isKeeperError, KeeperError, type KeeperErrorKind } from './client/errors';
-export { killKeeper, listKeepers } from './client/keepers';
+export { keeperOwnerFor, killKeeper, listKeepers, sweepOrphanKeepers } from './client/keepers';
 export {
   attachKeeper,
   KeeperLauncher,

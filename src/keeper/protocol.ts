@@ -45,12 +45,18 @@ export interface Frame {
   body: Buffer;
 }
 
-/** Largest frame either side accepts (a single agent line longer than this is cut into several records). */
-export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
+/**
+ * Largest frame either side accepts (L1): a record holds at most one cut line (MAX_LINE_BYTES) and what one read
+ * completed, so 4× the line cap leaves room without letting either side buffer hundreds of MiB.
+ */
+export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 /** Largest frame a connection may send before it authenticated. */
 export const MAX_HELLO_BYTES = 4096;
-/** Largest line the keeper holds before it cuts it (a record holds at least one whole line). */
-export const MAX_LINE_BYTES = MAX_FRAME_BYTES / 2;
+/**
+ * Largest line the keeper holds before it cuts it (L1, ≈ 16 MiB like MAX_JSONL_LINE_BYTES): a piece this long is a
+ * line over the cap, and the host ends the task with a clear error instead of reading on.
+ */
+export const MAX_LINE_BYTES = 16 * 1024 * 1024;
 
 
 /** The first frame a host sends. */
@@ -113,6 +119,8 @@ export interface KeeperConfig {
   watchdogPollMs: number;
   /** Rewrite the journal without acknowledged records once they take this many bytes. */
   compactBytes: number;
+  /** Which window's extension started it (a hash of its storage dir): the activation sweep ends only its own. */
+  owner?: string;
 }
 
 /** The metadata file beside the socket (mode 0600). It holds the connection token, so it is read by its owner only. */
@@ -121,6 +129,8 @@ export interface KeeperMetadata {
   id: string;
   taskId: string;
   provider: string;
+  /** KeeperConfig.owner: the activation sweep of another window (another storage dir) leaves this keeper alone. */
+  owner?: string;
   /** The agent's executable (not its arguments or environment). */
   command: string;
   pid: number;

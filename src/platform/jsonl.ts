@@ -1,16 +1,37 @@
 const NEWLINE = 0x0a;
 const decoder = new TextDecoder('utf-8', { fatal: false });
 
+/** The longest JSONL line accepted from an agent or a socket (L1): longer ones end the stream with LineTooLongError. */
+export const MAX_JSONL_LINE_BYTES = 16 * 1024 * 1024;
+
+/** Thrown by LineDecoder.push when a line exceeds its cap; the decoder drops what it buffered. */
+export class LineTooLongError extends Error {
+  constructor(readonly maxLineBytes: number, readonly lineBytes: number) {
+    super(`a line longer than ${formatBytes(maxLineBytes)} (${formatBytes(lineBytes)} so far)`);
+    this.name = 'LineTooLongError';
+  }
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${Math.round((bytes / (1024 * 1024)) * 10) / 10} MiB` : `${bytes} bytes`;
+}
+
 /**
  * Splits a byte stream into lines. Survives chunks split anywhere (mid-line, mid-UTF-8 sequence), very long lines
  * and invalid UTF-8 (decoded with replacement characters). Bytes are kept until a newline so that a multi-byte
- * character split across chunks decodes whole.
+ * character split across chunks decodes whole. A line longer than `maxLineBytes` (default 16 MiB) is never buffered
+ * whole: push throws LineTooLongError, so the stream can be ended with a clear error instead of holding it in memory.
  */
 export class LineDecoder {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
 
-  /** Feeds a chunk; returns the complete lines it finished (without their line endings). */
+  constructor(readonly maxLineBytes: number = MAX_JSONL_LINE_BYTES) {}
+
+  /**
+   * Feeds a chunk; returns the complete lines it finished (without their line endings). Throws LineTooLongError when
+   * a line exceeds the cap (the lines before it in this chunk are lost with it: the stream is to be ended).
+   */
   push(chunk: Buffer | Uint8Array): string[] {
     const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     const lines: string[] = [];
@@ -18,6 +39,7 @@ export class LineDecoder {
     let index = bytes.indexOf(NEWLINE, start);
     while (index !== -1) {
       const piece = bytes.subarray(start, index);
+      if (this.pendingBytes + piece.length > this.maxLineBytes) this.overflow(this.pendingBytes + piece.length);
       if (this.pendingBytes > 0) {
         this.pending.push(piece);
         lines.push(decodeLine(Buffer.concat(this.pending, this.pendingBytes + piece.length)));
@@ -30,6 +52,7 @@ export class LineDecoder {
       index = bytes.indexOf(NEWLINE, start);
     }
     if (start < bytes.length) {
+      if (this.pendingBytes + bytes.length - start > this.maxLineBytes) this.overflow(this.pendingBytes + bytes.length - start);
       // Copy: the caller may reuse its buffer.
       const rest = Buffer.from(bytes.subarray(start));
       this.pending.push(rest);
@@ -49,6 +72,12 @@ export class LineDecoder {
 
   get bufferedBytes(): number {
     return this.pendingBytes;
+  }
+
+  private overflow(lineBytes: number): never {
+    this.pending = [];
+    this.pendingBytes = 0;
+    throw new LineTooLongError(this.maxLineBytes, lineBytes);
   }
 }
 

@@ -49,15 +49,34 @@ export function processStartTime(pid: number): string | undefined {
 }
 
 /**
- * True when `pid` is alive and is the process that had `start` as its start time (a reused pid is not). Where /proc
- * is missing, liveness alone decides.
+ * True when `pid` is alive and ours: signalling it is allowed (EPERM means another user's process, never ours) and,
+ * where /proc tells, it runs as our uid (root may signal anything).
+ */
+export function isOurProcess(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  if (process.platform === 'win32') return true;
+  try {
+    return fs.statSync(`/proc/${pid}`).uid === process.getuid?.();
+  } catch {
+    return !fs.existsSync('/proc/self/stat');
+  }
+}
+
+/**
+ * True when `pid` is alive, ours (isOurProcess), and is the process that had `start` as its start time (a reused pid
+ * is not). A missing `start` never matches: nothing is signalled on the word of a file that does not say which
+ * process it means. Where /proc is missing (no start times at all), liveness alone decides.
  */
 export function isSameProcess(pid: number | undefined, start: string | undefined): boolean {
-  if (pid === undefined || pid <= 0) return false;
-  if (!processExists(pid)) return false;
+  if (pid === undefined || !Number.isInteger(pid) || pid <= 0) return false;
+  if (!isOurProcess(pid)) return false;
   if (!fs.existsSync('/proc/self/stat')) return true;
   const now = processStartTime(pid);
-  return now !== undefined && (start === undefined || now === start);
+  return now !== undefined && start !== undefined && now === start;
 }
 
 /**

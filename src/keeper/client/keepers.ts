@@ -1,18 +1,37 @@
 // The keepers of a private directory: list them, kill one, and reap what dead keepers left behind.
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { encodeFrame } from '../framing';
 import { FrameType, type KeeperMetadata } from '../protocol';
 import { isKeeperId, keeperPaths, readKeeperMetadata } from '../files';
 import { commandLineIncludes, delay, isSameProcess, killProcessTree, removeQuietly } from '../../platform/process';
+import { privateDirProblem } from '../../platform/private-dir';
 
 import { openConnection } from './connection';
-import type { KeeperInfo, KeeperRef } from './launcher';
+import { KeeperError } from './errors';
+import type { KeeperInfo, KeeperLauncher, KeeperRef } from './launcher';
 
-/** Lists the keepers in `dir`. With `cleanup` (default) dead keepers, long-ended ones and stray files are removed. */
-export function listKeepers(dir: string, options: { cleanup?: boolean; endedRetentionMs?: number } = {}): KeeperInfo[] {
+/**
+ * Throws KeeperError('refused') unless `dir` is a private directory of ours (H1): a directory another user made or
+ * replaced could name any process for us to kill, or hold a forged journal. False when it does not exist.
+ */
+export function checkKeeperDir(dir: string): boolean {
+  const problem = privateDirProblem(dir);
+  if (problem === 'missing') return false;
+  if (problem) throw new KeeperError('refused', `${problem}; refusing to use its agent keepers`);
+  return true;
+}
+
+/**
+ * Lists the keepers in `dir`. With `cleanup` (default) dead keepers, long-ended ones and stray files are removed;
+ * with `owner`, only the keepers that owner started are cleaned up (another window's are listed, never touched).
+ * Throws KeeperError('refused') when `dir` is not a private directory of ours.
+ */
+export function listKeepers(dir: string, options: { cleanup?: boolean; endedRetentionMs?: number; owner?: string } = {}): KeeperInfo[] {
   const cleanup = options.cleanup ?? true;
   const retention = options.endedRetentionMs ?? 7 * 24 * 60 * 60_000;
+  if (!checkKeeperDir(dir)) return [];
   let names: string[];
   try {
     names = fs.readdirSync(dir);
@@ -34,6 +53,7 @@ export function listKeepers(dir: string, options: { cleanup?: boolean; endedRete
       ref,
       taskId: metadata.taskId,
       provider: metadata.provider,
+      owner: metadata.owner,
       state,
       status: metadata.status,
       pid: metadata.pid,
@@ -45,7 +65,7 @@ export function listKeepers(dir: string, options: { cleanup?: boolean; endedRete
       reason: metadata.reason,
       exit: metadata.exit,
     });
-    if (!cleanup) continue;
+    if (!cleanup || (options.owner !== undefined && metadata.owner !== options.owner)) continue;
     if (state === 'dead') reapDeadKeeper(metadata, ref);
     else if (state === 'ended' && Date.now() - metadata.updatedAt > retention) removeKeeperFiles(ref);
   }
@@ -55,10 +75,12 @@ export function listKeepers(dir: string, options: { cleanup?: boolean; endedRete
 
 /**
  * Ends a keeper and its agent without attaching (Clear of a task whose agent runs detached, or a keeper whose task
- * is gone). Resolves true when there was something to end.
+ * is gone). Resolves true when there was something to end; rejects with KeeperError('refused') when `ref.dir` is not
+ * a private directory of ours (nothing is killed then).
  */
 export async function killKeeper(ref: KeeperRef, timeoutMs = 3000): Promise<boolean> {
   if (!isKeeperId(ref?.keeperId)) return false;
+  if (!checkKeeperDir(ref.dir)) return false;
   const paths = keeperPaths(ref.dir, ref.keeperId);
   const metadata = readKeeperMetadata(paths.metadata);
   if (!metadata) {
@@ -134,3 +156,25 @@ function removeStrayFiles(dir: string, names: string[], known: Set<string>): voi
   }
 }
 
+
+/** The owner a window's keepers record (M4): a hash of its storage dir, so windows on one socket dir tell theirs apart. */
+export function keeperOwnerFor(storageDir: string): string {
+  return createHash('sha256').update(storageDir).digest('hex').slice(0, 16);
+}
+
+/**
+ * The activation sweep: ends this launcher's live keepers whose task is gone or finished (`wanted(taskId)` false), so
+ * they do not keep an agent running until keepRunningMinutes. Keepers of live tasks are left for the providers'
+ * resume() to reattach, and keepers another window started (another owner) are never touched. Returns the refs it
+ * ended. Throws KeeperError('refused') when the launcher's directory is not ours.
+ */
+export function sweepOrphanKeepers(launcher: KeeperLauncher, wanted: (taskId: string) => boolean, log: { info(message: string): void; warn(message: string): void }): KeeperRef[] {
+  const ended: KeeperRef[] = [];
+  for (const keeper of launcher.list({ cleanup: true })) {
+    if (keeper.state !== 'live' || keeper.owner !== launcher.owner || wanted(keeper.taskId)) continue;
+    log.info(`Stopping the agent of task ${keeper.taskId}, which is finished or gone (keeper ${keeper.ref.keeperId})`);
+    ended.push(keeper.ref);
+    void launcher.kill(keeper.ref).catch((error: unknown) => log.warn(`Stopping keeper ${keeper.ref.keeperId} failed: ${(error as Error)?.message ?? String(error)}`));
+  }
+  return ended;
+}

@@ -24,7 +24,7 @@ import { CommandNotFoundError } from '../../providers/transport/process-transpor
 
 import { isKeeperError, KeeperError } from './errors';
 import { openConnection, type OpenConnection } from './connection';
-import { killKeeper, killKeeperProcesses, listKeepers, reapDeadKeeper, removeKeeperFiles } from './keepers';
+import { checkKeeperDir, killKeeper, killKeeperProcesses, listKeepers, reapDeadKeeper, removeKeeperFiles } from './keepers';
 
 const DEFAULT_ATTACH_TIMEOUT_MS = 5000;
 import { KeeperTransport } from './transport';
@@ -51,6 +51,8 @@ export interface KeeperStartOptions {
   dir: string;
   taskId: string;
   provider: string;
+  /** Recorded in the keeper's metadata (KeeperMetadata.owner): which window's sweep may end it. */
+  owner?: string;
   /** agentTasks.keepRunningMinutes in ms: the agent is stopped after this long with no window attached. */
   keepRunningMs: number;
   /** Between the steps of an idle stop: stdin closed → SIGINT → SIGTERM → SIGKILL (default 3 s). */
@@ -93,6 +95,8 @@ export interface KeeperInfo {
   ref: KeeperRef;
   taskId: string;
   provider: string;
+  /** The owner recorded by the window that started it (undefined for keepers of older versions). */
+  owner?: string;
   /** `live`: the keeper runs. `ended`: it stopped, its journal waits for a host. `dead`: it died (files removed by cleanup). */
   state: 'live' | 'ended' | 'dead';
   status: KeeperStatus;
@@ -155,6 +159,7 @@ export async function startKeeper(options: KeeperStartOptions): Promise<KeeperTr
     stopGraceMs: options.stopGraceMs ?? 3000,
     watchdogPollMs: options.watchdogPollMs ?? 1000,
     compactBytes: options.compactBytes ?? 32 * 1024 * 1024,
+    ...(options.owner !== undefined ? { owner: options.owner } : {}),
   };
   const logFd = fs.openSync(paths.log, 'a', 0o600);
   let child;
@@ -217,6 +222,7 @@ export async function startKeeper(options: KeeperStartOptions): Promise<KeeperTr
 export async function attachKeeper(ref: KeeperRef, options: KeeperAttachOptions = {}): Promise<KeeperTransport> {
   const log = options.log ?? silentLogger;
   if (!isKeeperId(ref?.keeperId) || typeof ref.dir !== 'string') throw new KeeperError('gone', 'The task has no valid keeper reference');
+  if (!checkKeeperDir(ref.dir)) throw new KeeperError('gone', `The agent's keeper ${ref.keeperId} is gone (${ref.dir} does not exist)`);
   const paths = keeperPaths(ref.dir, ref.keeperId);
   const metadata = readKeeperMetadata(paths.metadata);
   if (!metadata) throw new KeeperError('gone', `The agent's keeper ${ref.keeperId} is gone (no metadata in ${ref.dir})`);
@@ -286,26 +292,37 @@ function openJournal(base: Omit<TransportInit, 'welcome'>, metadata: KeeperMetad
  * attach after a reload, list, kill.
  */
 export class KeeperLauncher {
-  constructor(private readonly options: { dir: string; keeperScript: string; log?: Logger }) {}
+  /**
+   * `owner` (the container passes a hash of the window's storage dir) is recorded in the metadata of every keeper this
+   * launcher starts, and limits list's cleanup to those keepers: other windows' keepers are listed but never touched.
+   */
+  constructor(private readonly options: { dir: string; keeperScript: string; owner?: string; log?: Logger }) {}
 
   get dir(): string {
     return this.options.dir;
   }
 
-  start(options: Omit<KeeperStartOptions, 'dir' | 'keeperScript' | 'log'>): Promise<KeeperTransport> {
-    return startKeeper({ ...options, dir: this.options.dir, keeperScript: this.options.keeperScript, log: this.options.log });
+  get owner(): string | undefined {
+    return this.options.owner;
   }
 
+  start(options: Omit<KeeperStartOptions, 'dir' | 'keeperScript' | 'log' | 'owner'>): Promise<KeeperTransport> {
+    return startKeeper({ ...options, dir: this.options.dir, keeperScript: this.options.keeperScript, owner: this.options.owner, log: this.options.log });
+  }
+
+  /** Attaches in this launcher's directory (verified again), never in the `ref.dir` a task persisted. */
   attach(ref: KeeperRef, options: KeeperAttachOptions = {}): Promise<KeeperTransport> {
-    return attachKeeper(ref, { log: this.options.log, ...options });
+    return attachKeeper({ keeperId: ref?.keeperId, dir: this.options.dir }, { log: this.options.log, ...options });
   }
 
+  /** The keepers in this launcher's directory; cleanup touches only this launcher's owner's keepers. */
   list(options?: { cleanup?: boolean; endedRetentionMs?: number }): KeeperInfo[] {
-    return listKeepers(this.options.dir, options);
+    return listKeepers(this.options.dir, { ...options, owner: this.options.owner });
   }
 
+  /** Kills in this launcher's directory (verified again), never in the `ref.dir` a task persisted. */
   kill(ref: KeeperRef): Promise<boolean> {
-    return killKeeper(ref);
+    return killKeeper({ keeperId: ref?.keeperId, dir: this.options.dir });
   }
 }
 

@@ -3,7 +3,7 @@ import type * as net from 'node:net';
 import { Emitter, type Logger } from '../../core/events';
 import { encodeJsonLine, parseJsonLine } from '../../platform/jsonl';
 import { decodeLineText, forEachRecordLine, recordSeq, encodeAck, encodeFrame, encodeJsonFrame, FrameDecoder } from '../framing';
-import { FrameType, type Frame, type KeeperExit, type KeeperWelcome } from '../protocol';
+import { FrameType, MAX_LINE_BYTES, type Frame, type KeeperExit, type KeeperWelcome } from '../protocol';
 import { keeperPaths, readKeeperMetadata } from '../files';
 import { isSameProcess, killProcessTree, removeQuietly, waitUntil } from '../../platform/process';
 import { BaseTransport, type TransportClosed } from '../../providers/transport/transport';
@@ -337,6 +337,13 @@ export class KeeperTransport extends BaseTransport {
   private readonly onOutLine = (seq: number, buffer: Buffer, start: number, end: number): void => {
     if (seq <= this.seq || this.closeInfo) return; // Exactly once, whatever a reconnect replays.
     this.seq = seq;
+    if (end - start >= MAX_LINE_BYTES) {
+      // The keeper cut a line over the cap (L1): its pieces are not JSON, and the rest is not read. End the task clearly.
+      this.log.warn(`[keeper ${this.ref.keeperId}] the agent sent a line of ${MAX_LINE_BYTES} bytes or more; stopping it`);
+      this.kill();
+      this.finish({ code: null, signal: 'SIGKILL', stderrTail: this.stderrText, error: new Error(`The agent was stopped: it sent a line longer than ${MAX_LINE_BYTES / (1024 * 1024)} MiB, more than Agent Tasks reads`) });
+      return;
+    }
     const text = decodeLineText(buffer, start, end);
     if (text.length === 0 || (text.charCodeAt(0) <= 32 && text.trim() === '')) return;
     let value: unknown;

@@ -106,6 +106,7 @@ export class Keeper {
       id: config.id,
       taskId: config.taskId,
       provider: config.provider,
+      ...(typeof config.owner === 'string' ? { owner: config.owner } : {}),
       command: config.command,
       pid: process.pid,
       pidStart: processStartTime(process.pid),

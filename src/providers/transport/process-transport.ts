@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { encodeJsonLine, LineDecoder, parseJsonLine } from '../../platform/jsonl';
+import { encodeJsonLine, LineDecoder, LineTooLongError, parseJsonLine } from '../../platform/jsonl';
 import { killProcessTree, mergeEnv } from '../../platform/process';
 import { BaseTransport, type TransportClosed } from './transport';
 
@@ -33,6 +33,8 @@ export class ProcessTransport extends BaseTransport {
   private readonly decoder = new LineDecoder();
   private stderrTail = '';
   private closeInfo: TransportClosed | undefined;
+  /** Set when the agent sent a line over the cap (L1): it was stopped, and onClose reports this. */
+  private overflow: Error | undefined;
   private readonly exited: Promise<TransportClosed>;
 
   constructor(options: ProcessTransportOptions) {
@@ -51,13 +53,24 @@ export class ProcessTransport extends BaseTransport {
         if (this.child.pid === undefined) this.finish({ code: null, signal: null, stderrTail: '', error: spawnError }, resolve);
       });
       this.child.once('close', (code, signal) => {
-        const rest = this.decoder.end();
+        const rest = this.overflow ? undefined : this.decoder.end();
         if (rest !== undefined) this.handleLine(rest);
-        this.finish({ code, signal, stderrTail: this.stderrTail, error: spawnError }, resolve);
+        this.finish({ code, signal, stderrTail: this.stderrTail, error: this.overflow ?? spawnError }, resolve);
       });
     });
     this.child.stdout?.on('data', (chunk: Buffer) => {
-      for (const line of this.decoder.push(chunk)) this.handleLine(line);
+      if (this.overflow) return;
+      let lines: string[];
+      try {
+        lines = this.decoder.push(chunk);
+      } catch (error) {
+        if (!(error instanceof LineTooLongError)) throw error;
+        // Never buffered without bound: the agent is stopped, and the task ends with this error.
+        this.overflow = new Error(`The agent was stopped: it sent ${error.message}, more than Agent Tasks reads`);
+        this.kill('SIGKILL');
+        return;
+      }
+      for (const line of lines) this.handleLine(line);
     });
     this.child.stderr?.on('data', (chunk: Buffer) => {
       const text = chunk.toString('utf8');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { encodeJsonLine, LineDecoder, parseJsonLine } from '../../../src/platform/jsonl';
+import { encodeJsonLine, LineDecoder, LineTooLongError, MAX_JSONL_LINE_BYTES, parseJsonLine } from '../../../src/platform/jsonl';
 import { CommandNotFoundError, ProcessTransport } from '../../../src/providers/transport/process-transport';
 import { mergeEnv } from '../../../src/platform/process';
 import type { TransportClosed } from '../../../src/providers/transport/transport';
@@ -233,5 +233,40 @@ describe('ProcessTransport with a real child', () => {
   test('mergeEnv: the profile env wins, undefined removes a variable', () => {
     const env = mergeEnv({ PATH: '/bin', HOME: '/home/me', SECRET: 'old' }, { SECRET: 'new', HOME: undefined });
     assert.deepEqual(env, { PATH: '/bin', SECRET: 'new' });
+  });
+});
+
+describe('L1: line caps', () => {
+  test('L1 LineDecoder refuses a line over its cap instead of buffering it without bound', () => {
+    assert.equal(MAX_JSONL_LINE_BYTES, 16 * 1024 * 1024);
+    const decoder = new LineDecoder(1024);
+    assert.deepEqual(decoder.push(Buffer.from(`${'a'.repeat(1024)}\n`)), ['a'.repeat(1024)], 'a line at the cap is fine');
+    decoder.push(Buffer.alloc(600, 0x61));
+    assert.throws(() => decoder.push(Buffer.alloc(600, 0x61)), (error: unknown) => error instanceof LineTooLongError && /longer than 1024 bytes/.test((error as Error).message));
+    assert.equal(decoder.bufferedBytes, 0, 'what it held is dropped');
+    // A complete line over the cap in one chunk is refused too.
+    assert.throws(() => new LineDecoder(10).push(Buffer.from(`${'b'.repeat(11)}\n`)), LineTooLongError);
+    // The default cap: 17 MiB without a newline never sits in memory.
+    const big = new LineDecoder();
+    const chunk = Buffer.alloc(1024 * 1024, 0x61);
+    assert.throws(() => {
+      for (let i = 0; i < 17; i++) big.push(chunk);
+    }, LineTooLongError);
+    assert.equal(big.bufferedBytes, 0);
+  });
+
+  test('L1 an agent that sends a line over 16 MiB is stopped and its transport closes with a clear error', async () => {
+    // The child writes 20 MiB without a newline, then waits: only the cap ends it.
+    const script = "const c = Buffer.alloc(1024 * 1024, 97); let n = 0; const go = () => { while (n < 20) { n++; if (!process.stdout.write(c)) return process.stdout.once('drain', go); } }; go(); setInterval(() => {}, 1000);";
+    const transport = new ProcessTransport({ command: process.execPath, args: ['-e', script], cwd: process.cwd() });
+    const malformed: string[] = [];
+    transport.onMalformed(({ raw }) => malformed.push(raw));
+    const closed = await Promise.race([
+      transport.whenClosed(),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the agent was not stopped')), 20_000)),
+    ]);
+    assert.match(closed.error?.message ?? '', /The agent was stopped: it sent a line longer than 16 MiB/);
+    assert.equal(closed.signal, 'SIGKILL');
+    assert.deepEqual(malformed, [], 'no partial line is passed on');
   });
 });
