@@ -218,7 +218,9 @@ export class Workbench {
       await this.quickInput.fill(`>${title}`);
       try {
         await row.waitFor({ state: 'visible', timeout: 3_000 });
-        await row.click();
+        // The row can be found in the list as it was before the filter applied and be re-rendered away under the
+        // pointer: a short click timeout lets the loop reopen the palette instead of waiting on a row that is gone.
+        await row.click({ timeout: 3_000 });
         return;
       } catch (error) {
         if (Date.now() > deadline) {
