@@ -7,7 +7,6 @@ import { FrameType, MAX_LINE_BYTES, type Frame, type KeeperExit, type KeeperWelc
 import { keeperPaths, readKeeperMetadata } from '../files';
 import { isSameProcess, killProcessTree, removeQuietly, waitUntil } from '../../platform/process';
 import { BaseTransport, type TransportClosed } from '../../providers/transport/transport';
-
 import { KeeperError } from './errors';
 import { reconnectToKeeper, type OpenConnection } from './connection';
 import { killKeeperProcesses, removeKeeperFiles } from './keepers';
@@ -341,19 +340,14 @@ export class KeeperTransport extends BaseTransport {
       // The keeper cut a line over the cap (L1): its pieces are not JSON, and the rest is not read. End the task clearly.
       this.log.warn(`[keeper ${this.ref.keeperId}] the agent sent a line of ${MAX_LINE_BYTES} bytes or more; stopping it`);
       this.kill();
-      this.finish({ code: null, signal: 'SIGKILL', stderrTail: this.stderrText, error: new Error(`The agent was stopped: it sent a line longer than ${MAX_LINE_BYTES / (1024 * 1024)} MiB, more than Agent Tasks reads`) });
-      return;
+      const error = new Error(`The agent was stopped: it sent a line longer than ${MAX_LINE_BYTES / (1024 * 1024)} MiB, more than Agent Tasks reads`);
+      return this.finish({ code: null, signal: 'SIGKILL', stderrTail: this.stderrText, error });
     }
     const text = decodeLineText(buffer, start, end);
     if (text.length === 0 || (text.charCodeAt(0) <= 32 && text.trim() === '')) return;
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (error) {
-      this.malformedEmitter.fire({ raw: text, error: error instanceof Error ? error : new Error(String(error)) });
-      return;
-    }
-    this.messageEmitter.fire(value);
+    const parsed = parseJsonLine(text);
+    if (parsed.ok) this.messageEmitter.fire(parsed.value);
+    else this.malformedEmitter.fire({ raw: parsed.raw, error: parsed.error });
   };
 
   private scheduleAck(): void {
