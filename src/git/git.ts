@@ -150,14 +150,18 @@ export function run(cwd: string, args: readonly string[], options: RunOptions = 
       signal?.removeEventListener('abort', onAbort);
       outcome();
     };
+    let aborted = false;
+    const rejectAborted = (): void => finish(() => reject(new GitError('Aborted', `git ${args[0] ?? ''} was cancelled`, args)));
     const onAbort = (): void => {
+      aborted = true;
       try {
         if (group && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
         else child.kill('SIGKILL');
       } catch {
         child.kill('SIGKILL');
       }
-      finish(() => reject(new GitError('Aborted', `git ${args[0] ?? ''} was cancelled`, args)));
+      // Settled when git is gone, so whoever cleans up after a cancel never races a git still writing; bounded.
+      setTimeout(rejectAborted, 2000).unref();
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     child.stdout.on('data', (chunk: Buffer) => (onStdout ? onStdout(chunk) : stdout.push(chunk)));
@@ -172,6 +176,7 @@ export function run(cwd: string, args: readonly string[], options: RunOptions = 
       } else finish(() => reject(new GitError('Unknown', `git ${args[0] ?? ''} could not start: ${error.message}`, args)));
     });
     child.on('close', (code) => {
+      if (aborted) return rejectAborted();
       const out = Buffer.concat(stdout).toString('utf8');
       const err = Buffer.concat(stderr).toString('utf8');
       const exitCode = code ?? -1;

@@ -208,6 +208,7 @@ export class TaskWorktrees implements TaskWorkspaces {
     await this.removeWorktree(main, folder).catch(() => undefined);
     fs.rmSync(folder, { recursive: true, force: true });
     await main.worktreeUnlock(folder).catch(() => undefined);
+    removeHalfMadeAdminDir(main.commonDir, folder);
     await main.worktreePrune().catch(() => undefined);
     await this.deleteBranch(main, branch).catch(() => undefined);
   }
@@ -266,4 +267,24 @@ function realpath(file: string): string {
 
 function samePath(a: string, b: string): boolean {
   return realpath(a) === realpath(b);
+}
+
+/**
+ * `git worktree add` stopped early (a cancel) can leave its administrative folder (`<common dir>/worktrees/<name>`)
+ * with `commondir` or `gitdir` missing or empty, and then every git command in the repository fails ("failed to read …/commondir").
+ * Such a folder, named after this task's worktree, is ours and unusable: it is removed.
+ */
+function removeHalfMadeAdminDir(commonDir: string, folder: string): void {
+  const admin = path.join(commonDir, 'worktrees', path.basename(folder));
+  if (!fs.existsSync(admin)) return;
+  if (['commondir', 'gitdir'].every((name) => fileSize(path.join(admin, name)) > 0)) return;
+  fs.rmSync(admin, { recursive: true, force: true });
+}
+
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
 }
