@@ -277,7 +277,10 @@ export class Workbench {
       const index = seen.findIndex(test);
       if (index >= 0) {
         try {
-          await this.page.locator(QUICK_ROWS).nth(index).click({ timeout: 2_000 });
+          // By its aria-label, not its index: a list that re-rendered since it was read must not get another row clicked.
+          const label = seen[index].ariaLabel;
+          const row = label ? this.page.locator(QUICK_ROWS).and(this.page.locator(`[aria-label="${label.replace(/["\\]/g, '\\$&')}"]`)).first() : this.page.locator(QUICK_ROWS).nth(index);
+          await row.click({ timeout: 2_000 });
           return seen[index];
         } catch {
           // the list re-rendered between reading and clicking: read it again
