@@ -214,9 +214,11 @@ export class Workbench {
     for (;;) {
       await this.page.keyboard.press('Escape');
       await this.page.keyboard.press('F1');
-      await this.quickInput.waitFor({ state: 'visible', timeout: 5_000 });
-      await this.quickInput.fill(`>${title}`);
       try {
+        // A quick pick still closing (the previous step's) can be the visible input for a moment: every wait here is
+        // short, and the loop reopens the palette.
+        await this.quickInput.waitFor({ state: 'visible', timeout: 5_000 });
+        await this.quickInput.fill(`>${title}`, { timeout: 3_000 });
         await row.waitFor({ state: 'visible', timeout: 3_000 });
         // The row can be found in the list as it was before the filter applied and be re-rendered away under the
         // pointer: a short click timeout lets the loop reopen the palette instead of waiting on a row that is gone.

@@ -96,6 +96,7 @@ describe('Agent Tasks in the workbench', { timeout: 240_000 }, () => {
     await workbench.capture('open-task-palette', async () => {
       await workbench.runCommand('Agent Tasks: Open Task');
       await workbench.pickQuickItem(completedTaskId);
+      await workbench.waitForQuickInputClosed();
       const frame = await workbench.webviewFrame();
       await frame.waitForSelector('#header', { timeout: 15_000 });
       await waitUntil(() => frame.locator('#header').innerText(), (text) => /completed/i.test(text), 'the header to show Completed');
