@@ -36,6 +36,8 @@ export const ConfigKey = {
   notifications: 'notifications',
   acpAgents: 'acpAgents',
   mcpAllowAgentApprovals: 'mcp.allowAgentApprovals',
+  mcpAllowAgentMerge: 'mcp.allowAgentMerge',
+  isolation: 'isolation',
   keepRunningMinutes: 'keepRunningMinutes',
 } as const;
 export type ConfigKey = (typeof ConfigKey)[keyof typeof ConfigKey];

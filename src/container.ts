@@ -27,6 +27,7 @@ import { CopilotProvider } from './providers/copilot';
 import { ProviderRegistry } from './core/provider-registry';
 import { KeeperLauncher, keeperOwnerFor, sweepOrphanKeepers } from './keeper';
 import { resolvePrivateDir } from './platform/private-dir';
+import { TaskWorktrees } from './worktrees';
 
 /** The composition root: the only place that creates the extension's parts and wires them together. */
 export class Container implements vscode.Disposable {
@@ -67,6 +68,8 @@ export class Container implements vscode.Disposable {
       defaultCwd: () => vscode.workspace.workspaceFolders?.[0]?.uri.fsPath,
       stateFile,
       transcripts,
+      // DESIGN §8: worktrees go beside the repository, or here when its parent is not writable.
+      worktrees: new TaskWorktrees({ fallbackDir: path.join(context.globalStorageUri.fsPath, 'worktrees') }),
     });
     this.manager = manager;
 

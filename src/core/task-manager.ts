@@ -1,4 +1,3 @@
-import { adjectives, animals, NumberDictionary, uniqueNamesGenerator } from 'unique-names-generator';
 import type { ErrorAction, TaskWorkspaces } from './ports';
 import type { ProviderRegistry } from './provider-registry';
 import type { Clock } from './clock';
@@ -6,7 +5,7 @@ import { messageOf } from './errors';
 import { Emitter, type Disposable, type Logger } from './events';
 import { onRateLimited } from './failover';
 import type { StateFile } from './persistence';
-import type { ProfileConfig, ProfileManager } from './profiles';
+import type { ProfileManager } from './profiles';
 import { Questions } from './questions';
 import { Recovery } from './recovery';
 import { checkDependencies, Scheduler } from './scheduler';
@@ -14,15 +13,17 @@ import { TaskRunner, type ActiveRun, type ManagerParts } from './task-runner';
 import { OUTPUT_RING_SIZE, snapshotOf, type TaskStore } from './task-store';
 import {
   isTerminal,
-  TASK_TYPES,
   type Answer,
   type CreateTaskInput,
   type OutputEntry,
   type PendingQuestion,
   type TaskSnapshot,
   type TaskState,
+  type Isolation,
 } from './task-state';
-import { inputFrom, type CreateTaskLinks } from './task-input';
+import type { WorktreePort } from './worktree-port';
+import { checkedInput, inputFrom, newTaskId, type CreateTaskLinks } from './task-input';
+import { TaskIsolation } from './task-isolation';
 import { TaskRecorder } from './task-records';
 import type { TranscriptStore } from './transcript';
 import { Transitions } from './transitions';
@@ -37,6 +38,8 @@ export interface ManagerSettings {
   maxConcurrentTasks: number;
   defaultTimeoutMinutes: number;
   questionTimeoutMinutes: number;
+  /** DESIGN §8 `agentTasks.isolation` (default `worktree`). */
+  isolation?: Isolation;
 }
 
 export interface TaskManagerOptions {
@@ -54,6 +57,8 @@ export interface TaskManagerOptions {
   transcripts?: TranscriptStore;
   /** Prepares a task's workspace before its agent starts (absent: nothing to prepare). */
   workspaces?: TaskWorkspaces;
+  /** DESIGN §8: git worktrees for isolated tasks (absent: every task runs in its cwd). */
+  worktrees?: WorktreePort;
 }
 
 export interface TaskError {
@@ -74,6 +79,7 @@ export class TaskManager implements Disposable {
   private readonly runner: TaskRunner;
   private readonly questions: Questions;
   private readonly recovery: Recovery;
+  private readonly isolation: TaskIsolation | undefined;
   private readonly outputLoaded = new Set<string>();
   /** Queued tasks already told they wait for workspace trust (one entry each). */
   private readonly trustNoticed = new Set<string>();
@@ -137,7 +143,13 @@ export class TaskManager implements Disposable {
       handleFor: (id, run) => this.questions.handleFor(id, run),
       withdrawAll: (id, run, reason, resumeRunning) => this.questions.withdrawAll(id, run, reason, resumeRunning),
       onRateLimited: (id, limit) => onRateLimited(parts, id, limit),
+      prepare: async (id, mode, signal) => {
+        const task = this.store.get(id);
+        if (task && mode === 'start') await options.workspaces?.prepare?.(this.snapshot(task), signal);
+        await this.isolation?.prepare(id, signal);
+      },
     });
+    this.isolation = options.worktrees && new TaskIsolation(parts, options.worktrees, { followUp: (id, message) => this.sendFollowUp(id, message) });
     this.recovery = new Recovery(parts, (id, adapter) => this.runner.launch(id, adapter, 'resume'), (task) => this.recorder?.restored(task));
     this.subscriptions.push(
       this.store.onDidChange((change) => {
@@ -147,6 +159,7 @@ export class TaskManager implements Disposable {
           return;
         }
         const { task } = change;
+        if (change.kind === 'updated' && change.previousStatus !== task.status) this.isolation?.onStatus(task);
         this.stateEmitter.fire(task);
         if (this.changeEmitter.hasListeners) this.changeEmitter.fire(this.snapshot(task));
         const urgent = change.kind === 'updated' && change.previousStatus !== task.status && (task.status === 'waiting_answer' || isTerminal(task.status));
@@ -207,32 +220,9 @@ export class TaskManager implements Disposable {
     if (!this.options.isTrusted()) {
       throw new Error('This workspace is not trusted, so Agent Tasks cannot start agents in it. Trust the workspace (Manage Workspace Trust) to run tasks.');
     }
-    if (typeof input !== 'object' || input === null) throw new Error('createTask needs an object with a prompt');
-    const prompt = typeof input.prompt === 'string' ? input.prompt.trim() : '';
-    if (!prompt) throw new Error('A task needs a prompt');
-    const settings = this.options.settings();
-    const provider = input.provider ?? settings.defaultProvider;
-    if (!this.options.registry.has(provider)) {
-      const known = this.options.registry.list().map((adapter) => adapter.id).join(', ') || 'none';
-      throw new Error(`Unknown provider "${provider}". Available providers: ${known}`);
-    }
-    const taskType = input.taskType ?? 'general';
-    if (!TASK_TYPES.includes(taskType)) throw new Error(`Unknown task type "${String(taskType)}"; use one of ${TASK_TYPES.join(', ')}`);
-    let profile: ProfileConfig | undefined;
-    if (input.profile !== undefined) {
-      profile = this.options.profiles.get(input.profile);
-      if (!profile) throw new Error(`Unknown profile "${input.profile}": add it to the agentTasks.profiles setting`);
-      if (profile.provider !== provider) throw new Error(`Profile "${input.profile}" belongs to ${profile.provider}, not ${provider}`);
-    }
-    const cwd = input.cwd ?? this.options.defaultCwd();
-    if (!cwd) throw new Error('No folder is open: open a folder or pass cwd to run a task');
-    const dependsOn = [...new Set(input.dependsOn ?? [])];
-    if (!Array.isArray(input.dependsOn ?? []) || dependsOn.some((dep) => typeof dep !== 'string')) throw new Error('dependsOn must be a list of task ids');
-    const labels = Array.isArray(input.labels) ? input.labels.filter((label): label is string => typeof label === 'string') : [];
-    const minutes = input.timeoutMinutes ?? settings.defaultTimeoutMinutes;
-    if (typeof minutes !== 'number' || !Number.isFinite(minutes) || minutes < 0) throw new Error('timeoutMinutes must be a number ≥ 0');
-
-    const id = this.newId();
+    const checked = checkedInput(input, this.options);
+    const { prompt, provider, profile, dependsOn } = checked;
+    const id = newTaskId((candidate) => this.store.has(candidate));
     const problem = checkDependencies(this.store, id, dependsOn);
     if (problem) throw new Error(problem);
     const now = this.options.clock.now();
@@ -243,20 +233,21 @@ export class TaskManager implements Disposable {
       provider,
       profile: profile?.id,
       profilePinned: profile !== undefined || undefined,
-      taskType,
+      taskType: checked.taskType,
       prompt,
-      cwd,
-      model: input.model,
+      cwd: checked.cwd,
+      model: checked.model,
       sessionId: links.sessionId,
       timestamps: { created: now, updated: now },
-      timeoutMs: minutes > 0 ? Math.round(minutes * 60_000) : undefined,
+      timeoutMs: checked.timeoutMs,
       output: [],
       outputFilePath: this.options.transcripts?.pathFor(id),
       dependsOn,
-      labels,
+      labels: checked.labels,
       pendingQuestions: [],
       parentId: links.parentId,
       continueSession: links.continueSession,
+      isolation: checked.isolation,
     };
     this.outputLoaded.add(id);
     this.store.add(task);
@@ -300,12 +291,25 @@ export class TaskManager implements Disposable {
     return this.createTask(input, links);
   }
 
-  /** Removes finished tasks (and their transcripts) that no unfinished task depends on. Returns how many. */
+  /**
+   * Removes finished tasks (and their transcripts) that no unfinished task depends on, except those whose worktree
+   * holds unmerged work (DESIGN §8). Returns how many.
+   */
   async clearFinished(): Promise<number> {
     const needed = new Set(this.store.all().filter((task) => !isTerminal(task.status)).flatMap((task) => task.dependsOn));
-    const removable = this.store.all().filter((task) => isTerminal(task.status) && !needed.has(task.id));
-    for (const task of removable) await this.removeTask(task.id);
-    return removable.length;
+    let removed = 0;
+    for (const task of this.store.all().filter((each) => isTerminal(each.status) && !needed.has(each.id))) {
+      if (this.isolation && !(await this.isolation.release(task))) continue;
+      await this.removeTask(task.id);
+      removed++;
+    }
+    return removed;
+  }
+
+  /** DESIGN §8: review, merge, apply and discard of task worktrees (throws where worktrees are not available). */
+  get worktrees(): TaskIsolation {
+    if (!this.isolation) throw new Error('Task worktrees are not available here');
+    return this.isolation;
   }
 
   // Recovery
@@ -313,6 +317,7 @@ export class TaskManager implements Disposable {
   /** Loads persisted tasks and recovers the ones that were live (DESIGN §5). Returns the warnings the user must see. */
   restore(): string[] {
     const warnings = this.recovery.restore();
+    void this.isolation?.pruneAtActivation();
     // Queued tasks behind a full queue are not asked canStart yet: say now that they wait for trust too.
     if (!this.options.isTrusted()) for (const task of this.store.all()) if (task.status === 'pending') this.trustAllows(task.id);
     return warnings;
@@ -356,6 +361,7 @@ export class TaskManager implements Disposable {
     if (!this.store.has(id)) return;
     this.ensureOutput(id);
     const stored = this.store.appendOutput(id, { ...entry, at: entry.at ?? this.options.clock.now() } as OutputEntry);
+    this.isolation?.onOutput(id, stored);
     this.options.transcripts?.append(id, stored);
     if (this.outputEmitter.hasListeners) this.outputEmitter.fire({ taskId: id, entry: stored });
   }
@@ -371,6 +377,7 @@ export class TaskManager implements Disposable {
 
   private async removeTask(id: string): Promise<void> {
     this.scheduler.forget(id);
+    this.isolation?.forgetWatcher(id);
     this.outputLoaded.delete(id);
     this.store.delete(id);
     await this.options.transcripts?.remove(id);
@@ -386,19 +393,6 @@ export class TaskManager implements Disposable {
   private snapshot(task: TaskState): TaskSnapshot {
     this.ensureOutput(task.id);
     return snapshotOf(task);
-  }
-
-  private newId(): string {
-    for (let attempt = 0; attempt < 1000; attempt++) {
-      const id = uniqueNamesGenerator({
-        dictionaries: [adjectives, animals, NumberDictionary.generate({ min: 100, max: 999 })],
-        separator: '-',
-        length: 3,
-        style: 'lowerCase',
-      }).replace(/[^a-z0-9-]/g, '');
-      if (!this.store.has(id)) return id;
-    }
-    throw new Error('Could not find a free task id');
   }
 
   /** Flushes state and transcripts to disk now. */
@@ -417,6 +411,7 @@ export class TaskManager implements Disposable {
     this.disposed = true;
     this.scheduler.dispose();
     this.recovery.dispose();
+    this.isolation?.dispose();
     try {
       this.options.transcripts?.flushSync();
       this.options.stateFile?.flushSync();

@@ -10,6 +10,7 @@ import type { TaskStore } from './task-store';
 import type { Transitions } from './transitions';
 import type { TaskError, TaskManagerOptions } from './task-manager';
 import type { RateLimit } from './failover';
+import { TaskIsolation } from './task-isolation';
 
 /** How long cancel waits for an adapter to stop before the task is marked cancelled anyway. */
 export const CANCEL_GRACE_MS = 5_000;
@@ -47,6 +48,11 @@ export interface RunnerHooks {
   /** Rejects every open question of a run (see Questions.withdrawAll). */
   withdrawAll(id: string, run: ActiveRun, reason: string, resumeRunning: boolean): void;
   onRateLimited(id: string, limit: RateLimit): void;
+  /**
+   * The prepare phase: runs inside the task's slot, after it became running and before its adapter starts or
+   * resumes; it should stop when `signal` aborts. A rejection fails the task with its message.
+   */
+  prepare(id: string, mode: 'start' | 'resume', signal: AbortSignal): Promise<void>;
 }
 
 export class TaskRunner {
@@ -76,8 +82,8 @@ export class TaskRunner {
   }
 
   /**
-   * Runs the adapter (start, or resume after a reload). A new run first awaits the workspaces' prepare phase inside
-   * its slot, with the run's signal, so a cancel or timeout during it ends the task like one during the run.
+   * Runs the adapter (start, or resume after a reload). It first awaits the prepare phase inside its slot, with the
+   * run's signal, so a cancel or timeout during it ends the task like one during the run.
    */
   launch(id: string, adapter: ProviderAdapter, mode: 'start' | 'resume'): void {
     const { store, options } = this.parts;
@@ -89,19 +95,19 @@ export class TaskRunner {
     this.parts.runs.set(id, run);
     const profileConfig = task.profile ? options.profiles.get(task.profile) : undefined;
     const profile = profileConfig ? options.profiles.resolve(profileConfig) : undefined;
-    const prepare = mode === 'start' ? options.workspaces?.prepare?.bind(options.workspaces) : undefined;
     const call = (): Promise<RunOutcome> => {
-      const context: RunContext = { task: this.parts.snapshot(store.get(id) ?? task), profile, signal: controller.signal, log: options.log };
+      const current = store.get(id) ?? task;
+      // The agent works in the task's worktree when it has one (DESIGN §8); the snapshot keeps the main cwd.
+      const agentTask = { ...this.parts.snapshot(current), cwd: TaskIsolation.agentCwd(current) };
+      const context: RunContext = { task: agentTask, profile, signal: controller.signal, log: options.log };
       const handle = this.hooks.handleFor(id, run);
       return mode === 'resume' && adapter.resume ? adapter.resume(context, handle) : adapter.start(context, handle);
     };
     void (async () => {
       let outcome: RunOutcome;
       try {
-        if (prepare) {
-          await prepare(this.parts.snapshot(task), controller.signal);
-          controller.signal.throwIfAborted();
-        }
+        await this.hooks.prepare(id, mode, controller.signal);
+        controller.signal.throwIfAborted();
         outcome = await call();
       } catch (error) {
         outcome = controller.signal.aborted ? { status: 'aborted' } : { status: 'failed', error: messageOf(error) };

@@ -130,9 +130,15 @@ export interface TaskState {
   triedProfiles?: string[];
   /** Provider-specific data recovery needs (thread id, keeper socket, …); never secrets. */
   providerState?: Record<string, unknown>;
+  /** DESIGN §8: whether the task asked to run in its own worktree (from its input or `agentTasks.isolation`). */
+  isolation?: Isolation;
   /** DESIGN §8: the task's own worktree, when it runs isolated. */
   worktree?: TaskWorktree;
 }
+
+/** DESIGN §8: run in a git worktree of its own, or in the folder as it is. */
+export type Isolation = 'worktree' | 'none';
+export const ISOLATIONS: readonly Isolation[] = ['worktree', 'none'];
 
 /** DESIGN §8: where a task's worktree stands. */
 export type WorktreeState = 'active' | 'merged' | 'applied' | 'conflict' | 'discarded';
@@ -169,6 +175,8 @@ export interface TaskWorktree {
   conflicts?: string[];
   /** Top level of the main checkout the worktree merges back into. */
   repository: string;
+  /** The agent's working folder: the task's `cwd` at the same relative path inside the worktree. */
+  cwd: string;
 }
 
 /** Plain JSON copy of a TaskState handed out through the API and events. */
@@ -185,4 +193,6 @@ export interface CreateTaskInput {
   labels?: string[];
   timeoutMinutes?: number;
   profile?: string;
+  /** DESIGN §8: `worktree` (default from `agentTasks.isolation`) or `none` (run in `cwd` itself). */
+  isolation?: Isolation;
 }

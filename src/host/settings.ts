@@ -54,6 +54,7 @@ export class Settings {
       maxConcurrentTasks: clampInt(config.get<number>(ConfigKey.maxConcurrentTasks, 3), 1, 32, 3),
       defaultTimeoutMinutes: nonNegative(config.get<number>(ConfigKey.defaultTimeoutMinutes, 30), 30),
       questionTimeoutMinutes: nonNegative(config.get<number>(ConfigKey.questionTimeoutMinutes, 0), 0),
+      isolation: config.get<string>(ConfigKey.isolation, 'worktree') === 'none' ? 'none' : 'worktree',
     };
   }
 
@@ -92,6 +93,11 @@ export class Settings {
 
   allowAgentApprovals(): boolean {
     return this.userSetting<unknown>(ConfigKey.mcpAllowAgentApprovals, false) === true;
+  }
+
+  /** DESIGN §8: may an agent that delegated a task merge its changes over MCP? User settings only. */
+  allowAgentMerge(): boolean {
+    return this.userSetting<unknown>(ConfigKey.mcpAllowAgentMerge, false) === true;
   }
 
   keepRunningMinutes(): number {

@@ -11,7 +11,7 @@
  *   `refused` rejects with `message`. Discard (after the modal) → `discard(ref)`; Clear Finished → `forget(ref)` for
  *   `merged` only. Activation → `prune(known)`, a `[recovery]` entry per `missing` worktree.
  */
-export { ChangeWatcher, type ChangeWatcherOptions } from './change-watcher';
+export { ChangeWatcher, type ChangeWatcherOptions } from '../core/change-watcher';
 export { fallbackFolder, siblingFolder, taskBranch } from './placement';
-export type { DiffPage, DiffRequest, IsolationCheck, MergeHow, MergeResult, PreparedWorktree, PrepareInput, PruneReport, TaskWorkspaces, WorktreeRef } from './port';
+export type { DiffPage, DiffRequest, IsolationCheck, MergeHow, MergeResult, PreparedWorktree, PrepareInput, PruneReport, WorktreePort, WorktreeRef, FileVersion } from './port';
 export { pageLines, summarize, TaskWorktrees, type TaskWorktreesOptions } from './task-worktrees';

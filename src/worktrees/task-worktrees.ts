@@ -1,6 +1,6 @@
 /**
  * DESIGN §8's rules on top of src/git: a worktree per task on branch `agent-tasks/<taskId>`, change summaries,
- * paged diffs, merge/apply/discard and pruning. Implements the `TaskWorkspaces` port; knows nothing of the editor.
+ * paged diffs, merge/apply/discard and pruning. Implements core's `WorktreePort`; knows nothing of the editor.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -9,7 +9,7 @@ import { GitError } from '../git/git';
 import { Repository, type ChangedFile, type GitOptions } from '../git/repository';
 import { mergeBranchIntoMain } from './merge';
 import { placeWorktree, taskBranch } from './placement';
-import type { DiffPage, DiffRequest, IsolationCheck, MergeHow, MergeResult, PreparedWorktree, PrepareInput, PruneReport, TaskWorkspaces, WorktreeRef } from './port';
+import type { DiffPage, DiffRequest, IsolationCheck, MergeHow, MergeResult, PreparedWorktree, PrepareInput, PruneReport, WorktreePort, WorktreeRef, FileVersion } from './port';
 
 /** Options of `TaskWorktrees`. */
 export interface TaskWorktreesOptions extends GitOptions {
@@ -48,7 +48,7 @@ export function pageLines(text: string, offset: number, limit: number): DiffPage
 }
 
 /** The task worktrees of every repository the tasks run in. */
-export class TaskWorktrees implements TaskWorkspaces {
+export class TaskWorktrees implements WorktreePort {
   /** Opened checkouts by folder, so a summary costs only its own git commands. */
   private readonly checkouts = new Map<string, Promise<Repository>>();
 
@@ -232,6 +232,39 @@ export class TaskWorktrees implements TaskWorkspaces {
       await this.deleteBranch(main, worktree.branch);
       return true;
     });
+  }
+
+  async commit(worktree: WorktreeRef, message: string, signal?: AbortSignal): Promise<boolean> {
+    if (!fs.existsSync(worktree.path)) return false;
+    return (await (await this.worktreeCheckout(worktree, signal)).commitAll(message, { signal })) !== undefined;
+  }
+
+  async show(worktree: WorktreeRef, version: FileVersion, file: string, signal?: AbortSignal): Promise<string | undefined> {
+    const main = await this.checkout(worktree.repository, signal);
+    const revision = version === 'base' ? worktree.baseCommit : `refs/heads/${worktree.branch}`;
+    const { stdout, exitCode } = await main.git(['cat-file', '-p', `${revision}:${file}`], 'read', { signal, okExitCodes: [128] });
+    return exitCode === 0 ? stdout : undefined;
+  }
+
+  async mergeMainInto(worktree: WorktreeRef, signal?: AbortSignal): Promise<{ into: string; commit: string; conflicts: string[] }> {
+    const main = await this.checkout(worktree.repository, signal);
+    const head = await main.headCommit({ signal });
+    if (!head) throw new GitError('NoCommits', `The main checkout ${main.root} has no commits`);
+    const into = (await main.currentBranch({ signal })) ?? head.slice(0, 12);
+    const checkout = await this.worktreeCheckout(worktree, signal);
+    if (checkout.inProgress() === 'merge') {
+      // A resolution already under way (a second Resolve with Agent): the files still unmerged.
+      return { into, commit: (await checkout.resolveCommit('MERGE_HEAD', { signal })) ?? head, conflicts: await this.unmerged(checkout, signal) };
+    }
+    await checkout.commitAll(`Agent task work on ${worktree.branch}`, { signal });
+    await checkout.git(['merge', '--no-ff', '--no-commit', '--no-edit', head], 'write', { signal, okExitCodes: [1] });
+    return { into, commit: head, conflicts: await this.unmerged(checkout, signal) };
+  }
+
+  /** Paths with unmerged entries in a checkout's index. */
+  private async unmerged(checkout: Repository, signal?: AbortSignal): Promise<string[]> {
+    const { stdout } = await checkout.git(['diff', '--name-only', '--diff-filter=U', '-z'], 'read', { signal });
+    return stdout.split('\0').filter(Boolean);
   }
 
   async prune(known: readonly WorktreeRef[], signal?: AbortSignal): Promise<PruneReport> {

@@ -1,7 +1,7 @@
 /** ChangeWatcher: bursts of triggers become one computation, never two at once, one more after a busy run; no polling. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ChangeWatcher } from '../../../src/worktrees/change-watcher';
+import { ChangeWatcher } from '../../../src/core/change-watcher';
 
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
