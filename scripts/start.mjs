@@ -52,12 +52,21 @@ function run(command, args, options = {}) {
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${result.status ?? result.signal}`);
 }
 
-/** The demo workspace in the cache: copied from test/fixtures/workspace once, then kept with your changes. */
+/**
+ * The demo workspace in the cache: copied from test/fixtures/workspace once, then kept with your changes. It is a git
+ * repository with one commit, so demo tasks run in their own worktrees and end with Review Changes and Merge.
+ */
 function ensureDemoWorkspace() {
   const dir = demoWorkspaceDir();
   if (!existsSync(dir)) {
     cpSync(path.join(root, 'test', 'fixtures', 'workspace'), dir, { recursive: true });
     say(`demo workspace created: ${dir}`);
+  }
+  if (!existsSync(path.join(dir, '.git')) && which('git')) {
+    const git = (...args) => spawnSync('git', ['-c', 'user.name=Agent Tasks demo', '-c', 'user.email=demo@agent-tasks.invalid', ...args], { cwd: dir, stdio: 'ignore' });
+    if (git('init', '--quiet').status === 0 && git('add', '--all').status === 0 && git('commit', '--quiet', '-m', 'The demo workspace').status === 0) {
+      say('demo workspace is a git repository: each task runs in its own worktree');
+    }
   }
   return dir;
 }

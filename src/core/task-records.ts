@@ -38,7 +38,7 @@ export class TaskRecorder implements Disposable {
 
 /** What a record must follow: when any of these changed since the last record, a new one is written. */
 function recordKey(task: TaskState): string {
-  return JSON.stringify([task.status, task.sessionId, task.title, task.profile, task.providerState, task.error, task.result, task.model, task.parentId, task.worktree?.state]);
+  return JSON.stringify([task.status, task.sessionId, task.title, task.profile, task.providerState, task.error, task.result, task.model, task.parentId, task.isolation, task.worktree?.state, task.worktree?.path, task.worktree?.baseCommit]);
 }
 
 /** The task without what must not or need not be on disk twice: its output ring and the open questions' contents. */
