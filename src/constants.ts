@@ -38,6 +38,9 @@ export const ConfigKey = {
   mcpAllowAgentApprovals: 'mcp.allowAgentApprovals',
   mcpAllowAgentMerge: 'mcp.allowAgentMerge',
   isolation: 'isolation',
+  worktreeSetup: 'worktree.setup',
+  worktreeCopy: 'worktree.copy',
+  check: 'check',
   keepRunningMinutes: 'keepRunningMinutes',
 } as const;
 export type ConfigKey = (typeof ConfigKey)[keyof typeof ConfigKey];

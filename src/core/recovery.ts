@@ -4,6 +4,7 @@ import { NewerStateVersionError, type LoadResult } from './persistence';
 import type { ProviderAdapter } from './ports';
 import { scheduleRateLimitRetry } from './failover';
 import { rebuildFromRecords } from './task-records';
+import { WorktreeJobs } from './worktree-jobs';
 import type { ManagerParts } from './task-runner';
 import { isTerminal, type TaskState } from './task-state';
 
@@ -51,6 +52,7 @@ export class Recovery {
     const live: TaskState[] = [];
     for (const raw of tasks) {
       const task: TaskState = { ...raw, output: [], pendingQuestions: [], dependsOn: raw.dependsOn ?? [], labels: raw.labels ?? [] };
+      if (task.check) task.check = WorktreeJobs.restoredCheck(task.check);
       if (store.has(task.id)) continue;
       this.onRestored(task);
       store.add(task);

@@ -1,6 +1,7 @@
 // DESIGN §8 in a task's life: its worktree is made in the prepare phase, its change summary kept current while it
 // runs, and its work merged, applied or discarded only when the user (or an allowed agent) says so.
 import { ChangeWatcher } from './change-watcher';
+import { WorktreeJobs } from './worktree-jobs';
 import { messageOf } from './errors';
 import type { ManagerParts } from './task-runner';
 import { isTerminal, type OutputEntry, type TaskSnapshot, type TaskState, type TaskWorktree, type WorktreeChanges } from './task-state';
@@ -41,6 +42,8 @@ export class TaskIsolation {
   private readonly watchers = new Map<string, ChangeWatcher<WorktreeChanges>>();
   /** Tasks with a merge, apply, discard or resolve in flight. */
   private readonly busy = new Set<string>();
+  /** DESIGN §9: setup of new worktrees and checks of finished tasks. */
+  readonly jobs: WorktreeJobs;
 
   constructor(
     private readonly parts: ManagerParts,
@@ -48,7 +51,9 @@ export class TaskIsolation {
     private readonly hooks: IsolationHooks,
     /** Quiet time before a summary is recomputed. */
     private readonly delayMs = 300,
-  ) {}
+  ) {
+    this.jobs = new WorktreeJobs(parts, port);
+  }
 
   /** The folder the agent runs in: inside its live worktree, else the task's own cwd. */
   static agentCwd(task: TaskState): string {
@@ -93,6 +98,7 @@ export class TaskIsolation {
     this.parts.store.update(id, { worktree });
     if (origin.from) this.handOver(origin.from, id);
     this.parts.appendOutput(id, { kind: 'status', text: `${origin.text} ${prepared.path} (branch ${prepared.branch}, from ${prepared.baseCommit.slice(0, 7)})` });
+    if (!origin.from) await this.jobs.setUp(id, worktree, signal);
     this.refresh(id);
   }
 
@@ -168,6 +174,7 @@ export class TaskIsolation {
     if (isTerminal(task.status) && isLive(task.worktree)) {
       this.refresh(task.id);
       void this.settled(task.id);
+      this.jobs.onCompleted(task.id);
     }
   }
 
@@ -280,6 +287,7 @@ export class TaskIsolation {
 
   private async exclusively<T>(id: string, operation: () => Promise<T>): Promise<T> {
     if (this.busy.has(id)) throw new WorktreeMergeError(`Task ${id}'s changes are already being merged, applied or discarded`, 'busy', []);
+    if (this.jobs.isChecking(id)) throw new WorktreeMergeError(`Task ${id}'s check is still running; wait for it or cancel it first`, 'busy', []);
     this.busy.add(id);
     try {
       return await operation();
@@ -349,6 +357,7 @@ export class TaskIsolation {
   }
 
   dispose(): void {
+    this.jobs.dispose();
     for (const watcher of this.watchers.values()) watcher.dispose();
     this.watchers.clear();
   }

@@ -40,6 +40,12 @@ export interface ManagerSettings {
   questionTimeoutMinutes: number;
   /** DESIGN §8 `agentTasks.isolation` (default `worktree`). */
   isolation?: Isolation;
+  /** DESIGN §9 `agentTasks.worktree.setup`: shell commands run in each new worktree before its agent starts. */
+  worktreeSetup?: readonly string[];
+  /** DESIGN §9 `agentTasks.worktree.copy`: globs of untracked files copied into each new worktree. */
+  worktreeCopy?: readonly string[];
+  /** DESIGN §9 `agentTasks.check`: run in the worktree when an isolated task completes, and on demand. */
+  check?: string;
 }
 
 export interface TaskManagerOptions {
@@ -264,7 +270,8 @@ export class TaskManager implements Disposable {
   async cancelTask(id: string): Promise<void> {
     const task = this.store.get(id);
     if (!task) throw new Error(`Unknown task ${id}`);
-    if (isTerminal(task.status)) return;
+    // A finished task's running check (DESIGN §9) is what Cancel stops.
+    if (isTerminal(task.status)) return void this.isolation?.jobs.cancelCheck(id);
     await this.stopTask(id, 'cancelled');
   }
 

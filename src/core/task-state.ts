@@ -134,6 +134,18 @@ export interface TaskState {
   isolation?: Isolation;
   /** DESIGN §8: the task's own worktree, when it runs isolated. */
   worktree?: TaskWorktree;
+  /** DESIGN §9: the last run of `agentTasks.check` in the task's worktree. */
+  check?: TaskCheck;
+}
+
+/** DESIGN §9: a check run in a task's worktree. It never changes the task's status. */
+export interface TaskCheck {
+  command: string;
+  state: 'running' | 'passed' | 'failed' | 'cancelled';
+  exitCode?: number;
+  durationMs?: number;
+  /** The last ≤ 40 lines of its output. */
+  tail?: string;
 }
 
 /** DESIGN §8: run in a git worktree of its own, or in the folder as it is. */

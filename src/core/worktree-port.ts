@@ -88,6 +88,28 @@ export interface PruneReport {
   orphaned: string[];
 }
 
+/** A shell command to run in a worktree (DESIGN §9: setup and check). */
+export interface WorktreeCommand {
+  command: string;
+  /** A folder inside the worktree (the agent's cwd); anything else is refused. */
+  cwd: string;
+  env?: Record<string, string | undefined>;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  onOutput?: (text: string) => void;
+}
+
+/** How a worktree command ended. */
+export interface WorktreeCommandResult {
+  /** undefined when it was ended by a signal (cancel, timeout) or could not start. */
+  exitCode: number | undefined;
+  /** The last ≤ 40 lines of its output. */
+  tail: string;
+  durationMs: number;
+  cancelled: boolean;
+  timedOut: boolean;
+}
+
 /** DESIGN §8 as an interface: the task runner, host and MCP use only this. */
 export interface WorktreePort {
   /** Where `cwd` stands: in a repository with commits, or the reason isolation does not apply. Rejects when git is missing. */
@@ -114,6 +136,13 @@ export interface WorktreePort {
    * main branch's name, the commit merged in and the files in conflict; an empty list means it went through cleanly.
    */
   mergeMainInto(worktree: WorktreeRef, signal?: AbortSignal): Promise<{ into: string; commit: string; conflicts: string[] }>;
+  /**
+   * DESIGN §9: copies the main checkout's files that git does not track (ignored ones included) matching `globs` into
+   * the worktree at the same paths, never overwriting a file there; returns the paths copied.
+   */
+  copyUntracked(worktree: WorktreeRef, globs: readonly string[], signal?: AbortSignal): Promise<string[]>;
+  /** DESIGN §9: runs a shell command inside the worktree (never the main checkout); its process tree dies on cancel or timeout. */
+  runCommand(worktree: WorktreeRef, command: WorktreeCommand): Promise<WorktreeCommandResult>;
   /** Runs `git worktree prune` and says which known worktrees lost their folder. */
   prune(known: readonly WorktreeRef[], signal?: AbortSignal): Promise<PruneReport>;
 }

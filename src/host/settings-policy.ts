@@ -7,7 +7,7 @@
  * repository's .vscode/settings.json cannot change them (package.json lists them, with
  * defaultProvider, in capabilities.untrustedWorkspaces.restrictedConfigurations). Keys relative to `agentTasks`.
  */
-export const USER_ONLY_KEYS: readonly string[] = ['codex.path', 'claude.path', 'copilot.path', 'profiles', 'acpAgents', 'mcp.allowAgentApprovals', 'mcp.allowAgentMerge'];
+export const USER_ONLY_KEYS: readonly string[] = ['codex.path', 'claude.path', 'copilot.path', 'profiles', 'acpAgents', 'mcp.allowAgentApprovals', 'mcp.allowAgentMerge', 'worktree.setup', 'worktree.copy', 'check'];
 
 /** The parts of `WorkspaceConfiguration.inspect()` that decide a value. */
 export interface InspectedValue<T> {

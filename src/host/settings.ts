@@ -55,6 +55,10 @@ export class Settings {
       defaultTimeoutMinutes: nonNegative(config.get<number>(ConfigKey.defaultTimeoutMinutes, 30), 30),
       questionTimeoutMinutes: nonNegative(config.get<number>(ConfigKey.questionTimeoutMinutes, 0), 0),
       isolation: config.get<string>(ConfigKey.isolation, 'worktree') === 'none' ? 'none' : 'worktree',
+      // DESIGN §9 and M5: commands that run on their own, so only the user's settings may name them.
+      worktreeSetup: stringList(this.userSetting<unknown>(ConfigKey.worktreeSetup, [])),
+      worktreeCopy: stringList(this.userSetting<unknown>(ConfigKey.worktreeCopy, [])),
+      check: typeof this.userSetting<unknown>(ConfigKey.check, '') === 'string' ? (this.userSetting<unknown>(ConfigKey.check, '') as string) : '',
     };
   }
 
@@ -123,4 +127,9 @@ function nonNegative(value: unknown, fallback: number): number {
 function stringRecord(value: unknown): Record<string, string> | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   return Object.fromEntries(Object.entries(value as Record<string, unknown>).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
+}
+
+/** The strings of a list setting (anything else is ignored). */
+function stringList(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string' && item.trim() !== '') : [];
 }

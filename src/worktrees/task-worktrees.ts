@@ -7,9 +7,11 @@ import * as path from 'node:path';
 import type { WorktreeChanges } from '../core/task-state';
 import { GitError } from '../git/git';
 import { Repository, type ChangedFile, type GitOptions } from '../git/repository';
+import { runShellCommand } from '../platform/shell-command';
+import { copyUntrackedFiles } from './copy';
 import { mergeBranchIntoMain } from './merge';
 import { placeWorktree, taskBranch } from './placement';
-import type { DiffPage, DiffRequest, IsolationCheck, MergeHow, MergeResult, PreparedWorktree, PrepareInput, PruneReport, WorktreePort, WorktreeRef, FileVersion } from './port';
+import type { DiffPage, DiffRequest, IsolationCheck, MergeHow, MergeResult, PreparedWorktree, PrepareInput, PruneReport, WorktreePort, WorktreeRef, FileVersion, WorktreeCommand, WorktreeCommandResult } from './port';
 
 /** Options of `TaskWorktrees`. */
 export interface TaskWorktreesOptions extends GitOptions {
@@ -265,6 +267,22 @@ export class TaskWorktrees implements WorktreePort {
   private async unmerged(checkout: Repository, signal?: AbortSignal): Promise<string[]> {
     const { stdout } = await checkout.git(['diff', '--name-only', '--diff-filter=U', '-z'], 'read', { signal });
     return stdout.split('\0').filter(Boolean);
+  }
+
+  async copyUntracked(worktree: WorktreeRef, globs: readonly string[], signal?: AbortSignal): Promise<string[]> {
+    if (globs.length === 0) return [];
+    const main = await this.checkout(worktree.repository, signal);
+    await this.worktreeCheckout(worktree, signal);
+    return copyUntrackedFiles(main, worktree.path, globs, signal);
+  }
+
+  async runCommand(worktree: WorktreeRef, command: WorktreeCommand): Promise<WorktreeCommandResult> {
+    const inside = path.relative(realpath(worktree.path), realpath(command.cwd));
+    if (inside.startsWith('..') || path.isAbsolute(inside) || !fs.existsSync(command.cwd)) {
+      throw new GitError('NotARepository', `${command.cwd} is not inside the task's worktree ${worktree.path}; the command was not run`);
+    }
+    await this.worktreeCheckout(worktree, command.signal);
+    return runShellCommand(command);
   }
 
   async prune(known: readonly WorktreeRef[], signal?: AbortSignal): Promise<PruneReport> {

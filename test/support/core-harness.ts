@@ -14,6 +14,7 @@ import { TaskStore } from '../../src/core/task-store';
 import type { Answer, CreateTaskInput, OutputEntry, PendingQuestion, TaskSnapshot, TaskState, TaskStatus } from '../../src/core/task-state';
 import { TranscriptStore } from '../../src/core/transcript';
 import type { ProviderAdapter, RunContext, RunOutcome, TaskHandle, TaskWorkspaces } from '../../src/core/ports';
+import type { WorktreePort } from '../../src/core/worktree-port';
 import { ProviderRegistry } from '../../src/core/provider-registry';
 import { ScriptedProvider } from '../fixtures/scripted-provider';
 
@@ -282,6 +283,8 @@ export interface HarnessOptions {
   cwd?: string;
   /** The workspaces port (a prepare phase before each start). */
   workspaces?: TaskWorkspaces;
+  /** DESIGN §8: task worktrees (e.g. a real `TaskWorktrees`). */
+  worktrees?: WorktreePort;
 }
 
 export interface StatusChange {
@@ -346,6 +349,7 @@ export class Harness {
       stateFile: this.stateFile,
       transcripts: this.transcripts,
       workspaces: options.workspaces,
+      worktrees: options.worktrees,
     });
     if (options.scripted !== false) {
       this.scripted = new ObservedProvider(new ScriptedProvider());
