@@ -43,6 +43,13 @@ export class Questions {
             return;
           }
           const full = { ...question, askedAt: options.clock.now() } as PendingQuestion;
+          if (full.type === 'file_approval' && store.get(id)?.reviewOf !== undefined) {
+            // DESIGN §9: a review task is read-only; its file changes are declined, never approved, and it says so.
+            const files = full.fileChanges.map((change) => change.path).join(', ');
+            this.parts.appendOutput(id, { kind: 'status', text: `Declined a file change (${files}): a review task is read-only` });
+            resolve({ decision: 'deny', message: 'This is a read-only review: do not change any file. Report what you found as findings instead.' });
+            return;
+          }
           const previous = run.questions.get(full.requestId);
           if (previous) this.settle(id, full.requestId, undefined, 'Replaced by a newer request');
           const pending: PendingAnswer = { question: full, resolve, reject };

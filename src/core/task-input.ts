@@ -10,6 +10,10 @@ export interface CreateTaskLinks {
   parentId?: string;
   continueSession?: boolean;
   sessionId?: string;
+  /** DESIGN §9: attempts launched together share it. */
+  attemptGroup?: string;
+  /** DESIGN §9: a review task names the task it reviews. */
+  reviewOf?: string;
 }
 
 /**

@@ -23,6 +23,7 @@ import {
 } from './task-state';
 import type { WorktreePort } from './worktree-port';
 import { checkedInput, inputFrom, newTaskId, type CreateTaskLinks } from './task-input';
+import { SecondOpinions } from './second-opinions';
 import { TaskIsolation } from './task-isolation';
 import { TaskRecorder } from './task-records';
 import type { TranscriptStore } from './transcript';
@@ -86,6 +87,7 @@ export class TaskManager implements Disposable {
   private readonly questions: Questions;
   private readonly recovery: Recovery;
   private readonly isolation: TaskIsolation | undefined;
+  private readonly opinions: SecondOpinions | undefined;
   private readonly outputLoaded = new Set<string>();
   /** Queued tasks already told they wait for workspace trust (one entry each). */
   private readonly trustNoticed = new Set<string>();
@@ -156,6 +158,11 @@ export class TaskManager implements Disposable {
       },
     });
     this.isolation = options.worktrees && new TaskIsolation(parts, options.worktrees, { followUp: (id, message) => this.sendFollowUp(id, message) });
+    this.opinions = this.isolation && new SecondOpinions(parts, this.isolation, {
+      create: (input, links) => this.createTask(input, links),
+      followUp: (id, message) => this.sendFollowUp(id, message),
+      cancel: (id) => this.cancelTask(id),
+    });
     this.recovery = new Recovery(parts, (id, adapter) => this.runner.launch(id, adapter, 'resume'), (task) => this.recorder?.restored(task));
     this.subscriptions.push(
       this.store.onDidChange((change) => {
@@ -165,7 +172,7 @@ export class TaskManager implements Disposable {
           return;
         }
         const { task } = change;
-        if (change.kind === 'updated' && change.previousStatus !== task.status) this.isolation?.onStatus(task);
+        if (change.kind === 'updated' && change.previousStatus !== task.status) for (const part of [this.isolation, this.opinions]) part?.onStatus(task);
         this.stateEmitter.fire(task);
         if (this.changeEmitter.hasListeners) this.changeEmitter.fire(this.snapshot(task));
         const urgent = change.kind === 'updated' && change.previousStatus !== task.status && (task.status === 'waiting_answer' || isTerminal(task.status));
@@ -254,6 +261,8 @@ export class TaskManager implements Disposable {
       parentId: links.parentId,
       continueSession: links.continueSession,
       isolation: checked.isolation,
+      attemptGroup: links.attemptGroup,
+      reviewOf: links.reviewOf,
     };
     this.outputLoaded.add(id);
     this.store.add(task);
@@ -317,6 +326,12 @@ export class TaskManager implements Disposable {
   get worktrees(): TaskIsolation {
     if (!this.isolation) throw new Error('Task worktrees are not available here');
     return this.isolation;
+  }
+
+  /** DESIGN §9: attempts and reviews by another agent (throws where worktrees are not available). */
+  get secondOpinions(): SecondOpinions {
+    if (!this.opinions) throw new Error('Second opinions need task worktrees, which are not available here');
+    return this.opinions;
   }
 
   // Recovery

@@ -136,6 +136,29 @@ export interface TaskState {
   worktree?: TaskWorktree;
   /** DESIGN §9: the last run of `agentTasks.check` in the task's worktree. */
   check?: TaskCheck;
+  /** DESIGN §9: shared by the tasks launched together on one prompt ("attempts"). */
+  attemptGroup?: string;
+  /** DESIGN §9: on a review task, the task it reviews. */
+  reviewOf?: string;
+  /** DESIGN §9: on a review task, what the reviewer found. */
+  findings?: Finding[];
+}
+
+/** DESIGN §9: one finding of a review task. */
+export interface Finding {
+  id: string;
+  path?: string;
+  line?: number;
+  severity: 'high' | 'medium' | 'low' | 'info';
+  title: string;
+  body: string;
+}
+
+/** DESIGN §9: an agent asked to attempt a prompt, or to review a change. */
+export interface AgentChoice {
+  provider: ProviderId;
+  profile?: string;
+  model?: string;
 }
 
 /** DESIGN §9: a check run in a task's worktree. It never changes the task's status. */

@@ -84,7 +84,8 @@ export class CodexProvider implements ProviderAdapter {
     const connected = await this.connect(context);
     if ('status' in connected) return connected;
     const server = connected.server;
-    const policy = this.options.threadPolicy?.(task) ?? {};
+    // DESIGN §9: a review task is read-only, whatever the profile's Codex config says.
+    const policy: CodexThreadPolicy = { ...this.options.threadPolicy?.(task), ...(task.reviewOf !== undefined ? { sandbox: 'read-only' } : {}) };
     let run: CodexThreadRun | undefined;
     let keepThreadLoaded = false;
     try {
