@@ -4,7 +4,7 @@
 //   main        most suites
 //   restart-1   makes tasks …
 //   restart-2   … and a second host on the same user data and workspace checks they survived
-//   untrusted   the workspace opens in restricted mode
+//   untrusted   the restart workspace reopens in restricted mode: what restart-2 left running or queued waits for trust
 //   mcp         MCP delegation: the SDK client runs dist/mcp-server.js against this window's socket
 //   codex       the real pinned Codex binary against the mock Responses server the suite starts in the host
 //   agents      Claude Code, Copilot CLI and a generic ACP agent against mock model servers the suite starts
@@ -73,7 +73,8 @@ const temp = mkdtempSync(path.join(os.tmpdir(), 'atw-integration-'));
  *  by the folder's vscode-remote URI, which includes the port). */
 const homes = new Map();
 async function homeFor(phase) {
-  const group = phase.startsWith('restart-') ? 'restart' : phase;
+  // untrusted reopens the restart phases' workspace (M3: tasks persisted while trusted wait for trust after a reload).
+  const group = phase.startsWith('restart-') || phase === 'untrusted' ? 'restart' : phase;
   if (!homes.has(group)) {
     const dir = path.join(temp, group);
     const workspace = path.join(dir, 'workspace');

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import { Emitter } from '../core/events';
 import { encodeJsonLine, LineDecoder } from '../platform/jsonl';
@@ -53,6 +54,8 @@ export class HostConnection {
   private readonly eventEmitter = new Emitter<HostEvent>();
   private readonly connectedEmitter = new Emitter<boolean>();
   private disposed = false;
+  /** Sent in every hello: the tasks this bundle spawns stay its own when it reconnects (protocol.ts HelloMessage). */
+  private readonly session = randomBytes(32).toString('hex');
   /** Host events (task created/changed/removed, new output). */
   readonly onEvent = this.eventEmitter.event;
   /** Fires true on every (re)connect, false when the connection drops. */
@@ -116,7 +119,7 @@ export class HostConnection {
         () => fail(new HostUnavailableError(`Agent Task Worker did not accept the connection within ${Math.round(limit / 1000)} s (socket ${socketPath})`)),
         limit,
       );
-      socket.once('connect', () => socket.write(encodeJsonLine({ type: 'hello', version: HOST_PROTOCOL_VERSION, token })));
+      socket.once('connect', () => socket.write(encodeJsonLine({ type: 'hello', version: HOST_PROTOCOL_VERSION, token, session: this.session })));
       socket.on('error', (error: NodeJS.ErrnoException) => {
         if (!welcomed) fail(new HostUnavailableError(unreachableMessage(socketPath, error)));
       });

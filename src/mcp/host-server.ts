@@ -6,18 +6,20 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { messageOf } from '../core/errors';
 import { Emitter, type Event, type Logger } from '../core/events';
-import { TASK_TYPES, type Answer, type CreateTaskInput, type OutputEntry, type TaskSnapshot, type TaskState, type TaskStatus } from '../core/task-state';
+import { TASK_TYPES, type Answer, type CreateTaskInput, type OutputEntry, type TaskSnapshot, type TaskState } from '../core/task-state';
 import { encodeJsonLine, LineDecoder } from '../platform/jsonl';
 import { ensurePrivateDir } from '../platform/private-dir';
+import { DEFAULT_SPAWN_LIMIT, Delegations, isSession, ownerOf, SpawnLimiter, type McpClient, type SpawnLimit } from './delegations';
+import { TaskEventFeed } from './host-events';
 import { loadOrCreateToken, rotateToken, SOCKET_FILE, tokenMatches } from './endpoint';
 import {
   DELEGATED_LABEL,
   delegatorMayAnswer,
   HOST_PROTOCOL_VERSION,
+  MAX_HELLO_BYTES,
   MAX_LINE_BYTES,
   normalizeAnswer,
   type HelloReply,
-  type HostEvent,
   type HostMethod,
   type HostMethods,
   type HostResponse,
@@ -30,7 +32,8 @@ import { isDelegated, wireTask } from './wire';
 export interface TaskService {
   allTasks(): readonly TaskState[];
   peek(id: string): TaskState | undefined;
-  createTask(input: CreateTaskInput): Promise<TaskSnapshot>;
+  /** Creates the task before it returns (its created event fires inside), so the event can go to its owner. */
+  createTaskSync(input: CreateTaskInput): TaskState;
   appendOutput(id: string, entry: Omit<OutputEntry, 'at'> & { at?: number }): void;
   cancelTask(id: string): Promise<void>;
   sendFollowUp(id: string, message: string): Promise<TaskSnapshot>;
@@ -47,6 +50,10 @@ export interface McpHostServerOptions {
   /** agentTasks.mcp.allowAgentApprovals */
   allowAgentApprovals(): boolean;
   log: Logger;
+  /** How many tasks MCP clients may spawn a minute (DEFAULT_SPAWN_LIMIT). */
+  spawnLimit?: SpawnLimit;
+  /** The clock of the spawn limit. */
+  now?: () => number;
 }
 
 /** Where to serve: the workspace (named in the welcome), its private socket dir and its storage (for the token). */
@@ -57,12 +64,10 @@ export interface McpServePlace {
 }
 
 const HELLO_TIMEOUT_MS = 5_000;
-/** Task events are coalesced for this long, so a streaming agent does not flood the socket. */
-const EVENT_DELAY_MS = 50;
 /** How often a window checks whether the window serving its workspace's socket has gone. */
 const TAKE_OVER_MS = 30_000;
 
-type RequestHandlers = { [M in HostMethod]: (params: HostMethods[M]['params']) => Promise<HostMethods[M]['result']> };
+type RequestHandlers = { [M in HostMethod]: (params: HostMethods[M]['params'], client: McpClient) => Promise<HostMethods[M]['result']> };
 
 /** Serves the workspace's tasks to the MCP server bundle. One per window. */
 export class McpHostServer {
@@ -71,13 +76,13 @@ export class McpHostServer {
   private token: string | undefined;
   /** Why the socket is not served, for the copy command. */
   private unavailable: string | undefined = 'Agent Tasks is still starting the MCP socket';
-  private readonly connections = new Set<net.Socket>();
-  private readonly known = new Set<string>();
-  private readonly dirty = new Set<string>();
-  private readonly lastStatus = new Map<string, TaskStatus>();
-  private readonly outputDirty = new Set<string>();
-  private readonly removed = new Set<string>();
-  private flushTimer: NodeJS.Timeout | undefined;
+  /** Welcomed connections and who is on them. */
+  private readonly connections = new Map<net.Socket, McpClient>();
+  private readonly delegations = new Delegations();
+  private readonly spawnLimiter: SpawnLimiter;
+  /** The client a task is being created for, while its created event fires. */
+  private creatingFor: McpClient | undefined;
+  private readonly events: TaskEventFeed;
   private retryTimer: NodeJS.Timeout | undefined;
   private disposed = false;
   private readonly disposables: { dispose(): void }[] = [];
@@ -92,42 +97,48 @@ export class McpHostServer {
   constructor(private readonly options: McpHostServerOptions) {
     this.manager = options.tasks;
     this.log = options.log;
+    this.spawnLimiter = new SpawnLimiter(options.spawnLimit ?? DEFAULT_SPAWN_LIMIT, options.now ?? Date.now);
     const manager = this.manager;
+    // L3: every handler sees only the tasks this client delegated (this.task); the rest do not exist for it.
     this.handlers = {
-      spawn: (params) => this.spawn(params),
-      get: async ({ taskId, outputEntries }) => this.wire(this.task(taskId), outputEntries),
-      list: async ({ status, label, delegatedOnly }) =>
+      spawn: (params, client) => this.spawn(params, client),
+      get: async ({ taskId, outputEntries }, client) => this.wire(this.task(taskId, client), outputEntries),
+      list: async ({ status, label }, client) =>
         this.manager
           .allTasks()
-          .filter((task) => (!status || task.status === status) && (!label || task.labels.includes(label)) && (!delegatedOnly || isDelegated(task)))
+          .filter((task) => this.delegations.isOwner(task.id, client.owner) && (!status || task.status === status) && (!label || task.labels.includes(label)))
           .map((task) => this.wire(task)),
-      answer: (params) => this.answer(params),
-      cancel: async ({ taskId }) => {
-        this.delegatedTask(taskId, 'cancel');
+      answer: (params, client) => this.answer(params, client),
+      cancel: async ({ taskId }, client) => {
+        this.delegatedTask(taskId, client, 'cancel');
         await this.manager.cancelTask(taskId);
-        return this.wire(this.task(taskId));
+        return this.wire(this.task(taskId, client));
       },
-      followUp: async ({ taskId, message }) => {
-        this.delegatedTask(taskId, 'send a follow-up to');
+      followUp: async ({ taskId, message }, client) => {
+        this.delegatedTask(taskId, client, 'send a follow-up to');
         if (typeof message !== 'string') throw new Error('message must be text');
-        const followUp = await this.manager.sendFollowUp(taskId, message);
-        return this.wire(this.task(followUp.id));
+        this.spawnLimiter.check();
+        const followUp = await this.createdFor(client, () => this.manager.sendFollowUp(taskId, message));
+        this.spawnLimiter.count();
+        this.delegate(followUp.id, client);
+        return this.wire(this.task(followUp.id, client));
       },
-      transcript: async ({ taskId }) => {
-        this.task(taskId);
+      transcript: async ({ taskId }, client) => {
+        this.task(taskId, client);
         return this.manager.fullTranscript(taskId);
       },
     };
-    for (const task of manager.allTasks()) {
-      this.known.add(task.id);
-      this.lastStatus.set(task.id, task.status);
-    }
-    this.disposables.push(
-      manager.onDidUpdateTask((task) => this.onTaskUpdated(task)),
-      manager.onDidAppendOutput(({ taskId }) => this.markOutput(taskId)),
-      manager.onDidRemoveTask((id) => this.markRemoved(id)),
-      this.servingEmitter,
-    );
+    this.events = new TaskEventFeed({
+      tasks: manager,
+      delegations: this.delegations,
+      connections: this.connections,
+      wire: (task, allowApprovals) => this.wire(task, 0, allowApprovals),
+      allowAgentApprovals: () => this.options.allowAgentApprovals(),
+      onCreated: (taskId) => {
+        if (this.creatingFor) this.delegations.add(taskId, this.creatingFor.owner);
+      },
+    });
+    this.disposables.push(this.events, this.servingEmitter);
   }
 
   /** Why the socket is not served (undefined while it is). */
@@ -157,6 +168,7 @@ export class McpHostServer {
     try {
       ensurePrivateDir(place.socketDir, 'the MCP socket');
       this.token = loadOrCreateToken(place.storageDir);
+      this.delegations.load(place.storageDir);
       this.socketPath = path.join(place.socketDir, SOCKET_FILE);
       if (await isListening(this.socketPath)) {
         this.unavailable = 'Another VS Code window on this workspace serves its MCP socket; use the config from that window.';
@@ -194,8 +206,8 @@ export class McpHostServer {
   // Connections
 
   private accept(socket: net.Socket): void {
-    const decoder = new LineDecoder();
-    let authenticated = false;
+    const decoder = new LineDecoder(MAX_LINE_BYTES);
+    let client: McpClient | undefined;
     const helloTimer = setTimeout(() => socket.destroy(), HELLO_TIMEOUT_MS);
     socket.on('error', () => undefined);
     socket.on('close', () => {
@@ -203,7 +215,8 @@ export class McpHostServer {
       this.connections.delete(socket);
     });
     socket.on('data', (chunk: Buffer) => {
-      if (decoder.bufferedBytes + chunk.length > MAX_LINE_BYTES) {
+      // L3: an unauthenticated peer gets a few KB for its hello, not a 16 MiB buffer.
+      if (decoder.bufferedBytes + chunk.length > (client ? MAX_LINE_BYTES : MAX_HELLO_BYTES)) {
         socket.destroy();
         return;
       }
@@ -216,7 +229,7 @@ export class McpHostServer {
           socket.destroy();
           return;
         }
-        if (!authenticated) {
+        if (!client) {
           clearTimeout(helloTimer);
           const reply = this.hello(message);
           socket.write(encodeJsonLine(reply));
@@ -227,11 +240,11 @@ export class McpHostServer {
             socket.end();
             return;
           }
-          authenticated = true;
-          this.connections.add(socket);
+          client = { owner: ownerOf(message.session as string | undefined) };
+          this.connections.set(socket, client);
           continue;
         }
-        void this.handle(socket, message);
+        void this.handle(socket, client, message);
       }
     });
   }
@@ -248,19 +261,22 @@ export class McpHostServer {
     if (message.version !== HOST_PROTOCOL_VERSION) {
       return { type: 'refused', reason: 'version', message: `protocol version ${String(message.version)} is not ${HOST_PROTOCOL_VERSION}; update the MCP config to this extension's dist/mcp-server.js` };
     }
+    if (message.session !== undefined && !isSession(message.session)) return { type: 'refused', reason: 'protocol', message: 'the session must be random hex' };
     return { type: 'welcome', version: HOST_PROTOCOL_VERSION, workspace: this.place?.workspace ?? '' };
   }
 
-  private async handle(socket: net.Socket, message: Record<string, unknown>): Promise<void> {
+  private async handle(socket: net.Socket, client: McpClient, message: Record<string, unknown>): Promise<void> {
     const id = typeof message.id === 'number' ? message.id : -1;
     let response: HostResponse;
     try {
       if (message.type !== 'request' || id < 0) throw new Error('Malformed request');
       const method = message.method as HostMethod;
-      const handler = Object.prototype.hasOwnProperty.call(this.handlers, method) ? (this.handlers[method] as (params: unknown) => Promise<unknown>) : undefined;
+      const handler = Object.prototype.hasOwnProperty.call(this.handlers, method)
+        ? (this.handlers[method] as (params: unknown, client: McpClient) => Promise<unknown>)
+        : undefined;
       if (!handler) throw new Error(`Unknown method ${String(message.method)}`);
       const params = typeof message.params === 'object' && message.params !== null ? message.params : {};
-      response = { type: 'response', id, result: await handler(params) };
+      response = { type: 'response', id, result: await handler(params, client) };
     } catch (error) {
       response = { type: 'response', id, error: { message: messageOf(error) } };
     }
@@ -269,10 +285,22 @@ export class McpHostServer {
 
   // Requests
 
-  private async spawn(params: SpawnParams): Promise<WireTask> {
+  private async spawn(params: SpawnParams, client: McpClient): Promise<WireTask> {
     if (typeof params.prompt !== 'string' || !params.prompt.trim()) throw new Error('spawn_task needs a prompt');
     if (params.taskType !== undefined && !TASK_TYPES.includes(params.taskType)) throw new Error(`taskType must be one of ${TASK_TYPES.join(', ')}`);
+    for (const key of ['provider', 'model'] as const) {
+      if (params[key] !== undefined && typeof params[key] !== 'string') throw new Error(`${key} must be a string`);
+    }
+    if (params.timeoutMinutes !== undefined && (typeof params.timeoutMinutes !== 'number' || !Number.isFinite(params.timeoutMinutes))) {
+      throw new Error('timeoutMinutes must be a number');
+    }
+    if (params.dependsOn !== undefined && (!Array.isArray(params.dependsOn) || !params.dependsOn.every((id) => typeof id === 'string'))) {
+      throw new Error('dependsOn must be a list of task ids');
+    }
+    // A dependency is read (its outcome decides this task's): only the client's own tasks.
+    for (const id of params.dependsOn ?? []) this.task(id, client);
     const labels = Array.isArray(params.labels) ? params.labels.filter((label): label is string => typeof label === 'string') : [];
+    this.spawnLimiter.check();
     const input: CreateTaskInput = {
       prompt: params.prompt,
       provider: params.provider,
@@ -282,16 +310,36 @@ export class McpHostServer {
       labels: [...new Set([...labels, DELEGATED_LABEL])],
       timeoutMinutes: params.timeoutMinutes,
     };
-    const task = await this.manager.createTask(input);
-    const client = typeof params.client === 'string' && params.client ? ` by ${params.client.slice(0, 80)}` : '';
-    this.manager.appendOutput(task.id, { kind: 'status', text: `[mcp] Delegated over MCP${client}` });
-    this.log.info(`[mcp] task ${task.id} delegated${client}`);
-    return this.wire(this.task(task.id));
+    const task = this.createdFor(client, () => this.manager.createTaskSync(input));
+    this.spawnLimiter.count();
+    this.delegate(task.id, client);
+    const by = typeof params.client === 'string' && params.client ? ` by ${params.client.slice(0, 80)}` : '';
+    this.manager.appendOutput(task.id, { kind: 'status', text: `[mcp] Delegated over MCP${by}` });
+    this.log.info(`[mcp] task ${task.id} delegated${by}`);
+    return this.wire(this.task(task.id, client));
+  }
+
+  /** Runs `create`, so that a task it creates at once is the client's from its created event on (see delegate). */
+  private createdFor<T>(client: McpClient, create: () => T): T {
+    this.creatingFor = client;
+    try {
+      return create();
+    } finally {
+      this.creatingFor = undefined;
+    }
+  }
+
+  /** Makes the client the task's owner, if its creation did not already; then it hears of the task from now on. */
+  private delegate(taskId: string, client: McpClient): void {
+    if (this.delegations.isOwner(taskId, client.owner)) return;
+    this.delegations.add(taskId, client.owner);
+    const task = this.manager.peek(taskId);
+    if (task) this.events.sendTo(client.owner, [{ type: 'event', event: 'taskCreated', task: this.wire(task) }]);
   }
 
   /** DESIGN §6: the delegating agent answers questions; approvals only when the user allowed it. Enforced here. */
-  private async answer({ taskId, requestId, answer }: HostMethods['answer']['params']): Promise<WireTask> {
-    const task = this.task(taskId);
+  private async answer({ taskId, requestId, answer }: HostMethods['answer']['params'], client: McpClient): Promise<WireTask> {
+    const task = this.task(taskId, client);
     const question = task.pendingQuestions.find((q) => q.requestId === requestId);
     if (!isDelegated(task)) {
       throw new Error(`Task ${taskId} was not delegated over MCP: the user answers its questions in VS Code.`);
@@ -309,78 +357,24 @@ export class McpHostServer {
     this.manager.appendOutput(taskId, { kind: 'status', text: '[mcp] Answered by the delegating agent' });
     await this.options.answer(taskId, question.requestId, normalized);
     this.log.info(`[mcp] the delegating agent answered ${question.type} ${question.requestId} of task ${taskId}`);
-    return this.wire(this.task(taskId));
+    return this.wire(this.task(taskId, client));
   }
 
-  private task(id: unknown): TaskState {
-    const task = typeof id === 'string' ? this.manager.peek(id) : undefined;
-    if (!task) throw new Error(`Unknown task ${String(id)}`);
+  /** The task, if this client delegated it; any other task is unknown to it (L3), whether it exists or not. */
+  private task(id: unknown, client: McpClient): TaskState {
+    const task = typeof id === 'string' && this.delegations.isOwner(id, client.owner) ? this.manager.peek(id) : undefined;
+    if (!task) throw new Error(`Unknown task ${String(id)}: an MCP client sees only the tasks it delegated`);
     return task;
   }
 
-  private delegatedTask(id: unknown, verb: string): TaskState {
-    const task = this.task(id);
+  private delegatedTask(id: unknown, client: McpClient, verb: string): TaskState {
+    const task = this.task(id, client);
     if (!isDelegated(task)) throw new Error(`Task ${task.id} was not delegated over MCP: only the user can ${verb} it, in VS Code.`);
     return task;
   }
 
   private wire(task: TaskState, outputEntries = 0, allowApprovals = this.options.allowAgentApprovals()): WireTask {
     return wireTask(task, outputEntries, allowApprovals);
-  }
-
-  // Events
-
-  /** Status changes go out at once (a client must see every status); other changes are coalesced. */
-  private onTaskUpdated(task: TaskState): void {
-    const created = !this.known.has(task.id);
-    const statusChanged = this.lastStatus.get(task.id) !== task.status;
-    this.known.add(task.id);
-    this.lastStatus.set(task.id, task.status);
-    if (this.connections.size === 0) return;
-    if (created || statusChanged) {
-      this.dirty.delete(task.id);
-      this.broadcast([{ type: 'event', event: created ? 'taskCreated' : 'taskChanged', task: this.wire(task) }]);
-      return;
-    }
-    this.dirty.add(task.id);
-    this.scheduleFlush();
-  }
-
-  private markOutput(id: string): void {
-    if (this.connections.size === 0) return;
-    this.outputDirty.add(id);
-    this.scheduleFlush();
-  }
-
-  private markRemoved(id: string): void {
-    this.known.delete(id);
-    this.lastStatus.delete(id);
-    if (this.connections.size === 0) return;
-    this.dirty.delete(id);
-    this.outputDirty.delete(id);
-    this.removed.add(id);
-    this.scheduleFlush();
-  }
-
-  private scheduleFlush(): void {
-    this.flushTimer ??= setTimeout(() => this.flush(), EVENT_DELAY_MS);
-  }
-
-  private flush(): void {
-    this.flushTimer = undefined;
-    const events: HostEvent[] = [];
-    const allowApprovals = this.options.allowAgentApprovals();
-    const tasks = new Map(this.manager.allTasks().map((task) => [task.id, task]));
-    for (const id of this.dirty) {
-      const task = tasks.get(id);
-      if (task) events.push({ type: 'event', event: 'taskChanged', task: this.wire(task, 0, allowApprovals) });
-    }
-    for (const id of this.outputDirty) events.push({ type: 'event', event: 'taskOutput', taskId: id });
-    for (const id of this.removed) events.push({ type: 'event', event: 'taskRemoved', taskId: id });
-    this.dirty.clear();
-    this.outputDirty.clear();
-    this.removed.clear();
-    this.broadcast(events);
   }
 
   /**
@@ -391,22 +385,15 @@ export class McpHostServer {
     const storageDir = this.place?.storageDir;
     if (!this.endpoint || !storageDir) throw new Error(this.unavailable ?? 'This window does not serve the MCP socket, so it cannot rotate its token');
     this.token = rotateToken(storageDir);
-    for (const socket of this.connections) socket.destroy();
+    for (const socket of this.connections.keys()) socket.destroy();
     this.connections.clear();
     this.log.info('[mcp] the MCP token was rotated; connections opened with the old token were closed');
   }
 
-  private broadcast(events: HostEvent[]): void {
-    if (events.length === 0) return;
-    const payload = events.map(encodeJsonLine).join('');
-    for (const socket of this.connections) if (!socket.destroyed) socket.write(payload);
-  }
-
   dispose(): void {
     this.disposed = true;
-    clearTimeout(this.flushTimer);
     clearTimeout(this.retryTimer);
-    for (const socket of this.connections) socket.destroy();
+    for (const socket of this.connections.keys()) socket.destroy();
     this.connections.clear();
     if (this.server) {
       this.server.close();

@@ -10,6 +10,7 @@ import type {
   TaskTypeName,
   Usage,
 } from '../core/task-state';
+import { MAX_JSONL_LINE_BYTES } from '../platform/jsonl';
 
 /** Environment variables the server bundle reads; `Agent Tasks: Copy MCP Server Config` writes them into the snippets. */
 export const ENV_SOCKET = 'AGENT_TASKS_SOCKET';
@@ -28,7 +29,13 @@ export const DELEGATED_LABEL = 'delegated';
 export const HOST_PROTOCOL_VERSION = 1;
 
 /** A line longer than this is a protocol error (it would only come from a broken or hostile peer). */
-export const MAX_LINE_BYTES = 8 * 1024 * 1024;
+export const MAX_LINE_BYTES = MAX_JSONL_LINE_BYTES;
+
+/** Until the token is verified the host reads no more than this (L3): a hello is a few hundred bytes. */
+export const MAX_HELLO_BYTES = 4 * 1024;
+
+/** The session secret in a hello: random hex (the bundle makes 32 bytes). */
+export const SESSION_SHAPE = /^[0-9a-f]{32,128}$/;
 
 /** Whether the delegating agent may answer a question of a delegated task (DESIGN §6). */
 export const DELEGATOR_MAY_ANSWER: Record<PendingQuestionType, 'always' | 'ifAllowed'> = {
@@ -93,6 +100,7 @@ export interface SpawnParams {
 export interface HostMethods {
   spawn: { params: SpawnParams; result: WireTask };
   get: { params: { taskId: string; outputEntries?: number }; result: WireTask };
+  /** The client's own tasks (all delegated, so `delegatedOnly` changes nothing; older bundles send it). */
   list: { params: { status?: TaskStatus; label?: string; delegatedOnly?: boolean }; result: WireTask[] };
   /** `answer` is an Answer or a shorthand (see normalizeAnswer). */
   answer: { params: { taskId: string; requestId: string; answer: unknown }; result: WireTask };
@@ -108,6 +116,11 @@ export interface HelloMessage {
   type: 'hello';
   version: number;
   token: string;
+  /**
+   * A random secret the bundle makes once per process (per MCP client session). The tasks a session spawns are its
+   * own: it sees and acts on only those, across reconnects. Without it a connection owns only what it spawns itself.
+   */
+  session?: string;
 }
 
 /** Host → client, the answer to hello. */

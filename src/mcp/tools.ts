@@ -90,7 +90,7 @@ export const TOOLS: readonly ToolDefinition[] = [
   {
     name: 'list_tasks',
     title: 'List tasks',
-    description: `Lists the tasks of this workspace, newest first. Filter by status and/or label (tasks you delegated carry "${DELEGATED_LABEL}").`,
+    description: 'Lists the tasks you delegated in this session, newest first (other tasks of the workspace are not shown). Filter by status and/or label.',
     inputSchema: {
       type: 'object',
       properties: {

@@ -1,6 +1,6 @@
 /**
  * The Codex app-server's life around tasks: cancel, concurrency in one server, a crash with an approval pending,
- * reattaching after a window reload, idle shutdown, a stale socket and a missing executable.
+ * reattaching after a window reload, idle shutdown, a stale socket, a missing executable, and a socket directory that is not ours (L7).
  */
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -263,5 +263,51 @@ describe('Codex provider: app-server lifecycle', () => {
     assert.ok(outcome.status === 'failed');
     assert.match(outcome.error, /agentTasks\.codex\.path/);
     assert.deepEqual(outcome.action, { kind: 'openSettings', setting: 'agentTasks.codex.path', label: 'Open Settings' });
+  });
+});
+
+describe('L7: the Codex socket has no token, so its private directory is its only guard', () => {
+  const OTHER_UID = 4242;
+  const isRoot = process.getuid?.() === 0;
+  let bed: CodexTestBed;
+  let requestsBefore = 0;
+  beforeEach(async () => {
+    bed = await createTestBed(mock, { name: 'l7' });
+    requestsBefore = mock.requests.length;
+  });
+  afterEach(async () => {
+    await bed.cleanup();
+  });
+
+  /** Starts a task on a fresh provider; the outcome and what the socket directory holds after it. */
+  async function startIn(): Promise<{ error: string; entries: string[] }> {
+    const provider = bed.createProvider();
+    const { context, handle } = makeContext(makeTask({ prompt: 'Say hello', cwd: bed.cwd }), { profile: bed.profile, log: bed.log });
+    const outcome = await provider.start(context, handle);
+    assert.equal(outcome.status, 'failed');
+    assert.ok(outcome.status === 'failed');
+    assert.deepEqual(appServersUnder(bed.root), [], 'no app-server was started');
+    assert.equal(mock.requests.length, requestsBefore, 'nothing reached the model');
+    return { error: outcome.error, entries: fs.readdirSync(bed.socketDir) };
+  }
+
+  test('L7 Codex refuses a socket directory another user owns (squatted), and puts nothing in it', { skip: !isRoot && 'needs root to chown' }, async () => {
+    fs.mkdirSync(bed.socketDir, { mode: 0o777 });
+    fs.chmodSync(bed.socketDir, 0o777);
+    fs.chownSync(bed.socketDir, OTHER_UID, OTHER_UID);
+    const { error, entries } = await startIn();
+    assert.match(error, /belongs to another user; refusing to put the Codex socket there/);
+    assert.deepEqual(entries, [], 'no socket, lock, log or metadata in their directory');
+    assert.equal(fs.lstatSync(bed.socketDir).uid, OTHER_UID, 'their directory was left as it was');
+  });
+
+  test('L7 Codex refuses a socket directory that is a symlink (to a directory of ours), and puts nothing behind it', async () => {
+    const target = path.join(bed.root, 'elsewhere');
+    fs.mkdirSync(target, { mode: 0o700 });
+    fs.symlinkSync(target, bed.socketDir);
+    const { error, entries } = await startIn();
+    assert.match(error, /is not a directory/);
+    assert.deepEqual(entries, []);
+    assert.deepEqual(fs.readdirSync(target), [], 'nothing was written through the link');
   });
 });

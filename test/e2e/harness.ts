@@ -161,6 +161,34 @@ export class Workbench {
     }
   }
 
+  /**
+   * Opens a second window of this code-server on `workspaceFile` (a .code-workspace): its own extension host and
+   * workspace storage, like a second VS Code window. Waits for its workbench and the extension's activity bar item.
+   */
+  async openWindow(workspaceFile: string): Promise<Page> {
+    const page = await this.browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    forwardExtensionHostConsole(page, (text, level) => this.log.write(`[second window host ${level}] ${text}\n`));
+    // As in start(): a development extension, unless this host needed it installed (then every window loads it).
+    const development = this.server.host.developmentArgs.length === 0;
+    const url = new URL(workbenchUrl({ port: this.server.port, extensionDevelopmentPath: development ? ROOT : undefined }));
+    url.searchParams.delete('ew');
+    url.searchParams.set('workspace', path.resolve(workspaceFile));
+    await page.goto(url.toString());
+    await page.waitForSelector('.monaco-workbench .part.activitybar', { timeout: 60_000 });
+    await page.waitForSelector(ACTIVITY_ITEM, { timeout: 60_000 });
+    return page;
+  }
+
+  /** The lines of the extension's own log ("Agent Tasks" output channel) of every window so far. */
+  extensionLog(): string {
+    const logs = path.join(this.temp, 'user-data', 'logs');
+    if (!existsSync(logs)) return '';
+    return readdirSync(logs, { recursive: true, encoding: 'utf8' })
+      .filter((file) => /agenttasks\.agent-task-worker/.test(file) && file.endsWith('.log'))
+      .map((file) => readFileSync(path.join(logs, file), 'utf8'))
+      .join('\n');
+  }
+
   /** Closes Chromium, stops code-server and everything started under it, removes the temp folder. */
   async stop(): Promise<void> {
     await this.browser.close().catch(() => {});

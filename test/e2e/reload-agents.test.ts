@@ -287,4 +287,46 @@ describe('stdio agents survive "Developer: Reload Window" (keeper)', { timeout: 
     });
   });
   }
+
+  // M4 with two real windows: this one on the folder, a second one (its own extension host and workspace storage) on
+  // a .code-workspace whose first folder is the same. Both use the folder's keeper directory; the second window's
+  // activation sweep does not know this window's task and must leave its keeper and agent running.
+  test('M4 a second window whose first folder is this one does not stop this window\'s running agent', { timeout: 240_000 }, async () => {
+    await workbench.capture('m4-two-windows', async () => {
+      const file = path.join(workspace, 'approved.txt');
+      fs.rmSync(file, { force: true });
+      const home = path.join(homes, 'claude');
+      const id = await newTask(workbench, 'Please do the run-approval step (two windows)', /^Claude Code$/, 'claude-cli', created);
+      created.add(id);
+      await workbench.waitForTaskInGroup(id, 'Needs you', 120_000);
+      const agentPids = agentAndKeeperPids(home, privateDirFor(workspace));
+      assert.ok(agentPids.some((pid) => /dist\/keeper\.js --keeper=/.test(cmdlineOf(pid))), `its keeper runs: ${agentPids.map(describeProcess).join('; ')}`);
+      assert.ok(agentPids.some((pid) => /claude\.exe/.test(cmdlineOf(pid))), 'the agent runs');
+
+      const activated = (): string[] => workbench.extensionLog().split('\n').filter((line) => /Agent Task Worker activated: /.test(line));
+      const activationsBefore = activated().length;
+      const workspaceFile = path.join(homes, 'two-windows.code-workspace');
+      fs.writeFileSync(workspaceFile, JSON.stringify({ folders: [{ path: workspace }] }));
+      const second = await workbench.openWindow(workspaceFile);
+      try {
+        // The second window activated (and so ran its sweep) with a store of its own that does not have the task.
+        const lines = await waitUntil(() => Promise.resolve(activated()), (all) => all.length > activationsBefore, 'the second window to activate', 60_000);
+        assert.match(lines.at(-1) ?? '', /activated: 0 task\(s\) restored from /, `the second window knows no task: ${lines.join(' | ')}`);
+        assert.notEqual(lines.at(-1)?.replace(/^.* restored from /, ''), lines[0]?.replace(/^.* restored from /, ''), 'the windows have their own storage');
+        await new Promise((resolve) => setTimeout(resolve, 3_000));
+        const stillAlive = agentAndKeeperPids(home, privateDirFor(workspace));
+        assert.deepEqual(agentPids.filter((pid) => !stillAlive.includes(pid)).map(describeProcess), [], 'the first window\'s keeper and agent still run');
+        assert.ok(!workbench.extensionLog().includes(`Stopping the agent of task ${id}`), 'no window stopped this task\'s agent');
+      } finally {
+        await second.close();
+      }
+      // And the first window's task still works: the approval given there runs the command.
+      await workbench.waitForTaskInGroup(id, 'Needs you', 30_000);
+      const frame = await taskPanel(workbench, id, { open: true });
+      await formButton(await questionForm(frame, 'command_approval'), 'Approve').click();
+      await waitForFile(file, undefined, 60_000);
+      await workbench.waitForTaskInGroup(id, 'Completed', 60_000);
+      await workbench.runCommand('View: Close All Editors');
+    });
+  });
 });

@@ -152,7 +152,7 @@ suite('MCP delegation', () => {
     const mine = await api.createTask({ prompt: script('sleep: 60000'), provider: 'scripted' });
     const refused = await mcp.call('cancel_task', { taskId: mine.id });
     assert.equal(refused.isError, true);
-    assert.match(refused.text, /not delegated over MCP/);
+    assert.match(refused.text, /Unknown task .*: an MCP client sees only the tasks it delegated/);
     assert.notEqual(api.getTask(mine.id)?.status, 'cancelled');
   });
 
@@ -218,7 +218,7 @@ suite('MCP delegation', () => {
       const requestId = api.getTask(mine.id)?.pendingQuestions[0]?.requestId ?? '';
       const refused = await mcp.call('answer_question', { taskId: mine.id, requestId, answer: 'yes' });
       assert.equal(refused.isError, true);
-      assert.match(refused.text, /not delegated over MCP/);
+      assert.match(refused.text, /Unknown task .*: an MCP client sees only the tasks it delegated/);
       assert.equal(api.getTask(mine.id)?.status, 'waiting_answer');
     } finally {
       await setAllowApprovals(false);

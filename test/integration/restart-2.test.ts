@@ -1,8 +1,11 @@
-// Restart, phase 2 of 2: a new extension host on the same user data and workspace lists phase 1's tasks.
+// Restart, phase 2 of 2: a new extension host on the same user data and workspace lists phase 1's tasks. Last, it
+// leaves a running and a queued task for the untrusted phase, which reopens this workspace in restricted mode (M3).
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as vscode from 'vscode';
 import type { TaskSnapshot } from '../../src/core/task-state';
-import { GROUP_ORDER, StatusRecorder, agentTasks, eventually, expectedGroups, normalizeGroups } from './support/agent-tasks';
-import { loadRemembered } from './support/restart-state';
+import { GROUP_ORDER, StatusRecorder, agentTasks, eventually, expectedGroups, normalizeGroups, script } from './support/agent-tasks';
+import { loadRemembered, persistedStateFiles, remember, saveRemembered } from './support/restart-state';
 
 const TERMINAL = ['completed', 'failed', 'timed_out', 'cancelled', 'unknown'];
 
@@ -59,5 +62,30 @@ suite('Restart (phase 2: after)', () => {
     assert.ok(completedGroup?.taskIds.includes(byRole('completed').id));
     assert.equal(completedGroup?.label, GROUP_ORDER.find((g) => g.status === 'completed')?.label);
     assert.ok(shown.find((group) => group.status === 'failed')?.taskIds.includes(byRole('failed').id));
+  });
+
+  test('M3 (before the untrusted reload): a running and a queued task are persisted while the workspace is trusted', async () => {
+    const api = await agentTasks();
+    assert.equal(vscode.workspace.isTrusted, true);
+    const recorder = new StatusRecorder(api);
+    try {
+      // One agent at a time, so the second task stays queued (user settings: the untrusted phase keeps this too).
+      await vscode.workspace.getConfiguration('agentTasks').update('maxConcurrentTasks', 1, vscode.ConfigurationTarget.Global);
+      const running = await recorder.create({ prompt: script('say: running when the window closed', 'sleep: 600000'), provider: 'scripted', labels: ['m3'] });
+      await recorder.waitForStatus(running.id, 'running');
+      const queued = await recorder.create({ prompt: script('say: the queued task ran', 'done: must wait for trust'), provider: 'scripted', labels: ['m3'] });
+      assert.equal(api.getTask(queued.id)?.status, 'pending', 'the second task waits in the queue');
+      saveRemembered([...loadRemembered(), remember('trustRunning', api.getTask(running.id)!), remember('trustQueued', api.getTask(queued.id)!)]);
+      const persisted = (): Map<string, string> =>
+        new Map(persistedStateFiles().flatMap((file) => (JSON.parse(fs.readFileSync(file, 'utf8')) as { tasks: TaskSnapshot[] }).tasks.map((task) => [task.id, task.status] as const)));
+      await eventually(
+        persisted,
+        (statuses) => statuses.get(running.id) === 'running' && statuses.get(queued.id) === 'pending',
+        'state.json has the task running and the other one queued',
+        10_000,
+      );
+    } finally {
+      recorder.dispose();
+    }
   });
 });

@@ -3,7 +3,7 @@
  * a raw line client of its socket protocol (hello, then requests) for tests that speak to it directly.
  */
 import * as net from 'node:net';
-import { McpHostServer } from '../../src/mcp/host-server';
+import { McpHostServer, type McpHostServerOptions } from '../../src/mcp/host-server';
 import { HOST_PROTOCOL_VERSION, type HelloReply, type HostEvent, type HostMethod, type HostMethods } from '../../src/mcp/protocol';
 import { encodeJsonLine, LineDecoder } from '../../src/platform/jsonl';
 import { makeTempDir, type Harness } from './core-harness';
@@ -12,25 +12,41 @@ export interface TestHost {
   server: McpHostServer;
   socketPath: string;
   token: string;
+  socketDir: string;
+  storageDir: string;
   /** agentTasks.mcp.allowAgentApprovals as the server reads it. */
   allowAgentApprovals: boolean;
   close(): void;
 }
 
-export async function startTestHost(h: Harness): Promise<TestHost> {
+export interface TestHostOptions {
+  /** Serve in these (a window reloaded on the same workspace); fresh temp dirs by default. */
+  socketDir?: string;
+  storageDir?: string;
+  spawnLimit?: McpHostServerOptions['spawnLimit'];
+  now?: () => number;
+}
+
+export async function startTestHost(h: Harness, options: TestHostOptions = {}): Promise<TestHost> {
   const state = { allowAgentApprovals: false };
   const server = new McpHostServer({
     tasks: h.manager,
     answer: (taskId, requestId, answer) => h.manager.answer(taskId, requestId, answer),
     allowAgentApprovals: () => state.allowAgentApprovals,
     log: h.log,
+    spawnLimit: options.spawnLimit,
+    now: options.now,
   });
-  await server.serve({ workspace: h.dir, socketDir: makeTempDir('atw-mcp-'), storageDir: makeTempDir('atw-mcp-storage-') });
+  const socketDir = options.socketDir ?? makeTempDir('atw-mcp-');
+  const storageDir = options.storageDir ?? makeTempDir('atw-mcp-storage-');
+  await server.serve({ workspace: h.dir, socketDir, storageDir });
   const endpoint = server.endpoint;
   if (!endpoint) throw new Error(`the host server did not start: ${server.unavailableReason}`);
   return {
     server,
     ...endpoint,
+    socketDir,
+    storageDir,
     get allowAgentApprovals() {
       return state.allowAgentApprovals;
     },

@@ -1,10 +1,12 @@
-// What restart phase 1 leaves for phase 2: the tasks it made, as the API showed them before the host stopped.
+// What restart phase 1 leaves for phase 2 (and phase 2 for the untrusted phase, M3): the tasks it made, as the API
+// showed them before the host stopped.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TaskSnapshot } from '../../../src/core/task-state';
 
 export interface RememberedTask {
-  role: 'completed' | 'failed' | 'interrupted';
+  /** trustRunning / trustQueued: left running and queued by restart-2 for the untrusted reload (M3). */
+  role: 'completed' | 'failed' | 'interrupted' | 'trustRunning' | 'trustQueued';
   id: string;
   status: string;
   provider: string;
@@ -32,7 +34,9 @@ export function saveRemembered(tasks: RememberedTask[]): void {
 }
 
 export function loadRemembered(): RememberedTask[] {
-  return JSON.parse(fs.readFileSync(stateFile(), 'utf8')) as RememberedTask[];
+  const file = stateFile();
+  if (!fs.existsSync(file)) return [];
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as RememberedTask[];
 }
 
 /** state.json files of this extension in the workspace storage of ATW_USER_DATA_DIR (DESIGN §5). */

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as esbuild from 'esbuild';
 import { CallToolResultSchema, CreateTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
-import { startClient, type TestClient } from '../../support/mcp-client';
+import { startClient, type TestClient, type ToolOutcome } from '../../support/mcp-client';
 import { DELEGATED_LABEL } from '../../../src/mcp/protocol';
 import { Harness, removeTempDirs } from '../../support/core-harness';
 import { startTestHost, type TestHost } from '../../support/mcp-host';
@@ -126,8 +126,12 @@ describe('MCP server against the real host', () => {
     removeTempDirs();
   });
 
-  /** A task as if spawned over MCP (delegated), made directly so the test knows its id. */
-  const delegated = async (prompt: string) => (await h.manager.createTask({ prompt, labels: [DELEGATED_LABEL] })).id;
+  /** A task this client delegates (L3: the only tasks it sees). */
+  const delegated = async (prompt: string): Promise<string> => {
+    const spawned = await client.call('spawn_task', { prompt });
+    assert.equal(spawned.isError, false, spawned.text);
+    return spawned.structured.taskId as string;
+  };
 
   test('a wrong token is refused with a message that says what to do', async () => {
     const intruder = await startClient(serverPath, { AGENT_TASKS_SOCKET: host.socketPath, AGENT_TASKS_TOKEN: 'b'.repeat(64) });
@@ -226,3 +230,51 @@ describe('MCP server against the real host', () => {
     assert.ok(Date.now() - started < 5_000);
   });
 });
+
+describe('L3: each MCP client session reaches only its own tasks', () => {
+  test('L3 two MCP clients see only the tasks each delegated; a client keeps its own after the window reloads', async () => {
+    const h = new Harness();
+    let host = await startTestHost(h);
+    const env = (): Record<string, string> => ({ AGENT_TASKS_SOCKET: host.socketPath, AGENT_TASKS_TOKEN: host.token });
+    const first = await startClient(serverPath, env(), { name: 'first' });
+    const second = await startClient(serverPath, env(), { name: 'second' });
+    try {
+      const mine = await h.create('done: the user\'s own');
+      const spawned = await first.call('spawn_task', { prompt: 'done: first' });
+      const id = spawned.structured.taskId as string;
+      await h.waitForStatus(id, 'completed');
+      await h.waitForStatus(mine.id, 'completed');
+      const listed = async (client: TestClient) => ((await client.call('list_tasks', {})).structured.tasks as { taskId: string }[]).map((t) => t.taskId);
+      assert.deepEqual(await listed(first), [id]);
+      assert.deepEqual(await listed(second), []);
+      for (const taskId of [id, mine.id]) {
+        const read = await second.call('get_task', { taskId });
+        assert.equal(read.isError, true);
+        assert.match(read.text, /Unknown task .*: an MCP client sees only the tasks it delegated/);
+        await assert.rejects(second.client.readResource({ uri: `task://${taskId}/output` }), /Unknown task/);
+      }
+      assert.deepEqual((await second.client.listResources()).resources, []);
+      // The window reloads: a new host on the same storage; the first client reconnects with its session.
+      host.close();
+      host = await startTestHost(h, { socketDir: host.socketDir, storageDir: host.storageDir });
+      const again = await eventuallyOk(() => first.call('get_task', { taskId: id }));
+      assert.equal(again.structured.status, 'completed');
+      assert.equal((await second.call('get_task', { taskId: id })).isError, true);
+    } finally {
+      await first.close();
+      await second.close();
+      host.close();
+      await h.dispose();
+    }
+  });
+});
+
+/** Retries a tool call (the bundle reconnects on its own) until it is not an error, for up to 10 s. */
+async function eventuallyOk(call: () => Promise<ToolOutcome>): Promise<ToolOutcome> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const result = await call();
+    if (!result.isError || Date.now() > deadline) return result;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
