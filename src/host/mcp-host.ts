@@ -56,6 +56,7 @@ export class McpHost implements vscode.Disposable {
       tasks: manager,
       answer: (taskId, requestId, answer) => answers.answer(taskId, requestId, answer),
       allowAgentApprovals: () => settings.allowAgentApprovals(),
+      allowAgentMerge: () => settings.allowAgentMerge(),
       log,
     });
     this.disposables.push(this.server.onDidStartServing(() => this.definitionsChanged.fire()), this.definitionsChanged);

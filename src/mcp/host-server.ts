@@ -26,6 +26,7 @@ import {
   type SpawnParams,
   type WireTask,
 } from './protocol';
+import { checkIsolation, WorktreeRequests, type WorktreeTasks } from './host-worktrees';
 import { isDelegated, wireTask } from './wire';
 
 /** What the host server needs of the tasks (TaskManager has it all). */
@@ -41,6 +42,7 @@ export interface TaskService {
   readonly onDidUpdateTask: Event<TaskState>;
   readonly onDidAppendOutput: Event<{ taskId: string; entry: OutputEntry }>;
   readonly onDidRemoveTask: Event<string>;
+  readonly worktrees: WorktreeTasks['worktrees'];
 }
 
 export interface McpHostServerOptions {
@@ -49,6 +51,8 @@ export interface McpHostServerOptions {
   answer(taskId: string, requestId: string, answer: Answer): Promise<void>;
   /** agentTasks.mcp.allowAgentApprovals */
   allowAgentApprovals(): boolean;
+  /** agentTasks.mcp.allowAgentMerge */
+  allowAgentMerge(): boolean;
   log: Logger;
   /** How many tasks MCP clients may spawn a minute (DEFAULT_SPAWN_LIMIT). */
   spawnLimit?: SpawnLimit;
@@ -99,6 +103,11 @@ export class McpHostServer {
     this.log = options.log;
     this.spawnLimiter = new SpawnLimiter(options.spawnLimit ?? DEFAULT_SPAWN_LIMIT, options.now ?? Date.now);
     const manager = this.manager;
+    const worktrees = new WorktreeRequests<McpClient>(manager, options, {
+      readable: (id, client) => this.task(id, client),
+      delegated: (id, client, verb) => this.delegatedTask(id, client, verb),
+      wire: (task) => this.wire(task),
+    });
     // L3: every handler sees only the tasks this client delegated (this.task); the rest do not exist for it.
     this.handlers = {
       spawn: (params, client) => this.spawn(params, client),
@@ -127,6 +136,8 @@ export class McpHostServer {
         this.task(taskId, client);
         return this.manager.fullTranscript(taskId);
       },
+      changes: (params, client) => worktrees.changes(params, client),
+      merge: (params, client) => worktrees.merge(params, client),
     };
     this.events = new TaskEventFeed({
       tasks: manager,
@@ -299,6 +310,7 @@ export class McpHostServer {
     }
     // A dependency is read (its outcome decides this task's): only the client's own tasks.
     for (const id of params.dependsOn ?? []) this.task(id, client);
+    checkIsolation(params.isolation);
     const labels = Array.isArray(params.labels) ? params.labels.filter((label): label is string => typeof label === 'string') : [];
     this.spawnLimiter.check();
     const input: CreateTaskInput = {
@@ -309,6 +321,7 @@ export class McpHostServer {
       dependsOn: params.dependsOn,
       labels: [...new Set([...labels, DELEGATED_LABEL])],
       timeoutMinutes: params.timeoutMinutes,
+      isolation: params.isolation,
     };
     const task = this.createdFor(client, () => this.manager.createTaskSync(input));
     this.spawnLimiter.count();

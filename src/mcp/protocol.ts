@@ -3,12 +3,15 @@
 // Both ends import this file, so the wire shapes live in one place.
 import type {
   Answer,
+  Isolation,
   OutputEntry,
   PendingQuestion,
   PendingQuestionType,
   TaskStatus,
   TaskTypeName,
+  TaskWorktree,
   Usage,
+  WorktreeFileChange,
 } from '../core/task-state';
 import { MAX_JSONL_LINE_BYTES } from '../platform/jsonl';
 
@@ -81,6 +84,57 @@ export interface WireTask {
   pendingQuestions: WireQuestion[];
   /** The last entries of the transcript, when the request asked for them. */
   output?: OutputEntry[];
+  /** DESIGN §8: the task's worktree and its change summary, when it runs isolated. */
+  worktree?: WireWorktree;
+}
+
+/** A task's worktree on the wire: its change summary lists at most MAX_WIRE_FILES files and says how many there are. */
+export interface WireWorktree extends Pick<TaskWorktree, 'path' | 'branch' | 'baseCommit' | 'state' | 'conflicts'> {
+  changes: {
+    /** The first MAX_WIRE_FILES changed files. */
+    files: WorktreeFileChange[];
+    /** How many files changed (more than `files.length` when the list was cut). */
+    fileCount: number;
+    insertions: number;
+    deletions: number;
+  };
+}
+
+/** How many changed files a WireWorktree lists; get_task_changes pages the whole diff. */
+export const MAX_WIRE_FILES = 50;
+
+/** Lines per page of a diff when the request names no limit, and the most one request may ask for. */
+export const DIFF_PAGE_LINES = 400;
+export const MAX_DIFF_PAGE_LINES = 2_000;
+/** A page ends (on a whole line) before this many characters, so one answer stays readable for an agent. */
+export const MAX_DIFF_PAGE_CHARS = 60_000;
+/** A longer diff line (minified code, a lockfile) is cut here, and says so. */
+export const MAX_DIFF_LINE_CHARS = 2_000;
+
+/** One page of a task's unified diff against its base (get_task_changes). */
+export interface WireDiffPage {
+  taskId: string;
+  worktree: WireWorktree;
+  /** The one file asked for, if any. */
+  path?: string;
+  /** The page: whole lines of the diff (a line too long to show is cut, and says so). */
+  text: string;
+  /** Its first line (0-based) and how many lines it holds. */
+  offset: number;
+  lines: number;
+  totalLines: number;
+  /** Where the next page starts; absent on the last page. */
+  nextOffset?: number;
+}
+
+/** What merge_task_changes did: `merged`/`applied` changed the main checkout; the others left it exactly as it was. */
+export interface WireMergeResult {
+  outcome: 'merged' | 'applied' | 'conflict' | 'dirty' | 'busy';
+  /** What happened and what to do next, naming the files. */
+  message: string;
+  /** The files merged or applied, in conflict, or holding the user's uncommitted edits. */
+  files: string[];
+  task: WireTask;
 }
 
 /** The task fields an agent may set when it delegates (a subset of CreateTaskInput: no cwd, no profile). */
@@ -92,6 +146,8 @@ export interface SpawnParams {
   dependsOn?: string[];
   labels?: string[];
   timeoutMinutes?: number;
+  /** DESIGN §8: run in a worktree of its own (the user's agentTasks.isolation by default) or in the folder itself. */
+  isolation?: Isolation;
   /** The MCP client's name (from initialize), recorded in the transcript. */
   client?: string;
 }
@@ -107,9 +163,13 @@ export interface HostMethods {
   cancel: { params: { taskId: string }; result: WireTask };
   followUp: { params: { taskId: string; message: string }; result: WireTask };
   transcript: { params: { taskId: string }; result: OutputEntry[] };
+  /** A page of the task's diff against its worktree's base. */
+  changes: { params: { taskId: string; path?: string; offset?: number; limit?: number }; result: WireDiffPage };
+  /** Merges or applies a finished delegated task's work; refused unless the user allowed agents to merge. */
+  merge: { params: { taskId: string; how?: 'merge' | 'apply' }; result: WireMergeResult };
 }
 export type HostMethod = keyof HostMethods;
-export const HOST_METHODS: readonly HostMethod[] = ['spawn', 'get', 'list', 'answer', 'cancel', 'followUp', 'transcript'];
+export const HOST_METHODS: readonly HostMethod[] = ['spawn', 'get', 'list', 'answer', 'cancel', 'followUp', 'transcript', 'changes', 'merge'];
 
 /** Client → host, first line on a connection. */
 export interface HelloMessage {

@@ -1,8 +1,8 @@
 // A task as the MCP server bundle sees it (HostEvent/WireTask in protocol.ts): only what a delegating agent may see,
 // with file contents bounded and, per question, whether the delegating agent may answer it.
 import { boundedQuestion } from '../core/question-bounds';
-import type { TaskState } from '../core/task-state';
-import { DELEGATED_LABEL, delegatorMayAnswer, type WireTask } from './protocol';
+import type { TaskState, TaskWorktree } from '../core/task-state';
+import { DELEGATED_LABEL, delegatorMayAnswer, MAX_WIRE_FILES, type WireTask, type WireWorktree } from './protocol';
 
 /** How many transcript entries one request may ask for. */
 export const MAX_OUTPUT_ENTRIES = 200;
@@ -35,5 +35,19 @@ export function wireTask(task: TaskState, outputEntries: number, allowApprovals:
     usage: task.usage,
     pendingQuestions: task.pendingQuestions.map((q) => ({ ...boundedQuestion(q), agentMayAnswer: delegated && delegatorMayAnswer(q.type, allowApprovals) })),
     output: count > 0 ? task.output.slice(-count) : undefined,
+    worktree: task.worktree && wireWorktree(task.worktree),
+  };
+}
+
+/** A worktree as the delegating agent sees it: where it is, what it started from, its state and (at most MAX_WIRE_FILES) changed files. */
+export function wireWorktree(worktree: TaskWorktree): WireWorktree {
+  const { files, insertions, deletions } = worktree.changes;
+  return {
+    path: worktree.path,
+    branch: worktree.branch,
+    baseCommit: worktree.baseCommit,
+    state: worktree.state,
+    ...(worktree.conflicts ? { conflicts: [...worktree.conflicts] } : {}),
+    changes: { files: files.slice(0, MAX_WIRE_FILES).map((file) => ({ ...file })), fileCount: files.length, insertions, deletions },
   };
 }

@@ -16,6 +16,8 @@ export interface TestHost {
   storageDir: string;
   /** agentTasks.mcp.allowAgentApprovals as the server reads it. */
   allowAgentApprovals: boolean;
+  /** agentTasks.mcp.allowAgentMerge as the server reads it. */
+  allowAgentMerge: boolean;
   close(): void;
 }
 
@@ -28,11 +30,12 @@ export interface TestHostOptions {
 }
 
 export async function startTestHost(h: Harness, options: TestHostOptions = {}): Promise<TestHost> {
-  const state = { allowAgentApprovals: false };
+  const state = { allowAgentApprovals: false, allowAgentMerge: false };
   const server = new McpHostServer({
     tasks: h.manager,
     answer: (taskId, requestId, answer) => h.manager.answer(taskId, requestId, answer),
     allowAgentApprovals: () => state.allowAgentApprovals,
+    allowAgentMerge: () => state.allowAgentMerge,
     log: h.log,
     spawnLimit: options.spawnLimit,
     now: options.now,
@@ -52,6 +55,12 @@ export async function startTestHost(h: Harness, options: TestHostOptions = {}): 
     },
     set allowAgentApprovals(value: boolean) {
       state.allowAgentApprovals = value;
+    },
+    get allowAgentMerge() {
+      return state.allowAgentMerge;
+    },
+    set allowAgentMerge(value: boolean) {
+      state.allowAgentMerge = value;
     },
     close: () => server.dispose(),
   };
