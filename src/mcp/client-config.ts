@@ -5,9 +5,9 @@ export const MCP_SERVER_NAME = 'agent-tasks';
 
 /**
  * The server's tools that change nothing (readOnlyHint, see tools.ts): the only ones a client may call without asking.
- * spawn_task, answer_question, cancel_task and send_message act for the user, so Codex asks before each call.
+ * spawn_task, answer_question, cancel_task, send_message and merge_task_changes act for the user, so Codex asks before each call.
  */
-export const READ_ONLY_TOOLS: readonly string[] = ['get_task', 'list_tasks', 'wait_for_task'];
+export const READ_ONLY_TOOLS: readonly string[] = ['get_task', 'list_tasks', 'wait_for_task', 'get_task_changes'];
 
 export type McpClientKind = 'claude' | 'claudeCli' | 'codex';
 
@@ -29,9 +29,9 @@ export function clientSnippets(serverPath: string, env: Record<string, string>):
     toolTimeoutSec: 660,
     approvedTools: READ_ONLY_TOOLS,
     comment: [
-      'Codex calls the read-only tools (get_task, list_tasks, wait_for_task) without asking and asks you before the',
-      'others (spawn_task, answer_question, cancel_task, send_message). To let it delegate without asking (codex exec),',
-      'add a table [mcp_servers.agent-tasks.tools.spawn_task] with approval_mode = "approve".',
+      'Codex calls the read-only tools (get_task, list_tasks, wait_for_task, get_task_changes) without asking and asks',
+      'you before the others (spawn_task, answer_question, cancel_task, send_message, merge_task_changes). To let it',
+      'delegate without asking (codex exec), add a table [mcp_servers.agent-tasks.tools.spawn_task] with approval_mode = "approve".',
     ],
   });
   return { claude, claudeCli, codex };

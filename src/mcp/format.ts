@@ -6,6 +6,7 @@ import { isTerminal, type OutputEntry } from '../core/task-state';
 import { toMcpTaskStatus } from '../core/wire-state';
 import type { WireQuestion, WireTask } from './protocol';
 import { boundedQuestion } from '../core/question-bounds';
+import { worktreeMarkdown } from './changes-format';
 
 /** Suggested wait between tasks/get polls. */
 export const POLL_INTERVAL_MS = 1_000;
@@ -170,6 +171,7 @@ export function taskMarkdown(task: WireTask, recentOutput?: OutputEntry[]): stri
   }
   if (task.result !== undefined && task.status === 'completed') lines.push('', '## Result', '', task.result);
   if (task.error && isTerminal(task.status)) lines.push('', '## Error', '', task.error);
+  if (task.worktree) lines.push('', ...worktreeMarkdown(task.id, task.worktree));
   if (recentOutput?.length) {
     lines.push('', `## Recent output (full transcript: ${outputUri(task.id)})`, '', transcriptText(recentOutput));
   }

@@ -30,8 +30,9 @@ import { spawn, TOOLS, type ToolContext, type ToolDefinition } from './tools';
 const INSTRUCTIONS =
   "Agent Task Worker runs coding agents as tasks in the user's VS Code workspace. Delegate work with spawn_task (self-contained " +
   'prompt), then wait_for_task until it finishes or asks a question; answer questions with answer_question. Approvals of commands ' +
-  'and file changes are normally answered by the user in VS Code. Each task is also a resource: task://{id} (summary) and ' +
-  'task://{id}/output (transcript).';
+  'and file changes are normally answered by the user in VS Code. A task works in a git worktree of its own by default: get_task ' +
+  "shows its change summary and get_task_changes its diff; the user merges it into their checkout. Each task is also a resource: " +
+  'task://{id} (summary) and task://{id}/output (transcript).';
 
 /** How often to retry the host connection in the background, so notifications resume after a window reload. */
 const RECONNECT_MS = 5_000;

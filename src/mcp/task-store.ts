@@ -87,5 +87,6 @@ export function structuredTask(task: WireTask): Record<string, unknown> {
     ...(task.result !== undefined ? { result: task.result } : {}),
     ...(task.error !== undefined ? { error: task.error } : {}),
     pendingQuestions: task.pendingQuestions.map((question) => boundedQuestion(question)),
+    ...(task.worktree !== undefined ? { worktree: task.worktree } : {}),
   };
 }

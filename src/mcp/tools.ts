@@ -1,10 +1,11 @@
 // The tools an agent uses to delegate work to Agent Task Worker, as one table: name, description, JSON Schema, run.
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { CallToolResult, ServerNotification, ServerRequest, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
-import { isTerminal, TASK_STATUSES, TASK_TYPES, type TaskStatus, type TaskTypeName } from '../core/task-state';
+import { isTerminal, ISOLATIONS, TASK_STATUSES, TASK_TYPES, type Isolation, type TaskStatus, type TaskTypeName } from '../core/task-state';
+import { changeLine, diffPageHeadline, diffPageText } from './changes-format';
 import { finishedText, statusMessage, taskMarkdown } from './format';
 import type { HostConnection } from './host-connection';
-import { DELEGATED_LABEL, type WireQuestion, type WireTask } from './protocol';
+import { DELEGATED_LABEL, DIFF_PAGE_LINES, MAX_DIFF_PAGE_CHARS, MAX_DIFF_PAGE_LINES, type WireQuestion, type WireTask } from './protocol';
 import { structuredTask } from './task-store';
 
 /** Bounds for wait_for_task; MCP clients often stop a tool call after 60 s, so the default stays below. */
@@ -61,6 +62,13 @@ export const TOOLS: readonly ToolDefinition[] = [
         },
         labels: { type: 'array', items: { type: 'string' }, description: `Extra labels; "${DELEGATED_LABEL}" is always added.` },
         timeoutMinutes: { type: 'number', minimum: 0, description: "Stop the task after this many minutes; 0 = no limit. Default: the user's setting." },
+        isolation: {
+          type: 'string',
+          enum: [...ISOLATIONS],
+          description:
+            '"worktree": the agent works in a git worktree of its own (branch agent-tasks/<taskId>), and its changes reach the user\'s checkout ' +
+            'only when merged; "none": it works in the folder itself. Default: the user\'s agentTasks.isolation setting (worktree).',
+        },
       },
       required: ['prompt'],
       additionalProperties: false,
@@ -79,7 +87,9 @@ export const TOOLS: readonly ToolDefinition[] = [
   {
     name: 'get_task',
     title: 'Get task',
-    description: 'Returns a task: status, pending questions (with their requestIds and how to answer), result or error, and recent output.',
+    description:
+      'Returns a task: status, pending questions (with their requestIds and how to answer), result or error, recent output, and, for a ' +
+      'task in its own git worktree, the worktree (path, branch, base commit, state, conflicts) and its change summary (files, +/−).',
     inputSchema: { type: 'object', properties: { taskId: taskIdSchema }, required: ['taskId'], additionalProperties: false },
     annotations: { readOnlyHint: true, openWorldHint: false },
     run: async (args, { host }) => {
@@ -104,7 +114,7 @@ export const TOOLS: readonly ToolDefinition[] = [
       const tasks = (await host.call('list', { status: args.status as TaskStatus | undefined, label: args.label as string | undefined })).sort(
         (a, b) => b.created - a.created,
       );
-      const lines = tasks.map((task) => `- ${task.id} · ${task.status} · ${task.provider} · ${firstLine(task.prompt)}${task.pendingQuestions.length ? ' · needs an answer' : ''}`);
+      const lines = tasks.map((task) => `- ${task.id} · ${task.status} · ${task.provider} · ${firstLine(task.prompt)}${task.pendingQuestions.length ? ' · needs an answer' : ''}${task.worktree ? ` · ${changeLine(task.worktree)} (${task.worktree.state})` : ''}`);
       return result(lines.length ? `${tasks.length} task(s):\n${lines.join('\n')}` : 'No tasks match.', {
         tasks: tasks.map((task) => ({ taskId: task.id, status: task.status, provider: task.provider, labels: task.labels, prompt: firstLine(task.prompt) })),
       });
@@ -187,6 +197,62 @@ export const TOOLS: readonly ToolDefinition[] = [
       return result(`Started follow-up task ${task.id} (continues ${task.parentId ?? String(args.taskId)}); it is ${task.status}.`, structuredTask(task));
     },
   },
+  {
+    name: 'get_task_changes',
+    title: 'Get task changes',
+    description:
+      "Returns the unified diff of a task's work in its git worktree against the commit it started from (committed and uncommitted " +
+      'changes, new files included), one page at a time: the answer says which lines it holds and the offset of the next page. ' +
+      'path limits it to one file (as get_task lists it).',
+    inputSchema: {
+      type: 'object',
+      properties: {
+        taskId: taskIdSchema,
+        path: { type: 'string', minLength: 1, description: "One changed file, relative to the repository's top level; default every file." },
+        offset: { type: 'integer', minimum: 0, description: 'The first line of the page (0-based; the previous answer gives the next one). Default 0.' },
+        limit: { type: 'integer', minimum: 1, maximum: MAX_DIFF_PAGE_LINES, description: `Lines per page (default ${DIFF_PAGE_LINES}); a page also stops before ${MAX_DIFF_PAGE_CHARS} characters.` },
+      },
+      required: ['taskId'],
+      additionalProperties: false,
+    },
+    annotations: { readOnlyHint: true, openWorldHint: false },
+    run: async (args, { host }) => {
+      const page = await host.call('changes', {
+        taskId: String(args.taskId),
+        path: args.path as string | undefined,
+        offset: args.offset as number | undefined,
+        limit: args.limit as number | undefined,
+      });
+      const { text, ...rest } = page;
+      return result(diffPageText(page), { ...rest, diff: text }, diffPageHeadline(page));
+    },
+  },
+  {
+    name: 'merge_task_changes',
+    title: 'Merge task changes',
+    description:
+      "Merges a finished task's worktree into the user's checkout (how: \"merge\", the default, commits on the current branch; \"apply\" " +
+      'leaves the changes uncommitted). Only for tasks you delegated, and only when the user turned on agentTasks.mcp.allowAgentMerge: ' +
+      "otherwise it refuses and the user merges in VS Code. It never touches the user's own edits: when files it would write have " +
+      'uncommitted changes, or the work conflicts, it changes nothing and names the files.',
+    inputSchema: {
+      type: 'object',
+      properties: {
+        taskId: taskIdSchema,
+        how: { type: 'string', enum: ['merge', 'apply'], description: '"merge" (default): a merge commit or fast-forward; "apply": uncommitted changes.' },
+      },
+      required: ['taskId'],
+      additionalProperties: false,
+    },
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+    run: async (args, { host }) => {
+      const merged = await host.call('merge', { taskId: String(args.taskId), how: args.how as 'merge' | 'apply' | undefined });
+      const done = merged.outcome === 'merged' || merged.outcome === 'applied';
+      const reply = result(merged.message, { outcome: merged.outcome, files: merged.files, ...structuredTask(merged.task) });
+      // Refused (dirty checkout, conflict, busy): nothing changed, and the agent must not read it as done.
+      return done ? reply : { ...reply, isError: true };
+    },
+  },
 ];
 
 /** Starts a delegated task (spawn_task, plain or task-augmented). */
@@ -199,6 +265,7 @@ export function spawn(host: HostConnection, args: Record<string, unknown>, clien
     dependsOn: args.dependsOn as string[] | undefined,
     labels: args.labels as string[] | undefined,
     timeoutMinutes: args.timeoutMinutes as number | undefined,
+    isolation: args.isolation as Isolation | undefined,
     client: clientName,
   });
 }
