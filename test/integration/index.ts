@@ -9,7 +9,7 @@ const PHASES: Record<string, string[]> = {
   'restart-2': ['restart-2.test.js'],
   untrusted: ['untrusted.test.js'],
   agents: ['agents.test.js'],
-  mcp: ['mcp.test.js', 'mcp-codex.test.js'],
+  mcp: ['mcp.test.js', 'mcp-codex.test.js', 'mcp-worktrees.test.js'],
   codex: ['codex.test.js'],
   bench: ['bench-activation.test.js'],
 };
