@@ -15,6 +15,7 @@ import type { Answer, CreateTaskInput, OutputEntry, PendingQuestion, TaskSnapsho
 import { TranscriptStore } from '../../src/core/transcript';
 import type { ProviderAdapter, RunContext, RunOutcome, TaskHandle, TaskWorkspaces } from '../../src/core/ports';
 import { ProviderRegistry } from '../../src/core/provider-registry';
+import type { WorktreePort } from '../../src/core/worktree-port';
 import { ScriptedProvider } from '../fixtures/scripted-provider';
 
 /** Lets pending promise callbacks and I/O callbacks run (a few turns of the event loop). */
@@ -282,6 +283,8 @@ export interface HarnessOptions {
   cwd?: string;
   /** The workspaces port (a prepare phase before each start). */
   workspaces?: TaskWorkspaces;
+  /** DESIGN §8: task worktrees (e.g. `new TaskWorktrees()`); absent, every task runs in its cwd. */
+  worktrees?: WorktreePort;
 }
 
 export interface StatusChange {
@@ -346,6 +349,7 @@ export class Harness {
       stateFile: this.stateFile,
       transcripts: this.transcripts,
       workspaces: options.workspaces,
+      worktrees: options.worktrees,
     });
     if (options.scripted !== false) {
       this.scripted = new ObservedProvider(new ScriptedProvider());
