@@ -78,7 +78,7 @@ export class TaskIsolation {
       return;
     }
     const origin = await this.origin(task, signal);
-    const prepared = await this.port.prepare({ taskId: id, cwd: task.cwd, ...origin.input }, signal);
+    const prepared = await this.port.prepare({ taskId: id, cwd: task.cwd, ...origin.input, ...(task.recovered ? { adopt: true } : {}) }, signal);
     const after = this.parts.store.get(id);
     if (!after) return;
     const worktree: TaskWorktree = {

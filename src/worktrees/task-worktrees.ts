@@ -104,7 +104,14 @@ export class TaskWorktrees implements WorktreePort {
       throw new GitError(base === 'HEAD' ? 'NoCommits' : 'BranchNotFound', what);
     }
     const branch = taskBranch(input.taskId);
-    const folder = placeWorktree(main.root, input.taskId, this.options.fallbackDir);
+    let folder: string;
+    try {
+      folder = placeWorktree(main.root, input.taskId, this.options.fallbackDir);
+    } catch (error) {
+      const adopted = input.adopt && error instanceof GitError && error.code === 'WorktreeExists' ? await this.adopt(main, branch, baseCommit, input.cwd, signal) : undefined;
+      if (adopted) return adopted;
+      throw error;
+    }
     try {
       await main.worktreeAdd(folder, branch, baseCommit, { signal });
       if (signal?.aborted) throw new GitError('Aborted', 'Preparing the worktree was cancelled');
@@ -117,6 +124,17 @@ export class TaskWorktrees implements WorktreePort {
       if (signal?.aborted || !(error instanceof GitError && error.code === 'WorktreeExists')) await this.removeQuietly(main, folder, branch);
       throw error;
     }
+  }
+
+  /**
+   * The task's own worktree, made by an earlier prepare whose task was never saved with it (the host died in
+   * between): the branch is this task's, so the task takes it back. Its base is where the branch left `base`.
+   */
+  private async adopt(main: Repository, branch: string, base: string, cwd: string, signal?: AbortSignal): Promise<PreparedWorktree | undefined> {
+    const entry = (await main.worktreeList({ signal })).find((candidate) => candidate.branch === `refs/heads/${branch}`);
+    if (!entry || !fs.existsSync(entry.path)) return undefined;
+    const { stdout } = await main.git(['merge-base', base, `refs/heads/${branch}`], 'read', { signal, okExitCodes: [1] });
+    return { path: entry.path, branch, baseCommit: stdout.trim() || base, repository: main.root, cwd: this.agentCwd(main.root, entry.path, cwd) };
   }
 
   /** A follow-up's worktree: the same folder, re-created from its branch when the folder was deleted. */
