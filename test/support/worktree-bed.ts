@@ -45,7 +45,7 @@ export function worktreeBed(options: BedOptions = {}): WorktreeBed {
   if (!options.repo) repos.push(repo);
   const worktrees = options.worktrees ?? new TaskWorktrees({ ...options.git, env: { ...TEST_GIT_ENV, ...options.git?.env } });
   const agent = new FileWriterProvider();
-  const harness = new Harness({ settings: { defaultProvider: FILE_WRITER_ID }, ...options.harness, cwd: repo.root, worktrees, providers: [agent] });
+  const harness = new Harness({ ...options.harness, settings: { defaultProvider: FILE_WRITER_ID, ...options.harness?.settings }, cwd: repo.root, worktrees, providers: [agent] });
   const bed: WorktreeBed = {
     repo,
     harness,
