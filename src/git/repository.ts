@@ -237,6 +237,16 @@ export class Repository {
     return [...paths];
   }
 
+  /** True when the index and the working files hold `tree`'s version of every one of `paths` (absent ones absent). */
+  async holdsTree(tree: string, paths: readonly string[], options: OperationOptions = {}): Promise<boolean> {
+    const [staged, unstaged] = await Promise.all([
+      this.git(['diff', '--cached', '--name-only', '--no-renames', '-z', tree], 'read', { signal: options.signal }),
+      this.git(['diff', '--name-only', '--no-renames', '-z'], 'read', { signal: options.signal }),
+    ]);
+    const differing = new Set([...splitNul(staged.stdout), ...splitNul(unstaged.stdout)]);
+    return !paths.some((file) => differing.has(file));
+  }
+
   /** A merge, rebase, cherry-pick, revert or bisect left in progress in this checkout, if any. */
   inProgress(): InProgress | undefined {
     for (const [marker, operation] of IN_PROGRESS_MARKERS) if (fs.existsSync(path.join(this.gitDir, marker))) return operation;
