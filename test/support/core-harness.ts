@@ -14,8 +14,8 @@ import { TaskStore } from '../../src/core/task-store';
 import type { Answer, CreateTaskInput, OutputEntry, PendingQuestion, TaskSnapshot, TaskState, TaskStatus } from '../../src/core/task-state';
 import { TranscriptStore } from '../../src/core/transcript';
 import type { ProviderAdapter, RunContext, RunOutcome, TaskHandle, TaskWorkspaces } from '../../src/core/ports';
-import { ProviderRegistry } from '../../src/core/provider-registry';
 import type { WorktreePort } from '../../src/core/worktree-port';
+import { ProviderRegistry } from '../../src/core/provider-registry';
 import { ScriptedProvider } from '../fixtures/scripted-provider';
 
 /** Lets pending promise callbacks and I/O callbacks run (a few turns of the event loop). */
@@ -283,7 +283,7 @@ export interface HarnessOptions {
   cwd?: string;
   /** The workspaces port (a prepare phase before each start). */
   workspaces?: TaskWorkspaces;
-  /** DESIGN §8: task worktrees (e.g. `new TaskWorktrees()`); absent, every task runs in its cwd. */
+  /** DESIGN §8: task worktrees (e.g. a real `TaskWorktrees`). */
   worktrees?: WorktreePort;
 }
 
