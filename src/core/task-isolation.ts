@@ -83,7 +83,7 @@ export class TaskIsolation {
       return;
     }
     const origin = await this.origin(task, signal);
-    const prepared = await this.port.prepare({ taskId: id, cwd: task.cwd, ...origin.input }, signal);
+    const prepared = await this.port.prepare({ taskId: id, cwd: task.cwd, ...origin.input, ...(task.recovered ? { adopt: true } : {}) }, signal);
     const after = this.parts.store.get(id);
     if (!after) return;
     const worktree: TaskWorktree = {
@@ -317,7 +317,10 @@ export class TaskIsolation {
         return true;
       }
       await this.settled(task.id);
-      const changes = this.parts.store.get(task.id)?.worktree?.changes ?? worktree.changes;
+      if (this.busy.has(task.id)) return false;
+      // Asked of git, not the cached summary: the worktree may have changed since (edited by hand, or before a restart).
+      const changes = await this.port.changes(refOf(worktree));
+      this.storeChanges(task.id, changes);
       if (changes.files.length > 0 || this.busy.has(task.id)) return false;
       await this.port.discard(refOf(worktree));
       this.forgetWatcher(task.id);

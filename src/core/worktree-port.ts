@@ -36,6 +36,11 @@ export interface PrepareInput {
   base?: { branch: string } | { commit: string };
   /** Follow-up: continue in this existing worktree (re-created from its branch if its folder is gone). */
   reuse?: WorktreeRef;
+  /**
+   * A task recovered after a restart: when an earlier prepare of it already made its worktree (the host died before
+   * the task was saved with it), take that one back instead of refusing.
+   */
+  adopt?: boolean;
 }
 
 /** A worktree ready for a task, and the folder its agent runs in. */

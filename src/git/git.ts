@@ -4,6 +4,8 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 /** Why a git command failed, as far as the caller needs to know. */
 export type GitErrorCode =
@@ -57,6 +59,11 @@ export interface RunOptions {
   okExitCodes?: readonly number[];
   /** Called with each stdout chunk instead of collecting it (stdout is then ''). */
   onStdout?: (chunk: Buffer) => void;
+  /**
+   * A command that must run to its end even if this process dies (a write to the main checkout): its input and
+   * output go through temp files, not pipes, so a killed host cannot stop it half-way with SIGPIPE. Not with onStdout.
+   */
+  durable?: boolean;
 }
 
 /** What a git run printed and how it ended. */
@@ -140,7 +147,9 @@ export function run(cwd: string, args: readonly string[], options: RunOptions = 
     // A write gets its own process group, so an abort also stops the git commands it runs itself (worktree add runs
     // `reset --hard`). Reads run no children, and a new session per run measurably slows them on a busy machine.
     const group = process.platform !== 'win32' && !readOnly;
-    const child = spawn(gitPath, args, { cwd, env: gitEnvironment(options.env, readOnly), stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true, detached: group });
+    const files = options.durable ? durableStdio(input) : undefined;
+    const child = spawn(gitPath, args, { cwd, env: gitEnvironment(options.env, readOnly), stdio: files?.stdio ?? ['pipe', 'pipe', 'pipe'], windowsHide: true, detached: group });
+    files?.closeOurs();
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let settled = false;
@@ -148,6 +157,7 @@ export function run(cwd: string, args: readonly string[], options: RunOptions = 
       if (settled) return;
       settled = true;
       signal?.removeEventListener('abort', onAbort);
+      files?.remove();
       outcome();
     };
     let aborted = false;
@@ -164,8 +174,8 @@ export function run(cwd: string, args: readonly string[], options: RunOptions = 
       setTimeout(rejectAborted, 2000).unref();
     };
     signal?.addEventListener('abort', onAbort, { once: true });
-    child.stdout.on('data', (chunk: Buffer) => (onStdout ? onStdout(chunk) : stdout.push(chunk)));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.stdout?.on('data', (chunk: Buffer) => (onStdout ? onStdout(chunk) : stdout.push(chunk)));
+    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT' && !fs.existsSync(cwd)) {
         finish(() => reject(new GitError('NotARepository', `The folder ${cwd} does not exist`, args)));
@@ -177,6 +187,7 @@ export function run(cwd: string, args: readonly string[], options: RunOptions = 
     });
     child.on('close', (code) => {
       if (aborted) return rejectAborted();
+      if (files) files.read(stdout, stderr);
       const out = Buffer.concat(stdout).toString('utf8');
       const err = Buffer.concat(stderr).toString('utf8');
       const exitCode = code ?? -1;
@@ -188,7 +199,24 @@ export function run(cwd: string, args: readonly string[], options: RunOptions = 
       const firstLine = err.split('\n').find((line) => line.trim()) ?? `exit code ${exitCode}`;
       finish(() => reject(new GitError(errorCode, `git ${args[0] ?? ''} failed: ${firstLine.trim()}`, args, err, exitCode, listedFiles(err))));
     });
-    child.stdin.on('error', () => undefined); // git may exit before reading its input (EPIPE)
-    child.stdin.end(input);
+    child.stdin?.on('error', () => undefined); // git may exit before reading its input (EPIPE)
+    child.stdin?.end(input);
   });
+}
+
+/** The stdio of a durable run: temp files for input and output, read back when git has exited. */
+function durableStdio(input: string | Buffer | undefined): { stdio: [number | 'ignore', number, number]; closeOurs(): void; read(stdout: Buffer[], stderr: Buffer[]): void; remove(): void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atw-git-'));
+  const file = (name: string) => path.join(dir, name);
+  if (input !== undefined) fs.writeFileSync(file('in'), input);
+  const fds: [number | 'ignore', number, number] = [input !== undefined ? fs.openSync(file('in'), 'r') : 'ignore', fs.openSync(file('out'), 'w'), fs.openSync(file('err'), 'w')];
+  return {
+    stdio: fds,
+    closeOurs: () => fds.forEach((fd) => typeof fd === 'number' && fs.closeSync(fd)),
+    read: (stdout, stderr) => {
+      stdout.push(fs.readFileSync(file('out')));
+      stderr.push(fs.readFileSync(file('err')));
+    },
+    remove: () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
 }

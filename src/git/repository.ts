@@ -74,9 +74,9 @@ export class Repository {
   }
 
   /** Runs git in this checkout, through the queue for writes. */
-  git(args: readonly string[], kind: OperationKind, extra: { signal?: AbortSignal; env?: Record<string, string | undefined>; input?: string | Buffer; okExitCodes?: number[] } = {}): Promise<RunResult> {
+  git(args: readonly string[], kind: OperationKind, extra: { signal?: AbortSignal; env?: Record<string, string | undefined>; input?: string | Buffer; okExitCodes?: number[]; durable?: boolean } = {}): Promise<RunResult> {
     const env = { ...this.options.env, ...extra.env };
-    const execute = () => run(this.root, args, { gitPath: this.options.gitPath, env, readOnly: kind === 'read', signal: extra.signal, input: extra.input, okExitCodes: extra.okExitCodes });
+    const execute = () => run(this.root, args, { gitPath: this.options.gitPath, env, readOnly: kind === 'read', signal: extra.signal, input: extra.input, okExitCodes: extra.okExitCodes, durable: extra.durable });
     return this.queue.run(kind, execute);
   }
 
@@ -237,6 +237,16 @@ export class Repository {
     return [...paths];
   }
 
+  /** True when the index and the working files hold `tree`'s version of every one of `paths` (absent ones absent). */
+  async holdsTree(tree: string, paths: readonly string[], options: OperationOptions = {}): Promise<boolean> {
+    const [staged, unstaged] = await Promise.all([
+      this.git(['diff', '--cached', '--name-only', '--no-renames', '-z', tree], 'read', { signal: options.signal }),
+      this.git(['diff', '--name-only', '--no-renames', '-z'], 'read', { signal: options.signal }),
+    ]);
+    const differing = new Set([...splitNul(staged.stdout), ...splitNul(unstaged.stdout)]);
+    return !paths.some((file) => differing.has(file));
+  }
+
   /** A merge, rebase, cherry-pick, revert or bisect left in progress in this checkout, if any. */
   inProgress(): InProgress | undefined {
     for (const [marker, operation] of IN_PROGRESS_MARKERS) if (fs.existsSync(path.join(this.gitDir, marker))) return operation;
@@ -269,7 +279,8 @@ export class Repository {
    */
   async merge(revision: string, options: OperationOptions & { message?: string; fastForwardOnly?: boolean; reflog?: string } = {}): Promise<void> {
     const args = ['merge', '--no-edit', '--no-verify', options.fastForwardOnly ? '--ff-only' : '--no-ff', ...(options.message ? ['-m', options.message] : []), revision];
-    await this.git(args, 'write', { signal: options.signal, env: options.reflog ? { GIT_REFLOG_ACTION: options.reflog } : undefined });
+    // Durable: a host that dies while git writes the checkout must not take git down between the files and HEAD.
+    await this.git(args, 'write', { signal: options.signal, env: options.reflog ? { GIT_REFLOG_ACTION: options.reflog } : undefined, durable: true });
   }
 
   /** The patch from one commit or tree to another, binary files included (input for `applyPatch`). */
@@ -285,7 +296,7 @@ export class Repository {
   async applyPatch(patch: string, options: OperationOptions & { index?: boolean; threeWay?: boolean; check?: boolean } = {}): Promise<void> {
     if (patch.trim() === '') return;
     const args = ['apply', '--binary', '--whitespace=nowarn', ...(options.index ? ['--index'] : []), ...(options.threeWay ? ['--3way'] : []), ...(options.check ? ['--check'] : []), '-'];
-    await this.git(args, options.check ? 'read' : 'write', { signal: options.signal, input: patch });
+    await this.git(args, options.check ? 'read' : 'write', { signal: options.signal, input: patch, durable: !options.check });
   }
 
   /** Stages everything (untracked included) and commits it with `message`; returns the new commit, or undefined when clean. */

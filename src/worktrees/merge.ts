@@ -60,7 +60,11 @@ export async function mergeBranchIntoMain(main: Repository, ref: WorktreeRef, ho
 
     const written = await main.changedPaths(ours, merged.tree, { signal });
     const dirty = dirtyFilesWritten(await main.dirtyPaths({ signal }), written);
-    if (dirty.length > 0) return refusedDirty(dirty, how);
+    if (dirty.length > 0) {
+      // An apply that went through before the host died (the task was never saved as applied): main holds it already.
+      if (how === 'apply' && (await main.holdsTree(merged.tree, written, { signal }))) return { state: 'applied', files: written };
+      return refusedDirty(dirty, how);
+    }
     const target = how === 'merge' && !fastForward ? await main.commitTree(merged.tree, [ours, tip], `Merge branch '${ref.branch}'\n\n${message}`, { signal }) : tip;
     const patch = how === 'apply' ? await main.patch(ours, merged.tree, { signal }) : '';
     if (signal?.aborted) throw new GitError('Aborted', 'The merge was cancelled before the main checkout was written');

@@ -106,7 +106,14 @@ export class TaskWorktrees implements WorktreePort {
       throw new GitError(base === 'HEAD' ? 'NoCommits' : 'BranchNotFound', what);
     }
     const branch = taskBranch(input.taskId);
-    const folder = placeWorktree(main.root, input.taskId, this.options.fallbackDir);
+    let folder: string;
+    try {
+      folder = placeWorktree(main.root, input.taskId, this.options.fallbackDir);
+    } catch (error) {
+      const adopted = input.adopt && error instanceof GitError && error.code === 'WorktreeExists' ? await this.adopt(main, branch, baseCommit, input.cwd, signal) : undefined;
+      if (adopted) return adopted;
+      throw error;
+    }
     try {
       await main.worktreeAdd(folder, branch, baseCommit, { signal });
       if (signal?.aborted) throw new GitError('Aborted', 'Preparing the worktree was cancelled');
@@ -119,6 +126,17 @@ export class TaskWorktrees implements WorktreePort {
       if (signal?.aborted || !(error instanceof GitError && error.code === 'WorktreeExists')) await this.removeQuietly(main, folder, branch);
       throw error;
     }
+  }
+
+  /**
+   * The task's own worktree, made by an earlier prepare whose task was never saved with it (the host died in
+   * between): the branch is this task's, so the task takes it back. Its base is where the branch left `base`.
+   */
+  private async adopt(main: Repository, branch: string, base: string, cwd: string, signal?: AbortSignal): Promise<PreparedWorktree | undefined> {
+    const entry = (await main.worktreeList({ signal })).find((candidate) => candidate.branch === `refs/heads/${branch}`);
+    if (!entry || !fs.existsSync(entry.path)) return undefined;
+    const { stdout } = await main.git(['merge-base', base, `refs/heads/${branch}`], 'read', { signal, okExitCodes: [1] });
+    return { path: entry.path, branch, baseCommit: stdout.trim() || base, repository: main.root, cwd: this.agentCwd(main.root, entry.path, cwd) };
   }
 
   /** A follow-up's worktree: the same folder, re-created from its branch when the folder was deleted. */
@@ -165,7 +183,13 @@ export class TaskWorktrees implements WorktreePort {
 
   async merge(worktree: WorktreeRef, how: MergeHow, message: string, signal?: AbortSignal): Promise<MergeResult> {
     const main = await this.checkout(worktree.repository, signal);
-    if (fs.existsSync(worktree.path)) await (await this.worktreeCheckout(worktree, signal)).commitAll(message, { signal });
+    if (fs.existsSync(worktree.path)) {
+      const checkout = await this.worktreeCheckout(worktree, signal);
+      // A resolution (Resolve with Agent) that left markers must not be committed, let alone merged into main.
+      const unresolved = await this.markersLeft(checkout, signal);
+      if (unresolved.length > 0) return { state: 'conflict', conflicts: unresolved };
+      await checkout.commitAll(message, { signal });
+    }
     const result = await mergeBranchIntoMain(main, worktree, how, message, signal);
     if (result.state !== 'merged' && result.state !== 'applied') return result;
     const warning = await this.cleanUp(main, worktree, result.state === 'applied');
@@ -255,12 +279,24 @@ export class TaskWorktrees implements WorktreePort {
     const into = (await main.currentBranch({ signal })) ?? head.slice(0, 12);
     const checkout = await this.worktreeCheckout(worktree, signal);
     if (checkout.inProgress() === 'merge') {
-      // A resolution already under way (a second Resolve with Agent): the files still unmerged.
-      return { into, commit: (await checkout.resolveCommit('MERGE_HEAD', { signal })) ?? head, conflicts: await this.unmerged(checkout, signal) };
+      // A resolution already under way (a second Resolve with Agent): the files still holding markers.
+      return { into, commit: (await checkout.resolveCommit('MERGE_HEAD', { signal })) ?? head, conflicts: await this.markersLeft(checkout, signal) };
     }
     await checkout.commitAll(`Agent task work on ${worktree.branch}`, { signal });
     await checkout.git(['merge', '--no-ff', '--no-commit', '--no-edit', head], 'write', { signal, okExitCodes: [1] });
     return { into, commit: head, conflicts: await this.unmerged(checkout, signal) };
+  }
+
+  /**
+   * While a merge of main into the worktree is under way: the files it conflicted on that still hold conflict
+   * markers. The conflicts are computed again in memory, so a file the agent staged (`git add`) is checked too.
+   */
+  private async markersLeft(checkout: Repository, signal?: AbortSignal): Promise<string[]> {
+    if (checkout.inProgress() !== 'merge') return [];
+    const [ours, theirs] = await Promise.all([checkout.headCommit({ signal }), checkout.resolveCommit('MERGE_HEAD', { signal })]);
+    if (!ours || !theirs) return this.unmerged(checkout, signal);
+    const { conflicts } = await checkout.mergeTree(ours, theirs, { signal });
+    return conflicts.filter((file) => hasConflictMarkers(path.join(checkout.root, file)));
   }
 
   /** Paths with unmerged entries in a checkout's index. */
@@ -330,6 +366,15 @@ function removeHalfMadeAdminDir(commonDir: string, folder: string): void {
   if (!fs.existsSync(admin)) return;
   if (['commondir', 'gitdir'].every((name) => fileSize(path.join(admin, name)) > 0)) return;
   fs.rmSync(admin, { recursive: true, force: true });
+}
+
+/** True when a file has a line git writes around a conflict (`<<<<<<< `, `=======`, `>>>>>>> `). */
+function hasConflictMarkers(file: string): boolean {
+  try {
+    return /^(<{7} |={7}$|>{7} )/m.test(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return false; // resolved by deleting it
+  }
 }
 
 function fileSize(file: string): number {
