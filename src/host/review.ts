@@ -15,11 +15,11 @@ export const BASE_SCHEME = 'agent-tasks-base';
 export const BRANCH_SCHEME = 'agent-tasks-branch';
 const EMPTY = 'empty';
 
-/** One row of the multi-file diff editor: the file, its left (base) and right (the task's version) side. */
+/** One row of the multi-file diff editor: the file, its left (base) and right (the task's version) side; an added file has no left side, a deleted one no right side (VS Code then marks them A and D). */
 export interface ReviewEntry {
   resource: vscode.Uri;
-  original: vscode.Uri;
-  modified: vscode.Uri;
+  original: vscode.Uri | undefined;
+  modified: vscode.Uri | undefined;
 }
 
 export class TaskReview implements vscode.TextDocumentContentProvider, vscode.Disposable {
@@ -56,16 +56,14 @@ export class TaskReview implements vscode.TextDocumentContentProvider, vscode.Di
 
   private entry(taskId: string, worktree: TaskWorktree, change: WorktreeFileChange): ReviewEntry {
     const resource = vscode.Uri.file(path.join(worktree.path, change.path));
-    // An added file is compared with an empty left side, a deleted one with an empty right side: every row has two
-    // sides, so each shows as a diff (and VS Code's tab API lists it).
-    const original = fileUri(BASE_SCHEME, taskId, change.oldPath ?? change.path, change.status === 'added');
-    const modified = change.status === 'deleted' ? fileUri(BRANCH_SCHEME, taskId, change.path, true) : this.rightSide(taskId, worktree, change.path);
+    const original = change.status === 'added' ? undefined : fileUri(BASE_SCHEME, taskId, worktree, change.oldPath ?? change.path);
+    const modified = change.status === 'deleted' ? undefined : this.rightSide(taskId, worktree, change.path);
     return { resource, original, modified };
   }
 
   /** The task's version of a file: in its worktree while the folder exists (editable, live), else from its branch. */
   private rightSide(taskId: string, worktree: TaskWorktree, file: string): vscode.Uri {
-    return isLive(worktree) && fs.existsSync(worktree.path) ? vscode.Uri.file(path.join(worktree.path, file)) : fileUri(BRANCH_SCHEME, taskId, file);
+    return isLive(worktree) && fs.existsSync(worktree.path) ? vscode.Uri.file(path.join(worktree.path, file)) : fileUri(BRANCH_SCHEME, taskId, worktree, file);
   }
 
   /** Opens VS Code's multi-file diff editor with every file the task changed. */
@@ -87,7 +85,10 @@ export class TaskReview implements vscode.TextDocumentContentProvider, vscode.Di
     const worktree = task.worktree as TaskWorktree;
     const change = worktree.changes.files.find((candidate) => candidate.path === file);
     if (!change) throw new Error(`${file} is not among the changes of task ${taskId}`);
-    const { original, modified } = this.entry(taskId, worktree, change);
+    const entry = this.entry(taskId, worktree, change);
+    // The diff editor needs two sides: an added or deleted file is compared with an empty one.
+    const original = entry.original ?? fileUri(BASE_SCHEME, taskId, worktree, change.path, true);
+    const modified = entry.modified ?? fileUri(BRANCH_SCHEME, taskId, worktree, change.path, true);
     const label = change.status === 'added' ? 'added' : change.status === 'deleted' ? 'deleted' : change.status === 'renamed' ? `renamed from ${change.oldPath ?? '?'}` : 'modified';
     await vscode.commands.executeCommand('vscode.diff', original, modified, `${path.basename(change.path)} (${label} by ${taskId})`, { preview: true });
   }
@@ -110,7 +111,16 @@ export function reviewTitle(task: TaskState): string {
   return `Changes of ${taskTitle(task)}`;
 }
 
-/** A file of a task's work on our schemes; `empty`: the empty side of an added or deleted file. */
-function fileUri(scheme: string, taskId: string, file: string, empty = false): vscode.Uri {
-  return vscode.Uri.from({ scheme, path: `/${file}`, query: new URLSearchParams({ task: taskId, path: file }).toString(), fragment: empty ? EMPTY : '' });
+/**
+ * A file of a task's work on our schemes. Its path is the file's path in the worktree (so the editors name it like the
+ * worktree's file and do not take the two sides for a rename); the query says which task and file. `empty`: the empty
+ * side of an added or deleted file in the single-file diff.
+ */
+function fileUri(scheme: string, taskId: string, worktree: TaskWorktree, file: string, empty = false): vscode.Uri {
+  return vscode.Uri.from({
+    scheme,
+    path: vscode.Uri.file(path.join(worktree.path, file)).path,
+    query: new URLSearchParams({ task: taskId, path: file }).toString(),
+    fragment: empty ? EMPTY : '',
+  });
 }
