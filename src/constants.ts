@@ -16,6 +16,12 @@ export const CommandId = {
   copyMcpConfig: 'agentTasks.copyMcpConfig',
   rotateMcpToken: 'agentTasks.rotateMcpToken',
   showAccounts: 'agentTasks.showAccounts',
+  reviewChanges: 'agentTasks.reviewChanges',
+  mergeChanges: 'agentTasks.mergeChanges',
+  applyChanges: 'agentTasks.applyChanges',
+  discardChanges: 'agentTasks.discardChanges',
+  openWorktree: 'agentTasks.openWorktree',
+  resolveWithAgent: 'agentTasks.resolveWithAgent',
 } as const;
 export type CommandId = (typeof CommandId)[keyof typeof CommandId];
 
@@ -51,6 +57,8 @@ export const ContextKey = {
   hasActiveTasks: 'agentTasks.hasActiveTasks',
   hasFinishedTasks: 'agentTasks.hasFinishedTasks',
   needsYouCount: 'agentTasks.needsYouCount',
+  /** Some task has a worktree with unmerged work (DESIGN §8). */
+  hasLiveWorktrees: 'agentTasks.hasLiveWorktrees',
 } as const;
 export type ContextKey = (typeof ContextKey)[keyof typeof ContextKey];
 
@@ -63,6 +71,16 @@ export const ItemToken = {
   cancellable: 'cancellable',
   retryable: 'retryable',
   followUp: 'followUp',
+  /** DESIGN §8: a live worktree (unmerged work, maybe none yet): Open Worktree. */
+  liveWorktree: 'liveWorktree',
+  /** A live worktree with changed files: Review Changes. */
+  liveChanges: 'liveChanges',
+  /** A finished task with live changes: Merge, Apply. */
+  mergeable: 'mergeable',
+  /** A finished task with a live worktree: Discard. */
+  discardable: 'discardable',
+  /** A merge stopped on conflicts: Resolve with Agent. */
+  conflict: 'conflict',
 } as const;
 
 export const WebviewType = { taskPanel: 'agentTasks.taskPanel' } as const;

@@ -19,6 +19,8 @@ import { Settings } from './host/settings';
 import { TaskIndicators } from './host/status-bar';
 import { TaskTreeProvider, type TaskTreeNode } from './host/tree/task-tree';
 import { TaskPanels } from './host/webview/task-panel';
+import { TaskReview } from './host/review';
+import { WorktreeWatchers } from './host/worktree-watchers';
 import type { ProviderAdapter } from './core/ports';
 import { AcpProvider } from './providers/acp';
 import { ClaudeProvider } from './providers/claude';
@@ -135,6 +137,8 @@ export class Container implements vscode.Disposable {
     const view = vscode.window.createTreeView<TaskTreeNode>(ViewId.tasks, { treeDataProvider: tree, showCollapseAll: true });
     const indicators = new TaskIndicators(manager, view as vscode.TreeView<unknown>);
     const documents = new TaskDocuments(manager);
+    const review = new TaskReview(manager);
+    const worktreeWatchers = new WorktreeWatchers(manager, log);
     const panels = new TaskPanels({
       extensionUri: context.extensionUri,
       manager,
@@ -142,9 +146,10 @@ export class Container implements vscode.Disposable {
       answers,
       log,
       openDiff: (taskId, requestId, file) => documents.openDiff(taskId, requestId, file),
+      openChange: (taskId, file) => review.openFileDiff(taskId, file),
     });
     const notifier = new Notifier(manager, settings, answers);
-    this.disposables.push(tree, view, indicators, documents, panels, notifier, registry);
+    this.disposables.push(tree, view, indicators, documents, review, worktreeWatchers, panels, notifier, registry);
     const mcpHost = new McpHost(manager, answers, settings, log, context, privateDir);
     this.disposables.push(mcpHost);
 
@@ -176,6 +181,7 @@ export class Container implements vscode.Disposable {
       memento: context.workspaceState,
       mcpHost,
       profiles,
+      review,
       revealTask: async (id) => {
         try {
           // The new task is not in the tree's groups until its next refresh: show it first, then reveal its node.
@@ -210,7 +216,14 @@ export class Container implements vscode.Disposable {
         profiles: settings.profiles().map((profile) => profile.id),
         codexPath: settings.cliPath(ConfigKey.codexPath),
         defaultProvider: settings.defaultProvider(),
-      }));
+      }), {
+        treeNode: (id) => tree.nodeOf(id),
+        reviewEntries: (id) => {
+          const task = manager.peek(id);
+          return (task ? review.entries(task) : []).map((entry) => ({ resource: entry.resource.toString(), original: entry.original?.toString(), modified: entry.modified?.toString() }));
+        },
+        watchedWorktrees: () => worktreeWatchers.watched(),
+      });
 
     // M3: tasks restored in an untrusted workspace wait; they run once the user trusts it.
     this.disposables.push(vscode.workspace.onDidGrantWorkspaceTrust(() => manager.trustGranted()));

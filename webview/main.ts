@@ -4,6 +4,9 @@
  */
 import type { OutputEntry, PendingQuestion, UserInputQuestion } from '../src/core/task-state';
 import type { HostMessage, QuestionView, TaskView, WebviewMessage } from '../src/host/webview/protocol';
+import { renderChanges } from './changes';
+import { button, h, icon, linkButton, showFormError } from './dom';
+import { elicitationForm } from './elicitation';
 
 interface VsCodeApi {
   postMessage(message: WebviewMessage): void;
@@ -15,46 +18,20 @@ const header = byId('header');
 const questionsEl = byId('questions');
 const transcript = byId('transcript');
 const footer = byId('footer');
+const changesEl = byId('changes');
 
 let task: TaskView | undefined;
 const entryElements = new Map<string, HTMLElement>();
 /** Requests whose answer is on its way: their buttons stay disabled, so a double click sends once. */
 const sending = new Set<string>();
 let renderedQuestionKey = '';
+/** The question cards on screen by the hash of what they show: a card stays (with what was typed in it) while its question does. */
+let questionCards = new Map<string, HTMLElement>();
 let elapsedTimer: ReturnType<typeof setInterval> | undefined;
 
 function byId(id: string): HTMLElement {
   const el = document.getElementById(id);
   if (!el) throw new Error(`#${id} missing`);
-  return el;
-}
-
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<Record<string, string>> = {}, ...children: (Node | string | undefined)[]): HTMLElementTagNameMap[K] {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (value === undefined) continue;
-    if (key === 'text') el.textContent = value;
-    else el.setAttribute(key, value);
-  }
-  for (const child of children) if (child !== undefined) el.append(child);
-  return el;
-}
-
-function icon(name: string): HTMLElement {
-  return h('span', { class: `codicon codicon-${name}`, 'aria-hidden': 'true' });
-}
-
-function button(label: string, options: { icon?: string; kind?: 'primary' | 'secondary' | 'danger'; shortcut?: string; title?: string }, onClick: () => void): HTMLButtonElement {
-  const el = h('button', {
-    class: `btn ${options.kind ?? 'secondary'}`,
-    type: 'button',
-    title: options.title ?? (options.shortcut ? `${label} (${options.shortcut})` : label),
-    'aria-keyshortcuts': options.shortcut?.replace('Alt+', 'Alt+'),
-  });
-  if (options.icon) el.append(icon(options.icon));
-  el.append(h('span', { text: label }));
-  if (options.shortcut) el.append(h('kbd', { text: options.shortcut }));
-  el.addEventListener('click', onClick);
   return el;
 }
 
@@ -90,12 +67,6 @@ window.addEventListener('message', (event: MessageEvent<HostMessage>) => {
   }
 });
 
-function linkButton(label: string, onClick: () => void): HTMLButtonElement {
-  const el = h('button', { class: 'link', type: 'button', text: label });
-  el.addEventListener('click', onClick);
-  return el;
-}
-
 // Header and footer
 
 function renderTask(): void {
@@ -126,6 +97,7 @@ function renderTask(): void {
     elapsedTimer = undefined;
   }
   renderQuestions();
+  renderChanges(changesEl, t.worktree, (message) => vscode.postMessage(message));
   renderFooter();
 }
 
@@ -219,28 +191,39 @@ function renderQuestions(): void {
   const key = views.map((v) => v.payloadHash).join(',');
   if (key === renderedQuestionKey) return;
   renderedQuestionKey = key;
-  questionsEl.replaceChildren(...views.map(renderQuestion));
-  // Only while the panel has the keyboard: a question arriving in a background panel must not take focus from
-  // what the user is doing (an open command palette would close, typing would land here).
-  if (document.hasFocus()) focusFirstQuestionControl();
+  // L2: cards of questions still pending are kept as they are, so a re-render never wipes a typed answer.
+  const next = new Map<string, HTMLElement>();
+  const fresh: HTMLElement[] = [];
+  for (const view of views) {
+    let card = questionCards.get(view.payloadHash);
+    if (!card) fresh.push((card = renderQuestion(view)));
+    next.set(view.payloadHash, card);
+  }
+  for (const [hash, card] of questionCards) if (!next.has(hash)) card.remove();
+  [...next.values()].forEach((card, index) => {
+    if (questionsEl.children[index] !== card) questionsEl.insertBefore(card, questionsEl.children[index] ?? null);
+  });
+  questionCards = next;
+  // A new question takes the keyboard only while the panel has it and nothing in it is focused; it focuses the card,
+  // never its Approve button (a keystroke meant for something else must not approve).
+  if (fresh.length > 0 && document.hasFocus() && nothingFocused()) fresh[0].focus();
 }
 
-function focusFirstQuestionControl(): void {
-  questionsEl.querySelector<HTMLElement>('button.primary, input, textarea')?.focus();
+function nothingFocused(): boolean {
+  return document.activeElement === null || document.activeElement === document.body;
 }
 
-// When the user brings the panel to the keyboard (opens or clicks into it), start on the first question's control.
+// When the user brings the panel to the keyboard (opens or clicks into it), start on the first question's card.
 // Deferred, so a click that focuses a control of its own keeps it.
 window.addEventListener('focus', () => {
   setTimeout(() => {
-    const idle = document.activeElement === null || document.activeElement === document.body;
-    if (idle && document.hasFocus()) focusFirstQuestionControl();
+    if (nothingFocused() && document.hasFocus()) questionsEl.querySelector<HTMLElement>('.question')?.focus();
   }, 0);
 });
 
 function renderQuestion(view: QuestionView): HTMLElement {
   const q = view.question;
-  const card = h('form', { class: `question q-${q.type}`, 'data-request-id': q.requestId, 'aria-label': questionTitle(q) });
+  const card = h('form', { class: `question q-${q.type}`, 'data-request-id': q.requestId, 'aria-label': questionTitle(q), tabindex: '-1' });
   card.addEventListener('submit', (event) => event.preventDefault());
   card.append(h('h2', {}, icon(questionIcon(q)), h('span', { text: questionTitle(q) })));
   const send = (answer: Parameters<typeof answerMessage>[1]): void => {
@@ -333,73 +316,6 @@ function userInputForm(questions: UserInputQuestion[], send: (answer: { answers:
   }
   wrap.append(h('div', { class: 'buttons' }, button('Submit', { icon: 'check', kind: 'primary', shortcut: 'Alt+A' }, () => send({ answers: Object.fromEntries(readers.map((read) => read())) }))));
   return wrap;
-}
-
-type JsonSchemaProperty = { type?: string; title?: string; description?: string; enum?: unknown[]; enumNames?: string[] };
-
-function elicitationForm(q: Extract<PendingQuestion, { type: 'elicitation' }>, send: (answer: { action: 'accept' | 'decline' | 'cancel'; content?: Record<string, unknown> }) => void): HTMLElement {
-  const wrap = h('div', { class: 'inputs' });
-  if (q.serverName) wrap.append(h('p', { class: 'muted' }, 'From MCP server ', h('code', { text: q.serverName })));
-  wrap.append(h('p', { class: 'message', text: q.message }));
-  const properties = ((q.schema?.properties ?? {}) as Record<string, JsonSchemaProperty>);
-  const required = new Set((q.schema?.required as string[] | undefined) ?? []);
-  const readers: (() => [string, unknown] | undefined)[] = [];
-  for (const [name, property] of Object.entries(properties)) {
-    const id = `f-${name}`;
-    const label = h('label', { for: id, class: 'field' }, h('span', { text: `${property.title ?? name}${required.has(name) ? ' *' : ''}` }));
-    if (property.description) label.append(h('small', { text: property.description }));
-    let read: () => unknown;
-    if (property.enum) {
-      const select = h('select', { id });
-      if (!required.has(name)) select.append(h('option', { value: '', text: '' }));
-      property.enum.forEach((value, index) => select.append(h('option', { value: String(index), text: property.enumNames?.[index] ?? String(value) })));
-      read = () => (select.value === '' ? undefined : property.enum![Number(select.value)]);
-      label.append(select);
-    } else if (property.type === 'boolean') {
-      const input = h('input', { type: 'checkbox', id });
-      read = () => input.checked;
-      label.prepend(input);
-    } else {
-      const numeric = property.type === 'number' || property.type === 'integer';
-      const input = h('input', { type: numeric ? 'number' : 'text', id, step: property.type === 'integer' ? '1' : numeric ? 'any' : undefined });
-      read = () => {
-        if (input.value === '') return undefined;
-        return numeric ? Number(input.value) : input.value;
-      };
-      label.append(input);
-    }
-    wrap.append(label);
-    readers.push(() => {
-      const value = read();
-      return value === undefined ? undefined : [name, value];
-    });
-  }
-  const accept = (): void => {
-    const content = Object.fromEntries(readers.map((read) => read()).filter((pair): pair is [string, unknown] => pair !== undefined));
-    const missing = [...required].filter((name) => content[name] === undefined || content[name] === '');
-    if (missing.length) {
-      showFormError(wrap, `Required: ${missing.join(', ')}`);
-      return;
-    }
-    for (const [name, value] of Object.entries(content)) {
-      if (properties[name]?.type === 'integer' && !Number.isInteger(value)) {
-        showFormError(wrap, `${name} must be a whole number`);
-        return;
-      }
-    }
-    send({ action: 'accept', content });
-  };
-  wrap.append(h('div', { class: 'buttons' },
-    button('Accept', { icon: 'check', kind: 'primary', shortcut: 'Alt+A' }, accept),
-    button('Decline', { icon: 'close', kind: 'danger', shortcut: 'Alt+D' }, () => send({ action: 'decline' })),
-    button('Cancel', { icon: 'circle-slash' }, () => send({ action: 'cancel' })),
-  ));
-  return wrap;
-}
-
-function showFormError(container: HTMLElement, text: string): void {
-  container.querySelector('.question-error')?.remove();
-  container.append(h('p', { class: 'question-error', role: 'alert', text }));
 }
 
 function showQuestionError(requestId: string, text: string): void {

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { TaskManager } from '../core/task-manager';
 import type { Answer, CreateTaskInput, TaskSnapshot } from '../core/task-state';
+import type { MergeHow } from '../core/worktree-port';
 import type { ProviderAdapter } from '../core/ports';
 import type { ProviderRegistry } from '../core/provider-registry';
 import type { AnswerGate } from './answering';
@@ -16,6 +17,11 @@ export interface AgentTasksApi {
   cancelTask(id: string): Promise<void>;
   readonly onDidChangeTask: vscode.Event<TaskSnapshot>;
   registerProvider(adapter: ProviderAdapter): vscode.Disposable;
+  /** DESIGN §8: merges (or applies, uncommitted) a finished task's worktree into the main checkout; rejects with a
+   *  message naming the files when it cannot (dirty files it would write, a conflict). */
+  mergeChanges(id: string, options: { how: MergeHow }): Promise<TaskSnapshot>;
+  /** DESIGN §8: removes a finished task's worktree and branch, unmerged work included. */
+  discardChanges(id: string): Promise<TaskSnapshot>;
 }
 
 /** Test-only view of the UI state; not part of the public contract. */
@@ -28,8 +34,16 @@ export interface AgentTasksTestHooks {
   /** The safety settings as the extension reads them (user settings only), to show a workspace cannot change them. */
   effectiveSettings(): { allowAgentApprovals: boolean; acpAgents: string[]; profiles: string[]; codexPath: string | undefined; defaultProvider: string };
   /** A task's tree row as the tree provider hands it to VS Code (label, description, tooltip and aria label as text). */
-  treeItem(taskId: string): { label: string; description: string; tooltip: string; ariaLabel: string } | undefined;
+  treeItem(taskId: string): { label: string; description: string; tooltip: string; ariaLabel: string; contextValue: string } | undefined;
+  /** The tree's element for a task, as VS Code hands it back to a command run from the row (inline actions). */
+  treeNode(taskId: string): unknown;
+  /** The rows Review Changes hands the multi-file diff editor: file, left (base) and right side, as URI strings. */
+  reviewEntries(taskId: string): { resource: string; original?: string; modified?: string }[];
+  /** The live worktrees being watched for file changes: task id → folder. */
+  watchedWorktrees(): Record<string, string>;
 }
+
+export type WorktreeTestHooks = Pick<AgentTasksTestHooks, 'treeNode' | 'reviewEntries' | 'watchedWorktrees'>;
 
 export function createApi(
   manager: TaskManager,
@@ -41,6 +55,7 @@ export function createApi(
   treeItem: (taskId: string) => vscode.TreeItem | undefined,
   mcpServerDefinitions: AgentTasksTestHooks['mcpServerDefinitions'] = () => ({ registered: false, definitions: [] }),
   effectiveSettings: AgentTasksTestHooks['effectiveSettings'] = () => ({ allowAgentApprovals: false, acpAgents: [], profiles: [], codexPath: undefined, defaultProvider: 'codex' }),
+  worktreeHooks: WorktreeTestHooks = { treeNode: () => undefined, reviewEntries: () => [], watchedWorktrees: () => ({}) },
 ): AgentTasksApi & { __test: AgentTasksTestHooks } {
   const changeEmitter = new vscode.EventEmitter<TaskSnapshot>();
   subscriptions.push(changeEmitter, manager.onDidChangeTask((task) => changeEmitter.fire(task)));
@@ -51,6 +66,8 @@ export function createApi(
     listTasks: () => manager.listTasks(),
     answer: (taskId, requestId, response) => answers.answer(taskId, requestId, response),
     cancelTask: (id) => manager.cancelTask(id),
+    mergeChanges: async (id, options) => manager.worktrees.mergeChanges(id, { how: options?.how ?? 'merge' }),
+    discardChanges: async (id) => manager.worktrees.discardChanges(id),
     onDidChangeTask: changeEmitter.event,
     registerProvider: (adapter) => {
       const registration = registry.register(adapter);
@@ -60,12 +77,13 @@ export function createApi(
       activationMs,
       mcpServerDefinitions,
       effectiveSettings,
+      ...worktreeHooks,
       treeItem: (taskId) => {
         const item = treeItem(taskId);
         if (!item) return undefined;
         const text = (value: string | vscode.MarkdownString | vscode.TreeItemLabel | boolean | undefined): string =>
           typeof value === 'string' ? value : value instanceof vscode.MarkdownString ? value.value : typeof value === 'object' ? value.label : '';
-        return { label: text(item.label), description: text(item.description), tooltip: text(item.tooltip), ariaLabel: item.accessibilityInformation?.label ?? '' };
+        return { label: text(item.label), description: text(item.description), tooltip: text(item.tooltip), ariaLabel: item.accessibilityInformation?.label ?? '', contextValue: item.contextValue ?? '' };
       },
       treeGroups: () =>
         Promise.resolve(groups().map((group) => ({ status: group.status, label: group.label, count: group.tasks.length, taskIds: group.tasks.map((t) => t.id) }))),

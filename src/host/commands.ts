@@ -11,7 +11,10 @@ import { capabilitySummary, providerLimitations } from './capabilities-text';
 import { requestOfProposedUri, type TaskDocuments } from './documents';
 import { copyMcpConfig, rotateMcpToken, type McpHost } from './mcp-host';
 import { STATUS_PRESENTATION } from './presentation';
-import type { TaskTreeNode } from './tree/task-tree';
+import type { ShownRequest, TaskTreeNode } from './tree/task-tree';
+import { confirmWholeRequest } from './whole-request';
+import type { TaskReview } from './review';
+import { worktreeCommands } from './worktree-commands';
 import type { TaskPanels } from './webview/task-panel';
 import type { ProfileManager } from '../core/profiles';
 import { showAccounts } from './accounts';
@@ -29,6 +32,8 @@ export interface CommandDependencies {
   /** The accounts (profiles and default accounts) and their last known usage, for Show Accounts. */
   profiles: ProfileManager;
   revealTask(id: string): Promise<void>;
+  /** Review Changes and the file diffs of task worktrees (DESIGN §8). */
+  review: TaskReview;
 }
 
 type CommandHandler = (...args: unknown[]) => unknown;
@@ -84,6 +89,23 @@ export function commandTable(deps: CommandDependencies): Record<CommandId, Comma
     return picked?.c;
   };
 
+  /** A tree row passed to Approve / Deny: its task and the request the row showed (none: the row showed no question). */
+  const shownOnRow = (arg: unknown): { task: TaskState; request: ShownRequest } | undefined => {
+    if (typeof arg !== 'object' || arg === null || (arg as Partial<TaskTreeNode>).kind !== 'task') return undefined;
+    const node = arg as Extract<TaskTreeNode, { kind: 'task' }>;
+    const task = manager.peek(node.id);
+    if (!task) throw new Error(`Task ${node.id} no longer exists`);
+    if (!node.shown) throw new Error(`Task ${node.id} showed no request to answer; open it to see what it waits on`);
+    return { task, request: node.shown };
+  };
+
+  const boundQuestion = (task: TaskState, request: ShownRequest): PendingQuestion => {
+    const question = task.pendingQuestions.find((q) => q.requestId === request.requestId);
+    if (!question) throw new Error(`Task ${task.id} is no longer waiting on the request its row showed; nothing was sent`);
+    if (question.type !== 'command_approval' && question.type !== 'file_approval') throw new Error(`Task ${task.id} asks a question, not for an approval: use Answer…`);
+    return question;
+  };
+
   const send = async (taskId: string, requestId: string, answer: Parameters<AnswerGate['answer']>[2]): Promise<void> => {
     await deps.answers.answer(taskId, requestId, answer);
   };
@@ -118,11 +140,25 @@ export function commandTable(deps: CommandDependencies): Record<CommandId, Comma
     },
 
     [CommandId.approve]: async (arg?: unknown) => {
+      const shown = shownOnRow(arg);
+      if (shown) {
+        // From a tree row (L2): exactly the request the row showed, unchanged, and all of it seen first.
+        const question = boundQuestion(shown.task, shown.request);
+        if (!(await confirmWholeRequest(`“${taskTitle(shown.task)}”`, question))) return;
+        await deps.answers.answer(shown.task.id, shown.request.requestId, { decision: 'approve' }, shown.request.payloadHash);
+        return;
+      }
       const picked = await pickQuestion(arg, ['command_approval', 'file_approval']);
       if (picked) await send(picked.task.id, picked.question.requestId, { decision: 'approve' });
     },
 
     [CommandId.deny]: async (arg?: unknown) => {
+      const shown = shownOnRow(arg);
+      if (shown) {
+        boundQuestion(shown.task, shown.request);
+        await deps.answers.answer(shown.task.id, shown.request.requestId, { decision: 'deny' }, shown.request.payloadHash);
+        return;
+      }
       const picked = await pickQuestion(arg, ['command_approval', 'file_approval']);
       if (picked) await send(picked.task.id, picked.question.requestId, { decision: 'deny' });
     },
@@ -175,6 +211,8 @@ export function commandTable(deps: CommandDependencies): Record<CommandId, Comma
     [CommandId.rotateMcpToken]: (arg?: unknown) => rotateMcpToken(deps.mcpHost, arg),
 
     [CommandId.showAccounts]: (arg?: unknown) => showAccounts(deps.profiles, arg),
+
+    ...worktreeCommands({ manager, review: deps.review, openTask: (id) => deps.panels.open(id), taskIdOf }),
   };
 }
 

@@ -5,7 +5,9 @@ import type { TaskManager } from '../core/task-manager';
 import { isTerminal, type PendingQuestion } from '../core/task-state';
 import { taskTitle } from '../core/task-title';
 import type { AnswerGate } from './answering';
+import { questionHash } from './question-hash';
 import type { Settings } from './settings';
+import { confirmWholeRequest } from './whole-request';
 
 /** Questions that arrive within this window are shown as one notification, never a storm. */
 const COALESCE_MS = 400;
@@ -61,12 +63,16 @@ export class Notifier implements vscode.Disposable {
       return;
     }
     const [{ taskId, question }] = live;
-    const text = `${this.named(taskId)} needs you: ${summarizeQuestion(question)}`;
+    // Notifications turn `[text](target)` into links: the agent's command must not carry one.
+    const text = `${this.named(taskId)} needs you: ${summarizeQuestion(question).replace(/\]\(/g, '] (')}`;
     if (question.type === 'command_approval') {
+      // L2: the answer is bound to this request as shown; a long command is shown whole before it is approved.
+      const shownHash = questionHash(taskId, question);
       const choice = await vscode.window.showWarningMessage(text, 'Approve', 'Deny', 'Open');
       if (choice === 'Approve' || choice === 'Deny') {
         try {
-          await this.answers.answer(taskId, question.requestId, { decision: choice === 'Approve' ? 'approve' : 'deny' });
+          if (choice === 'Approve' && !(await confirmWholeRequest(this.named(taskId), question))) return;
+          await this.answers.answer(taskId, question.requestId, { decision: choice === 'Approve' ? 'approve' : 'deny' }, shownHash);
         } catch (error) {
           void vscode.window.showErrorMessage(error instanceof Error ? error.message : String(error));
         }

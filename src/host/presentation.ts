@@ -1,8 +1,12 @@
 import { summarizeQuestion } from '../core/answers';
 import type { AccountLimits, LimitWindow } from '../core/ports';
 import { defaultAccountKey, type ProfileManager } from '../core/profiles';
-import { isTerminal, type TaskState, type TaskStatus } from '../core/task-state';
+import { isLive } from '../core/task-isolation';
+import { isTerminal, type PendingQuestion, type TaskState, type TaskStatus, type TaskWorktree, type WorktreeFileChange } from '../core/task-state';
 import { shorten } from '../core/task-title';
+
+/** How much of a pending request a tree row's description shows (L2: Approve from the row shows the rest first). */
+export const ROW_SUMMARY_LENGTH = 60;
 
 /** How each status is shown: group label (tree order below), codicon and theme colour. */
 export const STATUS_PRESENTATION: Readonly<Record<TaskStatus, { label: string; icon: string; color?: string }>> = {
@@ -53,6 +57,12 @@ export function groupTasks(tasks: readonly TaskState[]): TaskGroup[] {
   }));
 }
 
+/** Whether a one-line surface that shows `maxLength` characters of a request's summary showed all of it (L2). */
+export function shownWhole(question: PendingQuestion, maxLength = ROW_SUMMARY_LENGTH): boolean {
+  const summary = summarizeQuestion(question);
+  return firstLine(summary, maxLength) === summary.trim();
+}
+
 export function firstLine(text: string, max = 80): string {
   const line = text.split(/\r?\n/).find((l) => l.trim()) ?? '';
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
@@ -66,7 +76,7 @@ export function stateDetail(task: TaskState, now: number, titleOf: (id: string) 
   const question = task.pendingQuestions[0];
   if (question) {
     const more = task.pendingQuestions.length > 1 ? ` (+${task.pendingQuestions.length - 1} more)` : '';
-    return `needs you: ${firstLine(summarizeQuestion(question), 60)}${more}`;
+    return `needs you: ${firstLine(summarizeQuestion(question), ROW_SUMMARY_LENGTH)}${more}`;
   }
   const elapsed = elapsedOf(task, now);
   switch (task.status) {
@@ -175,4 +185,55 @@ export function accountLine(task: TaskState, profiles: ProfileManager, now: numb
   const key = task.profile ?? defaultAccountKey(task.provider);
   const text = limitsText(profiles.limitsOf(key), now);
   return text ? `Account ${task.profile ?? `${task.provider} (default)`}: ${text}` : undefined;
+}
+
+/** "+12 −3 · 4 files": a worktree's change summary as the tree and the quick picks show it. */
+export function changeSummary(worktree: Pick<TaskWorktree, 'changes'>): string {
+  const { files, insertions, deletions } = worktree.changes;
+  return `+${insertions} −${deletions} · ${files.length} file${files.length === 1 ? '' : 's'}`;
+}
+
+/** A changed file's status as one letter, like Source Control: A added, M modified, D deleted, R renamed. */
+export function statusLetter(status: WorktreeFileChange['status']): string {
+  return { added: 'A', modified: 'M', deleted: 'D', renamed: 'R' }[status];
+}
+
+/** One changed file as a line of text: "M src/a.ts +3 −1" (a rename names both paths; a binary file says so). */
+export function changeLine(change: WorktreeFileChange): string {
+  const name = change.oldPath !== undefined ? `${change.oldPath} → ${change.path}` : change.path;
+  return `${statusLetter(change.status)} ${name} ${change.binary ? '(binary)' : `+${change.insertions} −${change.deletions}`}`;
+}
+
+/** What the tree row's description says about a task's worktree: its summary while it holds unmerged changes. */
+export function worktreeDetail(task: TaskState): string | undefined {
+  const worktree = task.worktree;
+  if (!isLive(worktree) || worktree.changes.files.length === 0) return worktree?.state === 'conflict' ? 'conflict' : undefined;
+  return worktree.state === 'conflict' ? `${changeSummary(worktree)} · conflict` : changeSummary(worktree);
+}
+
+/** Tooltip lines about a task's worktree: where it is, its state, and (while live) the files it changed. */
+export function worktreeLines(worktree: TaskWorktree, maxFiles = 20): string[] {
+  switch (worktree.state) {
+    case 'merged':
+      return [`Changes merged into the main checkout (branch ${worktree.branch})`];
+    case 'applied':
+      return ['Changes applied to the main checkout as uncommitted changes'];
+    case 'discarded':
+      return [`Changes discarded (the worktree and the branch ${worktree.branch} were removed)`];
+    case 'active':
+    case 'conflict': {
+      const lines = [`Worktree: ${worktree.path} (branch ${worktree.branch})`];
+      if (worktree.state === 'conflict') lines.push(`Conflicts with the main checkout in: ${(worktree.conflicts ?? []).join(', ')}`);
+      const files = worktree.changes.files;
+      if (files.length === 0) return [...lines, 'No changes yet'];
+      lines.push(`Changes: ${changeSummary(worktree)}`);
+      for (const change of files.slice(0, maxFiles)) lines.push(`  ${changeLine(change)}`);
+      if (files.length > maxFiles) lines.push(`  and ${files.length - maxFiles} more`);
+      return lines;
+    }
+    default: {
+      const never: never = worktree.state;
+      return [String(never)];
+    }
+  }
 }

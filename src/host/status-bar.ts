@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { CommandId, ContextKey } from '../constants';
 import type { TaskManager } from '../core/task-manager';
+import { isLive } from '../core/task-isolation';
 import { isTerminal } from '../core/task-state';
 
 /** Status bar item (running / needs-you counts), the view badge and the context keys menus depend on. */
@@ -30,13 +31,15 @@ export class TaskIndicators implements vscode.Disposable {
     const running = tasks.filter((task) => task.status === 'running').length;
     const active = tasks.filter((task) => !isTerminal(task.status)).length;
     const finished = tasks.length - active;
-    const key = `${needsYou}/${running}/${active}/${finished}`;
+    const liveWorktrees = tasks.some((task) => isLive(task.worktree));
+    const key = `${needsYou}/${running}/${active}/${finished}/${liveWorktrees}`;
     if (key === this.last) return;
     this.last = key;
     void vscode.commands.executeCommand('setContext', ContextKey.hasTasks, tasks.length > 0);
     void vscode.commands.executeCommand('setContext', ContextKey.hasActiveTasks, active > 0);
     void vscode.commands.executeCommand('setContext', ContextKey.hasFinishedTasks, finished > 0);
     void vscode.commands.executeCommand('setContext', ContextKey.needsYouCount, needsYou);
+    void vscode.commands.executeCommand('setContext', ContextKey.hasLiveWorktrees, liveWorktrees);
     this.view.badge = needsYou > 0 ? { value: needsYou, tooltip: `${needsYou} question${needsYou === 1 ? '' : 's'} need${needsYou === 1 ? 's' : ''} you` } : undefined;
     if (active === 0) {
       this.item.hide();

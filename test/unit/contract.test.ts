@@ -94,6 +94,13 @@ describe('commands: src/constants.ts and package.json agree both ways', () => {
       'agentTasks.copyMcpConfig': 'Copy MCP Server Config',
       'agentTasks.rotateMcpToken': 'Rotate MCP Token',
       'agentTasks.showAccounts': 'Show Accounts',
+      // DESIGN §8
+      'agentTasks.reviewChanges': 'Review Changes',
+      'agentTasks.mergeChanges': 'Merge Changes',
+      'agentTasks.applyChanges': 'Apply as Uncommitted Changes',
+      'agentTasks.discardChanges': 'Discard Changes',
+      'agentTasks.openWorktree': 'Open Worktree in New Window',
+      'agentTasks.resolveWithAgent': 'Resolve with Agent',
     });
   });
 });

@@ -5,14 +5,25 @@ import { isTerminal, type TaskState, type TaskStatus } from '../../core/task-sta
 import { MAX_AGENT_TITLE, taskTitle } from '../../core/task-title';
 import type { ProviderRegistry } from '../../core/provider-registry';
 import { capabilitySummary, providerLimitations } from '../capabilities-text';
-import { elapsedOf, formatDuration, formatUsage, groupTasks, stateDetail, STATUS_PRESENTATION, type TaskGroup } from '../presentation';
+import { isLive } from '../../core/task-isolation';
+import { elapsedOf, formatDuration, formatUsage, groupTasks, stateDetail, STATUS_PRESENTATION, worktreeDetail, worktreeLines, type TaskGroup } from '../presentation';
 import type { ProfileManager } from '../../core/profiles';
 import { accountLine } from '../presentation';
+import { questionHash } from '../question-hash';
 
 /** How often rows of running and rate-limited tasks are redrawn (their description counts minutes). */
 const CLOCK_REFRESH_MS = 30_000;
 
-export type TaskTreeNode = { kind: 'group'; status: TaskStatus } | { kind: 'task'; id: string };
+/**
+ * The approval a task's row showed when VS Code last drew it (L2): its inline Approve / Deny answer exactly that
+ * request, and only while it is unchanged (the hash of what was shown).
+ */
+export interface ShownRequest {
+  requestId: string;
+  payloadHash: string;
+}
+
+export type TaskTreeNode = { kind: 'group'; status: TaskStatus } | { kind: 'task'; id: string; shown?: ShownRequest };
 
 /** The sidebar tree: tasks grouped by state, only non-empty groups, each with its count. */
 export class TaskTreeProvider implements vscode.TreeDataProvider<TaskTreeNode>, vscode.Disposable {
@@ -116,6 +127,8 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TaskTreeNode>, 
     }
     const task = this.manager.peek(node.id);
     if (!task) return new vscode.TreeItem(node.id);
+    const question = task.pendingQuestions[0];
+    node.shown = question ? { requestId: question.requestId, payloadHash: questionHash(task.id, question) } : undefined;
     return this.taskItem(task);
   }
 
@@ -136,13 +149,14 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TaskTreeNode>, 
       const dependency = this.manager.peek(id);
       return dependency ? taskTitle(dependency) : undefined;
     });
-    // The detail comes first: a narrow side bar cuts the end of the row.
-    item.description = `${detail} · ${task.provider}${this.sharedTitles.has(title) ? ` · ${task.id}` : ''}`;
+    // The detail comes first: a narrow side bar cuts the end of the row. Unmerged changes come next (DESIGN §8).
+    const changes = worktreeDetail(task);
+    item.description = `${detail}${changes ? ` · ${changes}` : ''} · ${task.provider}${this.sharedTitles.has(title) ? ` · ${task.id}` : ''}`;
     item.iconPath = new vscode.ThemeIcon(presentation.icon, presentation.color ? new vscode.ThemeColor(presentation.color) : undefined);
     item.tooltip = this.tooltip(task, detail);
     item.contextValue = contextValueOf(task, this.registry.get(task.provider)?.capabilities.followUps ?? false);
     item.command = { command: CommandId.openTask, title: 'Open Task', arguments: [task.id] };
-    item.accessibilityInformation = { label: taskAriaLabel(task, presentation.label, detail) };
+    item.accessibilityInformation = { label: taskAriaLabel(task, presentation.label, changes ? `${detail}, changes ${changes}` : detail) };
     return item;
   }
 
@@ -158,6 +172,12 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TaskTreeNode>, 
     md.appendText(detail);
     md.appendMarkdown('\n\n');
     md.appendCodeblock(task.prompt.length > 600 ? `${task.prompt.slice(0, 600)}…` : task.prompt, 'text');
+    // L2: the row shortens the command it asks to run; the tooltip shows all of it.
+    const question = task.pendingQuestions[0];
+    if (question?.type === 'command_approval') {
+      md.appendMarkdown('Asks to run:\n');
+      md.appendCodeblock(question.command, 'sh');
+    }
     const lines: string[] = [];
     lines.push(`Provider: ${task.provider}${task.profile ? ` (profile ${task.profile})` : ''} · ${task.taskType}`);
     const account = this.profiles && accountLine(task, this.profiles, Date.now());
@@ -174,6 +194,8 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TaskTreeNode>, 
     if (task.dependsOn.length) lines.push(`Depends on: ${task.dependsOn.join(', ')}`);
     if (task.error) lines.push(`Error: ${task.error}`);
     for (const line of lines) md.appendText(`${line}\n\n`);
+    // Paths come from the agent's work: appended as text, never read as Markdown.
+    if (task.worktree) md.appendText(`${worktreeLines(task.worktree).join('\n')}\n\n`);
     return md;
   }
 
@@ -187,6 +209,11 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TaskTreeNode>, 
     let node = this.taskNodes.get(id);
     if (!node) this.taskNodes.set(id, (node = { kind: 'task', id }));
     return node;
+  }
+
+  /** The element VS Code hands back for a task's row (for the test hook: what an inline action receives). */
+  nodeOf(id: string): TaskTreeNode | undefined {
+    return this.taskNodes.get(id);
   }
 
   forget(id: string): void {
@@ -217,5 +244,16 @@ export function contextValueOf(task: TaskState, followUps: boolean): string {
     tokens.push(ItemToken.retryable);
     if (followUps && task.sessionId) tokens.push(ItemToken.followUp);
   } else tokens.push(ItemToken.cancellable);
+  const worktree = task.worktree;
+  if (isLive(worktree)) {
+    tokens.push(ItemToken.liveWorktree);
+    const changed = worktree.changes.files.length > 0;
+    if (changed) tokens.push(ItemToken.liveChanges);
+    if (isTerminal(task.status)) {
+      if (changed) tokens.push(ItemToken.mergeable);
+      tokens.push(ItemToken.discardable);
+      if (worktree.state === 'conflict') tokens.push(ItemToken.conflict);
+    }
+  }
   return tokens.join(' ');
 }

@@ -2,7 +2,7 @@
  * Messages between the task panel (extension host) and its webview. Imported by both sides; nothing here may
  * import vscode. Every message from the webview is untrusted and goes through parseWebviewMessage.
  */
-import type { Answer, OutputEntry, PendingQuestion, TaskStatus } from '../../core/task-state';
+import type { Answer, OutputEntry, PendingQuestion, TaskStatus, WorktreeFileChange, WorktreeState } from '../../core/task-state';
 
 /** What the webview needs to draw a task. */
 export interface TaskView {
@@ -29,7 +29,29 @@ export interface TaskView {
   recovered?: boolean;
   dependsOn: string[];
   questions: QuestionView[];
+  /** DESIGN §8: the task's worktree and what it changed, when it runs isolated. */
+  worktree?: WorktreeView;
 }
+
+/** What the panel may do with a task's worktree (each maps to a command of DESIGN §8). */
+export const WORKTREE_ACTIONS = ['review', 'merge', 'apply', 'discard', 'resolve', 'openWorktree'] as const;
+export type WorktreeAction = (typeof WORKTREE_ACTIONS)[number];
+
+/** A task's worktree as the panel shows it: its state, the changed files (at most MAX_PANEL_FILES) and the actions its state allows. */
+export interface WorktreeView {
+  state: WorktreeState;
+  branch: string;
+  path: string;
+  files: WorktreeFileChange[];
+  /** How many files changed in all (the list may be cut). */
+  fileCount: number;
+  insertions: number;
+  deletions: number;
+  conflicts?: string[];
+  actions: WorktreeAction[];
+}
+
+export const MAX_PANEL_FILES = 500;
 
 /** A pending question plus the hash of exactly what the user sees; an answer must carry it back. */
 export interface QuestionView {
@@ -51,7 +73,10 @@ export type WebviewMessage =
   | { type: 'retry' }
   | { type: 'followUp'; text: string }
   | { type: 'openDiff'; requestId: string; path: string }
-  | { type: 'showLog' };
+  | { type: 'showLog' }
+  /** One changed file of the task's worktree in the diff editor (base ↔ the task's version). */
+  | { type: 'openChange'; path: string }
+  | { type: 'worktree'; action: WorktreeAction };
 
 const MAX_TEXT = 100_000;
 
@@ -69,6 +94,10 @@ export function parseWebviewMessage(raw: unknown): WebviewMessage | undefined {
       return isText(m.text) && m.text.trim() ? { type: 'followUp', text: m.text } : undefined;
     case 'openDiff':
       return isId(m.requestId) && isText(m.path) ? { type: 'openDiff', requestId: m.requestId, path: m.path } : undefined;
+    case 'openChange':
+      return isText(m.path) && m.path.length > 0 ? { type: 'openChange', path: m.path } : undefined;
+    case 'worktree':
+      return (WORKTREE_ACTIONS as readonly unknown[]).includes(m.action) ? { type: 'worktree', action: m.action as WorktreeAction } : undefined;
     case 'answer': {
       if (!isId(m.requestId) || !isId(m.payloadHash)) return undefined;
       const answer = parseAnswer(m.answer);

@@ -9,7 +9,8 @@ import type { ProviderRegistry } from '../../core/provider-registry';
 import type { AnswerGate } from '../answering';
 import { elapsedOf, formatUsage, statusLabel } from '../presentation';
 import { questionHash } from '../question-hash';
-import { parseWebviewMessage, type HostMessage, type TaskView, type WebviewMessage } from './protocol';
+import { isLive } from '../../core/task-isolation';
+import { MAX_PANEL_FILES, parseWebviewMessage, type HostMessage, type TaskView, type WebviewMessage, type WorktreeAction, type WorktreeView } from './protocol';
 
 const ENTRY_BATCH_MS = 80;
 
@@ -20,7 +21,19 @@ export interface PanelDependencies {
   answers: AnswerGate;
   log: Logger;
   openDiff(taskId: string, requestId: string, path: string): Promise<void>;
+  /** One changed file of the task's worktree in the diff editor. */
+  openChange(taskId: string, path: string): Promise<void>;
 }
+
+/** The command each worktree action of the panel runs (with the task's id). */
+const WORKTREE_COMMANDS: Record<WorktreeAction, CommandId> = {
+  review: CommandId.reviewChanges,
+  merge: CommandId.mergeChanges,
+  apply: CommandId.applyChanges,
+  discard: CommandId.discardChanges,
+  resolve: CommandId.resolveWithAgent,
+  openWorktree: CommandId.openWorktree,
+};
 
 /** One webview panel per task, reused when opened again. */
 export class TaskPanels implements vscode.Disposable {
@@ -163,6 +176,12 @@ class TaskPanel {
       case 'showLog':
         await vscode.commands.executeCommand(CommandId.showLog, this.taskId);
         return;
+      case 'openChange':
+        await this.deps.openChange(this.taskId, message.path);
+        return;
+      case 'worktree':
+        await vscode.commands.executeCommand(WORKTREE_COMMANDS[message.action], this.taskId);
+        return;
       default: {
         const never: never = message;
         throw new Error(`Unhandled message ${JSON.stringify(never)}`);
@@ -202,6 +221,7 @@ class TaskPanel {
       recovered: task.recovered,
       dependsOn: task.dependsOn,
       questions: task.pendingQuestions.map((question) => ({ question, payloadHash: questionHash(task.id, question) })),
+      worktree: worktreeView(task),
     };
   }
 
@@ -234,6 +254,7 @@ class TaskPanel {
 <div id="app" data-task-id="${escapeHtml(this.taskId)}">
   <header id="header" aria-label="Task status"></header>
   <section id="questions" aria-label="Questions waiting for you" aria-live="assertive"></section>
+  <section id="changes" aria-label="Changed files" hidden></section>
   <main id="transcript" role="log" aria-label="Transcript" aria-live="polite"></main>
   <footer id="footer"></footer>
 </div>
@@ -250,6 +271,34 @@ class TaskPanel {
     this.onDispose();
     this.panel.dispose();
   }
+}
+
+/** The panel's view of a task's worktree, with the actions its state allows (the tree's menus follow the same rules). */
+function worktreeView(task: TaskState): WorktreeView | undefined {
+  const worktree = task.worktree;
+  if (!worktree) return undefined;
+  const actions: WorktreeAction[] = [];
+  const changed = worktree.changes.files.length > 0;
+  if (isLive(worktree)) {
+    if (changed) actions.push('review');
+    if (isTerminal(task.status)) {
+      if (worktree.state === 'conflict') actions.push('resolve');
+      if (changed) actions.push('merge', 'apply');
+      actions.push('discard');
+    }
+    actions.push('openWorktree');
+  }
+  return {
+    state: worktree.state,
+    branch: worktree.branch,
+    path: worktree.path,
+    files: worktree.changes.files.slice(0, MAX_PANEL_FILES),
+    fileCount: worktree.changes.files.length,
+    insertions: worktree.changes.insertions,
+    deletions: worktree.changes.deletions,
+    conflicts: worktree.conflicts,
+    actions,
+  };
 }
 
 function dedupeById(entries: OutputEntry[]): OutputEntry[] {

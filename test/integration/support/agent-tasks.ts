@@ -28,7 +28,7 @@ export interface AgentTasksApi {
   readonly __test?: {
     treeGroups(): Promise<TreeGroup[]>;
     /** A task's tree row: label, description, tooltip (Markdown source) and aria label. */
-    treeItem(taskId: string): { label: string; description: string; tooltip: string; ariaLabel: string } | undefined;
+    treeItem(taskId: string): { label: string; description: string; tooltip: string; ariaLabel: string; contextValue: string } | undefined;
   };
 }
 

@@ -2,8 +2,8 @@
 // the row's description, while the label keeps the task's title.
 import * as assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { PendingQuestion, TaskState, TaskStatus } from '../../../src/core/task-state';
-import { formatMinutes, limitsText, resumesAt, stateDetail, statusLabel } from '../../../src/host/presentation';
+import type { PendingQuestion, TaskState, TaskStatus, TaskWorktree } from '../../../src/core/task-state';
+import { changeSummary, formatMinutes, limitsText, resumesAt, shownWhole, stateDetail, statusLabel, worktreeDetail, worktreeLines } from '../../../src/host/presentation';
 
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);
 
@@ -80,5 +80,59 @@ describe('formatMinutes', () => {
     assert.equal(formatMinutes(60_000), '1m');
     assert.equal(formatMinutes(3_900_000), '1h 5m');
     assert.equal(formatMinutes(61_000, true), '2m');
+  });
+});
+
+describe('worktrees in the tree (DESIGN §8)', () => {
+  const worktree = (extra: Partial<TaskWorktree> = {}): TaskWorktree => ({
+    path: '/w.worktrees/manual-catshark-318', branch: 'agent-tasks/manual-catshark-318', baseCommit: 'abc1234', repository: '/w', cwd: '/w.worktrees/manual-catshark-318',
+    state: 'active',
+    changes: {
+      files: [
+        { path: 'src/a.ts', status: 'modified', insertions: 10, deletions: 3 },
+        { path: 'b.png', status: 'added', insertions: 0, deletions: 0, binary: true },
+        { path: 'new.ts', oldPath: 'old.ts', status: 'renamed', insertions: 2, deletions: 0 },
+        { path: 'gone.ts', status: 'deleted', insertions: 0, deletions: 0 },
+      ],
+      insertions: 12, deletions: 3,
+    },
+    ...extra,
+  });
+
+  test('the summary reads +ins −del · N files', () => {
+    assert.equal(changeSummary(worktree()), '+12 −3 · 4 files');
+    assert.equal(changeSummary({ changes: { files: [{ path: 'a', status: 'added', insertions: 1, deletions: 0 }], insertions: 1, deletions: 0 } }), '+1 −0 · 1 file');
+  });
+
+  test('the row shows it only while the work is unmerged (and says conflict)', () => {
+    assert.equal(worktreeDetail(task('completed', { worktree: worktree() })), '+12 −3 · 4 files');
+    assert.equal(worktreeDetail(task('completed', { worktree: worktree({ state: 'conflict', conflicts: ['src/a.ts'] }) })), '+12 −3 · 4 files · conflict');
+    for (const state of ['merged', 'applied', 'discarded'] as const) assert.equal(worktreeDetail(task('completed', { worktree: worktree({ state }) })), undefined, state);
+    assert.equal(worktreeDetail(task('running', { worktree: worktree({ changes: { files: [], insertions: 0, deletions: 0 } }) })), undefined, 'nothing changed yet');
+    assert.equal(worktreeDetail(task('completed')), undefined, 'no worktree');
+  });
+
+  test('the tooltip names the worktree, the branch and each file; later states say what happened', () => {
+    assert.deepEqual(worktreeLines(worktree()), [
+      'Worktree: /w.worktrees/manual-catshark-318 (branch agent-tasks/manual-catshark-318)',
+      'Changes: +12 −3 · 4 files',
+      '  M src/a.ts +10 −3',
+      '  A b.png (binary)',
+      '  R old.ts → new.ts +2 −0',
+      '  D gone.ts +0 −0',
+    ]);
+    assert.deepEqual(worktreeLines(worktree(), 2).slice(-1), ['  and 2 more']);
+    assert.match(worktreeLines(worktree({ state: 'conflict', conflicts: ['src/a.ts', 'b.png'] }))[1], /^Conflicts with the main checkout in: src\/a\.ts, b\.png$/);
+    assert.deepEqual(worktreeLines(worktree({ state: 'merged' })), ['Changes merged into the main checkout (branch agent-tasks/manual-catshark-318)']);
+    assert.deepEqual(worktreeLines(worktree({ state: 'applied' })), ['Changes applied to the main checkout as uncommitted changes']);
+    assert.match(worktreeLines(worktree({ state: 'discarded' }))[0], /^Changes discarded/);
+  });
+});
+
+describe('L2 shownWhole: did a one-line surface show the whole request?', () => {
+  test('a short one-line command: yes; a long or multi-line one: no (Approve then shows it whole first)', () => {
+    assert.equal(shownWhole(approval), true);
+    assert.equal(shownWhole({ ...approval, command: `npm run build && ${'x'.repeat(60)}` }), false);
+    assert.equal(shownWhole({ ...approval, command: 'echo safe\nrm -rf ~' }), false);
   });
 });
