@@ -54,8 +54,13 @@ export function diffPageHeadline(page: WireDiffPage): string {
 export function diffPageText(page: WireDiffPage): string {
   const headline = diffPageHeadline(page);
   if (page.lines === 0) return headline;
-  const fence = '`'.repeat(Math.max(3, longestRun(page.text, '`') + 1));
-  return `${headline}\n\n${fence}diff\n${page.text}${fence}`;
+  return `${headline}\n\n${fenced(page.text, 'diff')}`;
+}
+
+/** `text` in a code fence no line of it can close (text ends with a newline, or gets one). */
+export function fenced(text: string, language = ''): string {
+  const fence = '`'.repeat(Math.max(3, longestRun(text, '`') + 1));
+  return `${fence}${language}\n${text}${text.endsWith('\n') ? '' : '\n'}${fence}`;
 }
 
 function longestRun(text: string, char: string): number {

@@ -93,16 +93,17 @@ export class SpawnLimiter {
     private readonly now: () => number,
   ) {}
 
-  /** Throws when the limit is reached, saying when the next spawn is allowed. */
-  check(): void {
+  /** Throws when `tasks` more would pass the limit, saying when they are allowed. */
+  check(tasks = 1): void {
     const now = this.now();
     while (this.times.length > 0 && this.times[0] <= now - this.limit.windowMs) this.times.shift();
-    if (this.times.length >= this.limit.count) {
-      const seconds = Math.max(1, Math.ceil((this.times[0] + this.limit.windowMs - now) / 1000));
-      throw new Error(
-        `Refused: MCP clients started ${this.times.length} tasks in the last ${Math.round(this.limit.windowMs / 1000)} s, the most Agent Tasks ` +
-          `accepts; try again in ${seconds} s.`,
-      );
+    const window = Math.round(this.limit.windowMs / 1000);
+    if (tasks > this.limit.count) throw new Error(`Refused: ${tasks} tasks at once are more than the ${this.limit.count} MCP clients may start in ${window} s.`);
+    if (this.times.length + tasks > this.limit.count) {
+      // Room comes as the oldest spawns leave the window.
+      const seconds = Math.max(1, Math.ceil((this.times[this.times.length + tasks - this.limit.count - 1] + this.limit.windowMs - now) / 1000));
+      const why = tasks === 1 ? 'the most Agent Tasks accepts' : `and ${tasks} more would pass the ${this.limit.count} Agent Tasks accepts`;
+      throw new Error(`Refused: MCP clients started ${this.times.length} tasks in the last ${window} s, ${why}; try again in ${seconds} s.`);
     }
   }
 

@@ -7,6 +7,7 @@ import { toMcpTaskStatus } from '../core/wire-state';
 import type { WireQuestion, WireTask } from './protocol';
 import { boundedQuestion } from '../core/question-bounds';
 import { worktreeMarkdown } from './changes-format';
+import { opinionFacts, opinionSections } from './opinions-format';
 
 /** Suggested wait between tasks/get polls. */
 export const POLL_INTERVAL_MS = 1_000;
@@ -161,6 +162,7 @@ export function taskMarkdown(task: WireTask, recentOutput?: OutputEntry[]): stri
   if (task.labels.length) lines.push(`- **Labels**: ${task.labels.join(', ')}`);
   if (task.dependsOn.length) lines.push(`- **Depends on**: ${task.dependsOn.join(', ')}`);
   if (task.parentId) lines.push(`- **Follows**: ${task.parentId}`);
+  lines.push(...opinionFacts(task));
   if (task.usage) {
     lines.push(`- **Usage**: ${task.usage.inputTokens} input / ${task.usage.outputTokens} output tokens${task.usage.costUsd !== undefined ? `, $${task.usage.costUsd.toFixed(4)}` : ''}`);
   }
@@ -172,6 +174,7 @@ export function taskMarkdown(task: WireTask, recentOutput?: OutputEntry[]): stri
   if (task.result !== undefined && task.status === 'completed') lines.push('', '## Result', '', task.result);
   if (task.error && isTerminal(task.status)) lines.push('', '## Error', '', task.error);
   if (task.worktree) lines.push('', ...worktreeMarkdown(task.id, task.worktree));
+  lines.push(...opinionSections(task));
   if (recentOutput?.length) {
     lines.push('', `## Recent output (full transcript: ${outputUri(task.id)})`, '', transcriptText(recentOutput));
   }

@@ -6,14 +6,13 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { messageOf } from '../core/errors';
 import { Emitter, type Event, type Logger } from '../core/events';
-import { TASK_TYPES, type Answer, type CreateTaskInput, type OutputEntry, type TaskSnapshot, type TaskState } from '../core/task-state';
+import type { Answer, CreateTaskInput, OutputEntry, TaskSnapshot, TaskState } from '../core/task-state';
 import { encodeJsonLine, LineDecoder } from '../platform/jsonl';
 import { ensurePrivateDir } from '../platform/private-dir';
 import { DEFAULT_SPAWN_LIMIT, Delegations, isSession, ownerOf, SpawnLimiter, type McpClient, type SpawnLimit } from './delegations';
 import { TaskEventFeed } from './host-events';
 import { loadOrCreateToken, rotateToken, SOCKET_FILE, tokenMatches } from './endpoint';
 import {
-  DELEGATED_LABEL,
   delegatorMayAnswer,
   HOST_PROTOCOL_VERSION,
   MAX_HELLO_BYTES,
@@ -26,7 +25,9 @@ import {
   type SpawnParams,
   type WireTask,
 } from './protocol';
-import { checkIsolation, WorktreeRequests, type WorktreeTasks } from './host-worktrees';
+import { OpinionRequests, type OpinionTasks } from './host-opinions';
+import { WorktreeRequests, type WorktreeTasks } from './host-worktrees';
+import { byClient, spawnInput } from './spawn-input';
 import { isDelegated, wireTask } from './wire';
 
 /** What the host server needs of the tasks (TaskManager has it all). */
@@ -43,6 +44,7 @@ export interface TaskService {
   readonly onDidAppendOutput: Event<{ taskId: string; entry: OutputEntry }>;
   readonly onDidRemoveTask: Event<string>;
   readonly worktrees: WorktreeTasks['worktrees'];
+  readonly secondOpinions: OpinionTasks['secondOpinions'];
 }
 
 export interface McpHostServerOptions {
@@ -108,6 +110,12 @@ export class McpHostServer {
       delegated: (id, client, verb) => this.delegatedTask(id, client, verb),
       wire: (task) => this.wire(task),
     });
+    const opinions = new OpinionRequests<McpClient>(manager, {
+      readable: (id, client) => this.task(id, client),
+      wire: (task) => this.wire(task),
+      spawnInput: (params, client) => spawnInput(params, (id) => this.task(id, client)),
+      startFor: (client, count, note, start) => this.startFor(client, count, note, start),
+    });
     // L3: every handler sees only the tasks this client delegated (this.task); the rest do not exist for it.
     this.handlers = {
       spawn: (params, client) => this.spawn(params, client),
@@ -119,11 +127,14 @@ export class McpHostServer {
           .map((task) => this.wire(task)),
       answer: (params, client) => this.answer(params, client),
       cancel: async ({ taskId }, client) => {
-        this.delegatedTask(taskId, client, 'cancel');
+        // A review the client asked for is its to stop too (core labels it "review", not delegated).
+        if (this.task(taskId, client).reviewOf === undefined) this.delegatedTask(taskId, client, 'cancel');
         await this.manager.cancelTask(taskId);
         return this.wire(this.task(taskId, client));
       },
       followUp: async ({ taskId, message }, client) => {
+        const reviewOf = this.task(taskId, client).reviewOf;
+        if (reviewOf !== undefined) throw new Error(`Task ${String(taskId)} is a read-only review: to have its findings addressed, send them to ${reviewOf} with send_message`);
         this.delegatedTask(taskId, client, 'send a follow-up to');
         if (typeof message !== 'string') throw new Error('message must be text');
         this.spawnLimiter.check();
@@ -138,6 +149,8 @@ export class McpHostServer {
       },
       changes: (params, client) => worktrees.changes(params, client),
       merge: (params, client) => worktrees.merge(params, client),
+      attempts: (params, client) => opinions.attempts(params, client),
+      review: (params, client) => opinions.review(params, client),
     };
     this.events = new TaskEventFeed({
       tasks: manager,
@@ -297,39 +310,32 @@ export class McpHostServer {
   // Requests
 
   private async spawn(params: SpawnParams, client: McpClient): Promise<WireTask> {
-    if (typeof params.prompt !== 'string' || !params.prompt.trim()) throw new Error('spawn_task needs a prompt');
-    if (params.taskType !== undefined && !TASK_TYPES.includes(params.taskType)) throw new Error(`taskType must be one of ${TASK_TYPES.join(', ')}`);
-    for (const key of ['provider', 'model'] as const) {
-      if (params[key] !== undefined && typeof params[key] !== 'string') throw new Error(`${key} must be a string`);
-    }
-    if (params.timeoutMinutes !== undefined && (typeof params.timeoutMinutes !== 'number' || !Number.isFinite(params.timeoutMinutes))) {
-      throw new Error('timeoutMinutes must be a number');
-    }
-    if (params.dependsOn !== undefined && (!Array.isArray(params.dependsOn) || !params.dependsOn.every((id) => typeof id === 'string'))) {
-      throw new Error('dependsOn must be a list of task ids');
-    }
     // A dependency is read (its outcome decides this task's): only the client's own tasks.
-    for (const id of params.dependsOn ?? []) this.task(id, client);
-    checkIsolation(params.isolation);
-    const labels = Array.isArray(params.labels) ? params.labels.filter((label): label is string => typeof label === 'string') : [];
-    this.spawnLimiter.check();
-    const input: CreateTaskInput = {
-      prompt: params.prompt,
-      provider: params.provider,
-      taskType: params.taskType,
-      model: params.model,
-      dependsOn: params.dependsOn,
-      labels: [...new Set([...labels, DELEGATED_LABEL])],
-      timeoutMinutes: params.timeoutMinutes,
-      isolation: params.isolation,
-    };
-    const task = this.createdFor(client, () => this.manager.createTaskSync(input));
-    this.spawnLimiter.count();
-    this.delegate(task.id, client);
-    const by = typeof params.client === 'string' && params.client ? ` by ${params.client.slice(0, 80)}` : '';
-    this.manager.appendOutput(task.id, { kind: 'status', text: `[mcp] Delegated over MCP${by}` });
-    this.log.info(`[mcp] task ${task.id} delegated${by}`);
-    return this.wire(this.task(task.id, client));
+    const input = spawnInput(params, (id) => this.task(id, client));
+    const [task] = await this.startFor(client, 1, () => `Delegated over MCP${byClient(params.client)}`, async () => [this.manager.createTaskSync(input)]);
+    return this.wire(task);
+  }
+
+  /**
+   * Runs `start` (at most `count` tasks) within the spawn limit. What it starts at once is the client's from its
+   * created event on; the rest becomes the client's when it resolves. Each task gets `[mcp] <note>` in its transcript.
+   */
+  private async startFor(
+    client: McpClient,
+    count: number,
+    note: (task: TaskState, index: number) => string,
+    start: () => Promise<readonly { id: string }[]>,
+  ): Promise<TaskState[]> {
+    this.spawnLimiter.check(count);
+    const started = await this.createdFor(client, start);
+    return started.map(({ id }, index) => {
+      this.spawnLimiter.count();
+      this.delegate(id, client);
+      const text = note(this.task(id, client), index);
+      this.manager.appendOutput(id, { kind: 'status', text: `[mcp] ${text}` });
+      this.log.info(`[mcp] task ${id}: ${text}`);
+      return this.task(id, client);
+    });
   }
 
   /** Runs `create`, so that a task it creates at once is the client's from its created event on (see delegate). */

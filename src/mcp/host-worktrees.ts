@@ -4,7 +4,7 @@
 import * as path from 'node:path';
 import type { Logger } from '../core/events';
 import { WorktreeMergeError, type TaskIsolation } from '../core/task-isolation';
-import { ISOLATIONS, type OutputEntry, type TaskState, type TaskWorktree } from '../core/task-state';
+import { type OutputEntry, type TaskState, type TaskWorktree } from '../core/task-state';
 import type { DiffPage } from '../core/worktree-port';
 import {
   DIFF_PAGE_LINES,
@@ -39,11 +39,6 @@ export interface TaskLookups<Caller> {
   /** A task the delegating agent may change (throws for one only the user may). */
   delegated(id: unknown, caller: Caller, verb: string): TaskState;
   wire(task: TaskState): WireTask;
-}
-
-/** Refuses an `isolation` that is neither `worktree` nor `none` (spawn). */
-export function checkIsolation(isolation: unknown): void {
-  if (isolation !== undefined && !ISOLATIONS.includes(isolation as never)) throw new Error(`isolation must be one of ${ISOLATIONS.join(', ')}`);
 }
 
 export class WorktreeRequests<Caller = void> {

@@ -2,11 +2,14 @@
 // that owns the tasks: JSON lines over a per-workspace Unix socket (0600, in a 0700 directory), opened with a token.
 // Both ends import this file, so the wire shapes live in one place.
 import type {
+  AgentChoice,
   Answer,
+  Finding,
   Isolation,
   OutputEntry,
   PendingQuestion,
   PendingQuestionType,
+  TaskCheck,
   TaskStatus,
   TaskTypeName,
   TaskWorktree,
@@ -86,6 +89,16 @@ export interface WireTask {
   output?: OutputEntry[];
   /** DESIGN §8: the task's worktree and its change summary, when it runs isolated. */
   worktree?: WireWorktree;
+  /** DESIGN §9: the last check run in its worktree (the tail cut to MAX_CHECK_TAIL_CHARS, keeping the end). */
+  check?: TaskCheck;
+  /** DESIGN §9: shared by the attempts launched together on one prompt. */
+  attemptGroup?: string;
+  /** DESIGN §9: on a review task, the task it reviews. */
+  reviewOf?: string;
+  /** DESIGN §9: on a review task, its first MAX_WIRE_FINDINGS findings (long texts cut, and saying so). */
+  findings?: Finding[];
+  /** How many findings the review has (more than `findings.length` when the list was cut). */
+  findingCount?: number;
 }
 
 /** A task's worktree on the wire: its change summary lists at most MAX_WIRE_FILES files and says how many there are. */
@@ -102,6 +115,14 @@ export interface WireWorktree extends Pick<TaskWorktree, 'path' | 'branch' | 'ba
 
 /** How many changed files a WireWorktree lists; get_task_changes pages the whole diff. */
 export const MAX_WIRE_FILES = 50;
+
+/** How many findings a WireTask lists, and where a finding's title, path or body is cut. */
+export const MAX_WIRE_FINDINGS = 50;
+export const MAX_FINDING_TEXT_CHARS = 4_000;
+/** A check's tail on the wire keeps its last this many characters (it is ≤ 40 lines, but a line can be long). */
+export const MAX_CHECK_TAIL_CHARS = 8_000;
+/** The most agents one spawn_task may start on the same prompt. */
+export const MAX_ATTEMPTS = 8;
 
 /** Lines per page of a diff when the request names no limit, and the most one request may ask for. */
 export const DIFF_PAGE_LINES = 400;
@@ -152,6 +173,27 @@ export interface SpawnParams {
   client?: string;
 }
 
+/** DESIGN §9: the same prompt for several agents, one isolated task each (`provider` goes in each attempt instead). */
+export interface AttemptsParams extends SpawnParams {
+  attempts: AgentChoice[];
+}
+
+/** The attempts started together: their group and one task per agent, in the order asked. */
+export interface WireAttempts {
+  attemptGroup: string;
+  tasks: WireTask[];
+}
+
+/** DESIGN §9: a review of a delegated task's change by another agent (the first other provider by default). */
+export interface ReviewParams {
+  taskId: string;
+  provider?: string;
+  profile?: string;
+  model?: string;
+  /** The MCP client's name (from initialize), recorded in the transcript. */
+  client?: string;
+}
+
 /** Methods the host serves, with their parameters and results. */
 export interface HostMethods {
   spawn: { params: SpawnParams; result: WireTask };
@@ -167,9 +209,13 @@ export interface HostMethods {
   changes: { params: { taskId: string; path?: string; offset?: number; limit?: number }; result: WireDiffPage };
   /** Merges or applies a finished delegated task's work; refused unless the user allowed agents to merge. */
   merge: { params: { taskId: string; how?: 'merge' | 'apply' }; result: WireMergeResult };
+  /** Starts one isolated task per agent on the same prompt, all in one attempt group. */
+  attempts: { params: AttemptsParams; result: WireAttempts };
+  /** Starts a read-only review of a delegated task's change; the review task is the client's too. */
+  review: { params: ReviewParams; result: WireTask };
 }
 export type HostMethod = keyof HostMethods;
-export const HOST_METHODS: readonly HostMethod[] = ['spawn', 'get', 'list', 'answer', 'cancel', 'followUp', 'transcript', 'changes', 'merge'];
+export const HOST_METHODS: readonly HostMethod[] = ['spawn', 'get', 'list', 'answer', 'cancel', 'followUp', 'transcript', 'changes', 'merge', 'attempts', 'review'];
 
 /** Client → host, first line on a connection. */
 export interface HelloMessage {

@@ -22,6 +22,7 @@ import { version } from '../../package.json';
 import { messageOf } from '../core/errors';
 import { outputUri, parseTaskUri, POLL_INTERVAL_MS, statusMessage, taskMarkdown, taskUri, toMcpTask, transcriptText } from './format';
 import { HostConnection, HostUnavailableError } from './host-connection';
+import { opinionLine } from './opinions-format';
 import { ENV_SOCKET, ENV_TOKEN, ENV_TOKEN_FILE, type HostEvent, type WireTask } from './protocol';
 import { readTokenFile } from './endpoint';
 import { HostTaskStore, type SpawnedTaskContext } from './task-store';
@@ -31,8 +32,10 @@ const INSTRUCTIONS =
   "Agent Task Worker runs coding agents as tasks in the user's VS Code workspace. Delegate work with spawn_task (self-contained " +
   'prompt), then wait_for_task until it finishes or asks a question; answer questions with answer_question. Approvals of commands ' +
   'and file changes are normally answered by the user in VS Code. A task works in a git worktree of its own by default: get_task ' +
-  "shows its change summary and get_task_changes its diff; the user merges it into their checkout. Each task is also a resource: " +
-  'task://{id} (summary) and task://{id}/output (transcript).';
+  "shows its change summary and get_task_changes its diff; the user merges it into their checkout. For a second opinion, " +
+  "review_task has another agent review a finished task's change (read-only) and answer with findings, and spawn_task with " +
+  'attempts lets several agents work on the same prompt. Each task is also a resource: task://{id} (summary) and ' +
+  'task://{id}/output (transcript).';
 
 /** How often to retry the host connection in the background, so notifications resume after a window reload. */
 const RECONNECT_MS = 5_000;
@@ -90,6 +93,9 @@ export function createServer(host: HostConnection): { server: Server; dispose():
     if (isTaskRequest) {
       // SEP-1686: start the agent task, then register it with the SDK's task machinery under the same id.
       if (!extra.taskStore) throw protocolError(ErrorCode.InternalError, 'No task store');
+      if (checked.data.attempts !== undefined) {
+        throw protocolError(ErrorCode.InvalidParams, 'spawn_task with attempts starts several tasks, and one MCP task stands for one: call it without task augmentation');
+      }
       try {
         const task = await spawn(host, checked.data, clientName());
         mcpTasks.set(task.id, statusKey(toMcpTask(task)));
@@ -212,7 +218,7 @@ export function createServer(host: HostConnection): { server: Server; dispose():
 function resourcesOf(task: WireTask): Resource[] {
   const title = task.prompt.split('\n', 1)[0].slice(0, 80);
   return [
-    { uri: taskUri(task.id), name: task.id, title: `${task.id}: ${title}`, description: `${task.status} — ${statusMessage(task)}`, mimeType: 'text/markdown' },
+    { uri: taskUri(task.id), name: task.id, title: `${task.id}: ${title}`, description: `${task.status} — ${statusMessage(task)}${opinionLine(task)}`, mimeType: 'text/markdown' },
     { uri: outputUri(task.id), name: `${task.id}-output`, title: `${task.id} transcript`, mimeType: 'text/plain' },
   ];
 }

@@ -88,5 +88,9 @@ export function structuredTask(task: WireTask): Record<string, unknown> {
     ...(task.error !== undefined ? { error: task.error } : {}),
     pendingQuestions: task.pendingQuestions.map((question) => boundedQuestion(question)),
     ...(task.worktree !== undefined ? { worktree: task.worktree } : {}),
+    ...(task.check !== undefined ? { check: task.check } : {}),
+    ...(task.attemptGroup !== undefined ? { attemptGroup: task.attemptGroup } : {}),
+    ...(task.reviewOf !== undefined ? { reviewOf: task.reviewOf } : {}),
+    ...(task.findings !== undefined ? { findings: task.findings, findingCount: task.findingCount ?? task.findings.length } : {}),
   };
 }

@@ -1,12 +1,15 @@
 // The tools an agent uses to delegate work to Agent Task Worker, as one table: name, description, JSON Schema, run.
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { CallToolResult, ServerNotification, ServerRequest, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
-import { isTerminal, ISOLATIONS, TASK_STATUSES, TASK_TYPES, type Isolation, type TaskStatus, type TaskTypeName } from '../core/task-state';
+import { isTerminal, ISOLATIONS, TASK_STATUSES, TASK_TYPES, type AgentChoice, type Isolation, type TaskStatus, type TaskTypeName } from '../core/task-state';
 import { changeLine, diffPageHeadline, diffPageText } from './changes-format';
 import { finishedText, statusMessage, taskMarkdown } from './format';
 import type { HostConnection } from './host-connection';
-import { DELEGATED_LABEL, DIFF_PAGE_LINES, MAX_DIFF_PAGE_CHARS, MAX_DIFF_PAGE_LINES, type WireQuestion, type WireTask } from './protocol';
+import { ATTEMPTS_SCHEMA, attemptsResult, REVIEW_TASK_TOOL } from './opinion-tools';
+import { opinionLine } from './opinions-format';
+import { DELEGATED_LABEL, DIFF_PAGE_LINES, MAX_DIFF_PAGE_CHARS, MAX_DIFF_PAGE_LINES, type SpawnParams, type WireQuestion, type WireTask } from './protocol';
 import { structuredTask } from './task-store';
+import { firstLine, result } from './tool-result';
 
 /** Bounds for wait_for_task; MCP clients often stop a tool call after 60 s, so the default stays below. */
 export const WAIT_DEFAULT_SECONDS = 45;
@@ -44,7 +47,8 @@ export const TOOLS: readonly ToolDefinition[] = [
       "Delegates a task to a coding agent (Codex, Claude Code, Copilot CLI or an ACP agent) that runs in the user's VS Code, in the open " +
       'workspace. Returns at once with the task id; then call wait_for_task to get the result. The agent does not see your ' +
       'conversation: put everything it needs in the prompt. The user sees the task in the Agent Tasks sidebar (labelled "delegated") and ' +
-      'answers its approvals there. Also runs as an MCP task (task-augmented call) with tasks/get and tasks/result.',
+      'answers its approvals there. Also runs as an MCP task (task-augmented call) with tasks/get and tasks/result. With attempts, ' +
+      'several agents work on the same prompt at once (one task each, in worktrees of their own) so you can compare their work.',
     inputSchema: {
       type: 'object',
       properties: {
@@ -69,6 +73,7 @@ export const TOOLS: readonly ToolDefinition[] = [
             '"worktree": the agent works in a git worktree of its own (branch agent-tasks/<taskId>), and its changes reach the user\'s checkout ' +
             'only when merged; "none": it works in the folder itself. Default: the user\'s agentTasks.isolation setting (worktree).',
         },
+        attempts: ATTEMPTS_SCHEMA,
       },
       required: ['prompt'],
       additionalProperties: false,
@@ -76,6 +81,7 @@ export const TOOLS: readonly ToolDefinition[] = [
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     taskSupport: 'optional',
     run: async (args, { host, clientName }) => {
+      if (args.attempts !== undefined) return attemptsResult(await host.call('attempts', { ...spawnParams(args, clientName), attempts: args.attempts as AgentChoice[] }));
       const task = await spawn(host, args, clientName);
       return result(
         `Started task ${task.id} (${task.provider}, ${task.taskType}); it is ${task.status}. ` +
@@ -89,7 +95,9 @@ export const TOOLS: readonly ToolDefinition[] = [
     title: 'Get task',
     description:
       'Returns a task: status, pending questions (with their requestIds and how to answer), result or error, recent output, and, for a ' +
-      'task in its own git worktree, the worktree (path, branch, base commit, state, conflicts) and its change summary (files, +/−).',
+      'task in its own git worktree, the worktree (path, branch, base commit, state, conflicts), its change summary (files, +/−) and ' +
+      'the result of the project\'s check; its attempt group when it is one of several attempts; for a review task, the task it ' +
+      'reviews and its findings.',
     inputSchema: { type: 'object', properties: { taskId: taskIdSchema }, required: ['taskId'], additionalProperties: false },
     annotations: { readOnlyHint: true, openWorldHint: false },
     run: async (args, { host }) => {
@@ -114,9 +122,18 @@ export const TOOLS: readonly ToolDefinition[] = [
       const tasks = (await host.call('list', { status: args.status as TaskStatus | undefined, label: args.label as string | undefined })).sort(
         (a, b) => b.created - a.created,
       );
-      const lines = tasks.map((task) => `- ${task.id} · ${task.status} · ${task.provider} · ${firstLine(task.prompt)}${task.pendingQuestions.length ? ' · needs an answer' : ''}${task.worktree ? ` · ${changeLine(task.worktree)} (${task.worktree.state})` : ''}`);
+      const lines = tasks.map((task) => `- ${task.id} · ${task.status} · ${task.provider} · ${firstLine(task.prompt)}${task.pendingQuestions.length ? ' · needs an answer' : ''}${task.worktree ? ` · ${changeLine(task.worktree)} (${task.worktree.state})` : ''}${opinionLine(task)}`);
       return result(lines.length ? `${tasks.length} task(s):\n${lines.join('\n')}` : 'No tasks match.', {
-        tasks: tasks.map((task) => ({ taskId: task.id, status: task.status, provider: task.provider, labels: task.labels, prompt: firstLine(task.prompt) })),
+        tasks: tasks.map((task) => ({
+          taskId: task.id,
+          status: task.status,
+          provider: task.provider,
+          labels: task.labels,
+          prompt: firstLine(task.prompt),
+          ...(task.attemptGroup !== undefined ? { attemptGroup: task.attemptGroup } : {}),
+          ...(task.reviewOf !== undefined ? { reviewOf: task.reviewOf, findingCount: task.findingCount } : {}),
+          ...(task.check !== undefined ? { check: task.check.state } : {}),
+        })),
       });
     },
   },
@@ -253,11 +270,16 @@ export const TOOLS: readonly ToolDefinition[] = [
       return done ? reply : { ...reply, isError: true };
     },
   },
+  REVIEW_TASK_TOOL,
 ];
 
 /** Starts a delegated task (spawn_task, plain or task-augmented). */
 export function spawn(host: HostConnection, args: Record<string, unknown>, clientName: string | undefined): Promise<WireTask> {
-  return host.call('spawn', {
+  return host.call('spawn', spawnParams(args, clientName));
+}
+
+function spawnParams(args: Record<string, unknown>, clientName: string | undefined): SpawnParams {
+  return {
     prompt: String(args.prompt),
     provider: args.provider as string | undefined,
     taskType: args.taskType as TaskTypeName | undefined,
@@ -267,7 +289,7 @@ export function spawn(host: HostConnection, args: Record<string, unknown>, clien
     timeoutMinutes: args.timeoutMinutes as number | undefined,
     isolation: args.isolation as Isolation | undefined,
     client: clientName,
-  });
+  };
 }
 
 type WaitReason = 'finished' | 'question' | 'timeout';
@@ -365,17 +387,3 @@ function nextChange(host: HostConnection, taskId: string, ms: number, signal: Ab
   });
   return { promise, cancel: () => finish() };
 }
-
-/**
- * A tool result: text for the agent, and the same facts as JSON. Some clients (Codex) show the model only the JSON,
- * so it carries `message` too: what happened and what to do next.
- */
-function result(text: string, structuredContent: Record<string, unknown>, message = text.split('\n\n', 1)[0]): CallToolResult {
-  return { content: [{ type: 'text', text }], structuredContent: { message, ...structuredContent } };
-}
-
-function firstLine(text: string, max = 100): string {
-  const line = text.split('\n', 1)[0].trim();
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
-}
-

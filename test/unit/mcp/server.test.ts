@@ -15,7 +15,7 @@ import { Harness, removeTempDirs } from '../../support/core-harness';
 import { startTestHost, type TestHost } from '../../support/mcp-host';
 import { rotateToken } from '../../../src/mcp/endpoint';
 
-const TOOLS = ['spawn_task', 'get_task', 'list_tasks', 'wait_for_task', 'answer_question', 'cancel_task', 'send_message', 'get_task_changes', 'merge_task_changes'];
+const TOOLS = ['spawn_task', 'get_task', 'list_tasks', 'wait_for_task', 'answer_question', 'cancel_task', 'send_message', 'get_task_changes', 'merge_task_changes', 'review_task'];
 const SAMPLE_ARGS: Record<string, Record<string, unknown>> = {
   spawn_task: { prompt: 'say: hi' },
   get_task: { taskId: 'some-task-123' },
@@ -26,6 +26,7 @@ const SAMPLE_ARGS: Record<string, Record<string, unknown>> = {
   send_message: { taskId: 'some-task-123', message: 'more' },
   get_task_changes: { taskId: 'some-task-123', offset: 0 },
   merge_task_changes: { taskId: 'some-task-123', how: 'apply' },
+  review_task: { taskId: 'some-task-123', provider: 'codex' },
 };
 
 let bundleDir: string;
