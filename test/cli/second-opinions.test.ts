@@ -124,6 +124,24 @@ describe('review by another agent, real CLIs (DESIGN §9)', { timeout: 10 * 60_0
     assert.match(h.task(again.id).prompt, /^\+second file$/m, 'the second review sees the follow-up work');
   });
 
+  it("a Copilot reviewer's file creation is declined; Copilot then ends its turn, which becomes one info finding", { timeout: TEST_TIMEOUT }, async () => {
+    const { h, chat } = bed;
+    const authorId = await codexAuthor('Add a greeting file: file-approval (reviewers: review-write)');
+    const worktree = h.task(authorId).worktree!;
+    const before = treeHashes(worktree.path);
+
+    const review = await h.manager.secondOpinions.reviewTask(authorId, { provider: 'copilot' });
+    const done = await bed.finished(review.id);
+    assert.equal(done.status, 'completed', done.error);
+    assert.ok(h.texts(review.id).includes(`Declined a file change (${REVIEW_WRITE_FILE}): a review task is read-only`), h.texts(review.id).join(' | '));
+    assert.equal(h.statusesOf(review.id).includes('waiting_answer'), false);
+    assert.deepEqual(chat.requests.map((request) => request.scenario), ['review-write'], 'a rejected permission ends the Copilot turn (see copilot.test.ts)');
+    assert.equal(fs.existsSync(path.join(worktree.path, REVIEW_WRITE_FILE)), false);
+    assert.deepEqual(treeHashes(worktree.path), before);
+    assert.deepEqual(done.findings, [{ id: 'f1', severity: 'info', title: 'The reviewer did not answer in the findings format', body: done.result }]);
+    assert.ok(done.result);
+  });
+
   it('Codex reviewing a Claude Code change: a malformed answer becomes one info finding', { timeout: TEST_TIMEOUT }, async () => {
     const { h } = bed;
     const author = await h.manager.createTask({ prompt: 'Please write-file now (reviewers: review-malformed)', provider: 'claude-cli' });

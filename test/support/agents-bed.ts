@@ -1,6 +1,6 @@
 /**
  * A TaskManager over a real git repository with real task worktrees and the real agents — the pinned Codex and
- * Claude Code CLIs against their mock model servers, and the ACP test agent — for the DESIGN §9 tests and bench.
+ * Claude Code CLIs against their mock model servers (and Copilot CLI against its own), and the ACP test agent — for the DESIGN §9 tests and bench.
  * Everything lives under one temp root; cleanup stops every agent and fails when a process outlives it.
  */
 import { createHash } from 'node:crypto';
@@ -14,8 +14,10 @@ import type { Answer, TaskState } from '../../src/core/task-state';
 import { AcpProvider } from '../../src/providers/acp';
 import { ClaudeProvider } from '../../src/providers/claude';
 import { CodexProvider } from '../../src/providers/codex';
+import { CopilotProvider } from '../../src/providers/copilot';
 import { TaskWorktrees } from '../../src/worktrees/task-worktrees';
 import { startMockAnthropicServer, type MockAnthropicServer } from '../fixtures/mock-anthropic/server';
+import { startMockChatServer, type MockChatServer } from '../fixtures/mock-chat/server';
 import { writeCodexHome } from '../fixtures/mock-responses/codex-home';
 import { startMockResponsesServer, type MockResponsesOptions, type MockResponsesServer } from '../fixtures/mock-responses/server';
 import { pinnedCodexBinary, processesUnder } from './codex-harness';
@@ -23,6 +25,7 @@ import { Harness } from './core-harness';
 import { makeRepo, TEST_GIT_ENV, type TestRepo } from './git-repo';
 
 export const CLAUDE_BINARY = path.resolve(__dirname, '../../node_modules/.bin/claude');
+const COPILOT_BINARY = path.resolve(__dirname, '../../node_modules/.bin/copilot');
 const ACP_AGENT = path.resolve(__dirname, '../fixtures/acp-agent/agent.ts');
 /** The ACP agent runs from the task's cwd, so tsx is named by its full URL. */
 const TSX = pathToFileURL(require.resolve('tsx')).href;
@@ -44,8 +47,10 @@ export interface AgentsBed {
   repo: TestRepo;
   responses: MockResponsesServer;
   anthropic: MockAnthropicServer;
+  chat: MockChatServer;
   codex: CodexProvider;
   claude: ClaudeProvider;
+  copilot: CopilotProvider;
   acp: AcpProvider;
   h: Harness;
   /** Waits until the task is terminal and its worktree bookkeeping has settled. */
@@ -66,11 +71,14 @@ export async function createAgentsBed(options: AgentsBedOptions = {}): Promise<A
   const repo = makeRepo(options.files ?? { 'README.md': '# demo\n\nSome text.\n' });
   const responses = await startMockResponsesServer(options.responses);
   const anthropic = await startMockAnthropicServer();
+  const chat = await startMockChatServer();
   const log = quietLogger();
   const codexHome = path.join(root, 'codex-home');
   await writeCodexHome(codexHome, { port: responses.port, cwd: [repo.root, `${repo.root}.worktrees`] });
   const claudeHome = path.join(root, 'claude-home');
   fs.mkdirSync(claudeHome);
+  const copilotHome = path.join(root, 'copilot-home');
+  fs.mkdirSync(copilotHome);
   const codex = new CodexProvider({
     codexPath: () => pinnedCodexBinary(),
     workspacePath: repo.root,
@@ -81,17 +89,25 @@ export async function createAgentsBed(options: AgentsBedOptions = {}): Promise<A
     flushIntervalMs: 0,
   });
   const claude = new ClaudeProvider({ claudePath: () => options.claudePath ?? CLAUDE_BINARY, log, flushIntervalMs: 0 });
+  const copilot = new CopilotProvider({ copilotPath: () => COPILOT_BINARY, log, flushIntervalMs: 0 });
   const acp = AcpProvider.fromConfig({ name: 'test-agent', command: process.execPath, args: ['--import', TSX, ACP_AGENT], env: { ACP_AGENT_STATE_DIR: path.join(root, 'acp-state') } }, log);
   const h = new Harness({
     dir: path.join(root, 'state'),
     cwd: repo.root,
     scripted: false,
-    providers: [codex, claude, acp],
+    // Registration order decides the default reviewer: Claude Code for Codex's work, Codex for everyone else's.
+    providers: [codex, claude, copilot, acp],
     worktrees: new TaskWorktrees({ env: TEST_GIT_ENV }),
     settings: { defaultProvider: 'codex', maxConcurrentTasks: 3, ...options.settings },
     profiles: [
       { id: 'codex-mock', provider: 'codex', configDir: codexHome, env: { MOCK_API_KEY: 'test-key' } },
       { id: 'claude-mock', provider: 'claude-cli', configDir: claudeHome, env: { ANTHROPIC_BASE_URL: anthropic.url, ANTHROPIC_API_KEY: 'dummy' } },
+      {
+        id: 'copilot-mock',
+        provider: 'copilot',
+        configDir: copilotHome,
+        env: { COPILOT_OFFLINE: 'true', COPILOT_PROVIDER_BASE_URL: chat.url, COPILOT_PROVIDER_TYPE: 'openai', COPILOT_PROVIDER_API_KEY: 'x', COPILOT_MODEL: 'gpt-4.1' },
+      },
     ],
   });
   fs.mkdirSync(h.dir, { recursive: true });
@@ -101,8 +117,10 @@ export async function createAgentsBed(options: AgentsBedOptions = {}): Promise<A
     repo,
     responses,
     anthropic,
+    chat,
     codex,
     claude,
+    copilot,
     acp,
     h,
     async finished(id, timeoutMs = 60_000) {
@@ -136,8 +154,9 @@ export async function createAgentsBed(options: AgentsBedOptions = {}): Promise<A
       await h.dispose();
       await codex.shutdown();
       await claude.dispose();
+      await copilot.dispose();
       await acp.dispose();
-      await Promise.all([responses.close(), anthropic.close()]);
+      await Promise.all([responses.close(), anthropic.close(), chat.close()]);
       const deadline = Date.now() + 10_000;
       while ((processesUnder(root).length || processesUnder(repo.dir).length) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
       const left = [...processesUnder(root), ...processesUnder(repo.dir)];
