@@ -32,6 +32,7 @@ const sections: Section[] = [
   optional('providers', 'providers.ts', 'benchProviders'),
   optional('keeper', 'keeper.ts', 'benchKeeper'),
   optional('worktrees', 'worktrees.ts', 'benchWorktrees'),
+  optional('second opinions', 'second-opinions.ts', 'benchSecondOpinions'),
   { title: 'activation', run: () => benchActivation() },
 ];
 
