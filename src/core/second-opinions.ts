@@ -95,8 +95,8 @@ export class SecondOpinions {
     const task = this.parts.store.get(id);
     if (!task) throw new Error(`Unknown task ${id}`);
     if (task.reviewOf !== undefined) throw new Error(`Task ${id} is itself a review`);
-    if (!isLive(task.worktree)) throw new Error(`Task ${id} has no unmerged worktree to review`);
     if (!isTerminal(task.status)) throw new Error(`Task ${id} is still ${task.status.replace('_', ' ')}; review it once it has finished`);
+    if (!isLive(task.worktree)) throw new Error(`Task ${id} has no unmerged worktree to review`);
     const choice = reviewer ?? this.defaultReviewer(task.provider);
     const diff = await this.isolation.diff(id, { limit: REVIEW_DIFF_LINES });
     const prompt = reviewPrompt(task, diff.text, diff.nextOffset !== undefined ? diff.totalLines : undefined);

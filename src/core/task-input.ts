@@ -33,6 +33,9 @@ export function inputFrom(task: TaskState, how: { kind: 'retry' } | { kind: 'fol
     isolation: task.isolation,
   };
   const links: CreateTaskLinks = how.kind === 'retry' ? { parentId: task.id } : { parentId: task.id, continueSession: true, sessionId: task.sessionId };
+  // A review stays a (read-only) review, and an attempt stays in its group, whether retried or continued (DESIGN §9).
+  if (task.reviewOf !== undefined) links.reviewOf = task.reviewOf;
+  if (task.attemptGroup !== undefined) links.attemptGroup = task.attemptGroup;
   return { input, links };
 }
 

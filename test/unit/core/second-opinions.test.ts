@@ -175,6 +175,8 @@ describe('review by another agent (DESIGN §9)', () => {
     await h.waitForStatus(followUp.id, 'completed', 20_000);
     assert.equal(h.task(followUp.id).worktree?.path, worktreePath, 'the follow-up continues in the same worktree');
     assert.equal(h.task(id).worktree, undefined, 'the reviewed task handed its worktree over');
+    const again = await h.manager.retryTask(review.id);
+    assert.equal(again.reviewOf, id, 'a retried review is a review too (read-only)');
   });
 
   test('the default reviewer is the first provider other than the author\'s; a task without a worktree cannot be reviewed', async () => {
