@@ -2,6 +2,7 @@
 // the tree, read its transcript in the task panel, cancel a running task.
 import * as assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { Frame } from 'playwright-core';
 import { type TreeRow, Workbench, waitUntil } from './harness';
 import { cancelTask, clearNotifications, runCommand } from './support-workbench';
 import { TAB_TITLE_LENGTH, taskTitle } from '../../src/core/task-title';
@@ -173,8 +174,11 @@ describe('Agent Tasks in the workbench', { timeout: 240_000 }, () => {
       await workbench.page.keyboard.press('Escape');
 
       await workbench.taskRow(ids[1]).click();
-      const frame = await workbench.webviewFrame();
-      await waitUntil(() => frame.locator('#header .task-id').innerText(), (text) => text === ids[1], 'the panel of the second task');
+      // The click switches panels asynchronously: the visible webview is looked up again until it is the second task's.
+      const frame = await waitUntil(async () => {
+        const visible = await workbench.webviewFrame();
+        return (await visible.locator('#header .task-id').innerText().catch(() => '')) === ids[1] ? visible : null;
+      }, (found) => found !== null, 'the panel of the second task') as Frame;
       assert.equal(await frame.locator('#header h1').innerText(), prompts[1], 'the panel header shows the title');
       const tab = workbench.page.locator('.part.editor .tab.active');
       const tabTitle = taskTitle({ prompt: prompts[1] }, TAB_TITLE_LENGTH);
