@@ -1,7 +1,7 @@
 // DESIGN §9 as text: a check's verdict, a review's findings and the attempts of one prompt, as the tree, the quick
 // picks, the panel and the compare view say them.
 import type { Finding, TaskCheck, TaskState, TaskStatus } from '../core/task-state';
-import { taskTitle } from '../core/task-title';
+import { cleanAgentTitle, taskTitle } from '../core/task-title';
 import { formatDuration, GROUP_ORDER, STATUS_PRESENTATION, type TaskGroup } from './presentation';
 
 export const SEVERITY_ORDER: readonly Finding['severity'][] = ['high', 'medium', 'low', 'info'];
@@ -68,9 +68,15 @@ export function attemptLabel(task: Pick<TaskState, 'provider' | 'profile' | 'mod
   return extra ? `${displayName} (${extra})` : displayName;
 }
 
-/** "3 attempts: <title>": the row grouping the attempts of one prompt (named by the prompt, not an agent's title). */
+/** What the attempts of one prompt are called: the first title an agent gave its attempt, else the prompt's first line. */
+export function attemptsTitle(tasks: readonly Pick<TaskState, 'title' | 'prompt'>[], max?: number): string {
+  const titled = tasks.find((task) => cleanAgentTitle(task.title) !== undefined);
+  return taskTitle(titled ?? { prompt: tasks[0]?.prompt ?? '' }, max);
+}
+
+/** "3 attempts: <title>": the row grouping the attempts of one prompt. */
 export function attemptGroupLabel(tasks: readonly TaskState[]): string {
-  return `${tasks.length} attempts: ${taskTitle({ prompt: tasks[0]?.prompt ?? '' })}`;
+  return `${tasks.length} attempts: ${attemptsTitle(tasks)}`;
 }
 
 /** One row of a status group: a task on its own, or the attempts of one prompt together. */

@@ -8,8 +8,8 @@ import { isLive } from '../../core/task-isolation';
 import type { TaskManager } from '../../core/task-manager';
 import type { ProviderRegistry } from '../../core/provider-registry';
 import { isTerminal, type TaskState } from '../../core/task-state';
-import { TAB_TITLE_LENGTH, taskTitle } from '../../core/task-title';
-import { attemptLabel, checkLine, findingsSummary } from '../opinion-presentation';
+import { TAB_TITLE_LENGTH } from '../../core/task-title';
+import { attemptLabel, attemptsTitle, checkLine, findingsSummary } from '../opinion-presentation';
 import { elapsedOf, formatDuration, formatUsage, statusLabel } from '../presentation';
 import { parseCompareMessage, type AttemptView, type AttemptsView, type CompareAction, type CompareHostMessage } from './compare-protocol';
 
@@ -75,7 +75,7 @@ class ComparePanel {
     const first = deps.manager.secondOpinions.attempts(group)[0];
     this.panel = vscode.window.createWebviewPanel(
       WebviewType.compareAttempts,
-      `Compare: ${first ? taskTitle({ prompt: first.prompt }, TAB_TITLE_LENGTH) : group}`,
+      `Compare: ${first ? attemptsTitle(deps.manager.secondOpinions.attempts(group), TAB_TITLE_LENGTH) : group}`,
       { viewColumn: vscode.ViewColumn.Active, preserveFocus: false },
       { enableScripts: true, retainContextWhenHidden: false, localResourceRoots: [vscode.Uri.joinPath(deps.extensionUri, 'dist'), vscode.Uri.joinPath(deps.extensionUri, 'media')] },
     );
@@ -202,7 +202,7 @@ export function attemptsView(group: string, deps: Pick<CompareDependencies, 'man
   const first = attempts[0];
   return {
     group,
-    title: first ? taskTitle({ prompt: first.prompt }, 120) : group,
+    title: first ? attemptsTitle(attempts, 120) : group,
     prompt: first?.prompt ?? '',
     attempts: views,
     picked: attempts.find((task) => task.worktree?.state === 'merged')?.id,
