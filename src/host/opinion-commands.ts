@@ -8,7 +8,7 @@ import type { ProfileConfig } from '../core/profiles';
 import type { ProviderRegistry } from '../core/provider-registry';
 import { isTerminal, type AgentChoice, type CreateTaskInput, type TaskState } from '../core/task-state';
 import { taskTitle } from '../core/task-title';
-import { attemptLabel, checkLine, findingPlace, findingsSummary, SEVERITY_ICON } from './opinion-presentation';
+import { attemptLabel, checkBadge, checkLine, findingPlace, findingsSummary, SEVERITY_ICON } from './opinion-presentation';
 import { changeSummary, firstLine, STATUS_PRESENTATION } from './presentation';
 import { plain, showMergeError } from './worktree-commands';
 
@@ -70,7 +70,7 @@ export function opinionCommands(deps: OpinionCommandDependencies): Record<Opinio
       tasks.map((task) => ({
         label: `${task.attemptGroup !== undefined ? `${attemptLabel(task, agentName(task.provider))}: ` : ''}${plain(taskTitle(task))}`.replace(/\$\(/g, '\\$('),
         description: [task.worktree && isLive(task.worktree) ? changeSummary(task.worktree) : findingsSummary(task.findings), task.id].filter(Boolean).join(' · '),
-        detail: `${STATUS_PRESENTATION[task.status].label} · ${agentName(task.provider)}${task.check ? ` · ${checkLine(task.check)}` : ''}`,
+        detail: `${STATUS_PRESENTATION[task.status].label} · ${agentName(task.provider)}${task.check ? ` · ${checkBadge(task.check)}` : ''}`,
         task,
       })),
       { placeHolder: FITS[command].ask, matchOnDescription: true, matchOnDetail: true },

@@ -79,6 +79,14 @@ export function attemptGroupLabel(tasks: readonly TaskState[]): string {
   return `${tasks.length} attempts: ${attemptsTitle(tasks)}`;
 }
 
+/** Text as Markdown that shows it as written: its Markdown characters and icon syntax escaped, its line breaks kept. */
+export function asText(text: string): string {
+  return text
+    .replace(/[\\`*_[\]<>#~|$]/g, '\\$&')
+    .replace(/^(\s*)([-+]|\d+\.)/gm, (_match, indent: string, marker: string) => `${indent}${marker.replace(/^([-+])|\.$/, (m) => `\\${m}`)}`)
+    .replace(/\r?\n/g, '  \n');
+}
+
 /** One row of a status group: a task on its own, or the attempts of one prompt together. */
 export type GroupRow = { kind: 'task'; task: TaskState } | { kind: 'attempts'; group: string; tasks: TaskState[] };
 

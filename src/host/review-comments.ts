@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import { isLive } from '../core/task-isolation';
 import type { TaskManager } from '../core/task-manager';
 import type { Finding, TaskState } from '../core/task-state';
-import { SEVERITY_ICON } from './opinion-presentation';
+import { asText, SEVERITY_ICON } from './opinion-presentation';
 import type { TaskReview } from './review';
 
 /** A thread as the test hook reports it. */
@@ -89,11 +89,8 @@ export class ReviewComments implements vscode.Disposable {
     const body = new vscode.MarkdownString(undefined, true);
     body.isTrusted = false;
     body.supportHtml = false;
-    // The finding is the reviewer's text: appended as text, never read as Markdown.
-    body.appendMarkdown(`$(${SEVERITY_ICON[finding.severity].icon}) **`);
-    body.appendText(`${finding.severity}: ${finding.title}`);
-    body.appendMarkdown('**\n\n');
-    body.appendText(finding.body);
+    // The finding is the reviewer's text: escaped, never read as Markdown (appendText would keep it from wrapping).
+    body.appendMarkdown(`$(${SEVERITY_ICON[finding.severity].icon}) **${asText(`${finding.severity}: ${finding.title}`)}**\n\n${asText(finding.body)}`);
     const author = `${reviewer} · ${finding.severity}`;
     const comment: vscode.Comment = { body, mode: vscode.CommentMode.Preview, author: { name: author }, contextValue: 'finding' };
     const thread = this.controller.createCommentThread(uri, new vscode.Range(line - 1, 0, line - 1, 0), [comment]);
