@@ -142,7 +142,8 @@ describe('Task worktrees in the workbench', { timeout: 400_000 }, () => {
       await discard();
       await dialog.locator('.monaco-button', { hasText: /^Discard$/ }).click();
       await waitUntil(() => Promise.resolve(fs.existsSync(worktree)), (exists) => !exists, 'the worktree folder to go');
-      assert.equal(git('branch', '--list', `agent-tasks/${id}`).trim(), '', 'the branch is gone');
+      // Discard removes the folder first, then the branch: wait for both.
+      await waitUntil(() => Promise.resolve(git('branch', '--list', `agent-tasks/${id}`).trim()), (listed) => listed === '', 'the branch to go', 10_000);
       assert.ok(fs.existsSync(path.join(workspace, 'docs', 'old-usage.md')), 'the main checkout is untouched');
       const after = await taskPanel(workbench, id, { open: true });
       await waitUntil(() => after.locator('#changes h2').innerText({ timeout: 2_000 }), (text) => /Discarded/.test(text), 'the panel says discarded');
