@@ -26,7 +26,7 @@ const builds = [
     logLevel: 'warning',
   },
   {
-    entryPoints: { webview: 'webview/main.ts' },
+    entryPoints: { webview: 'webview/main.ts', compare: 'webview/compare.ts' },
     bundle: true,
     platform: 'browser',
     target: 'es2022',

@@ -22,6 +22,13 @@ export const CommandId = {
   discardChanges: 'agentTasks.discardChanges',
   openWorktree: 'agentTasks.openWorktree',
   resolveWithAgent: 'agentTasks.resolveWithAgent',
+  // DESIGN §9
+  runCheck: 'agentTasks.runCheck',
+  reviewWithAgent: 'agentTasks.reviewWithAgent',
+  sendFindings: 'agentTasks.sendFindings',
+  newAttempts: 'agentTasks.newAttempts',
+  compareAttempts: 'agentTasks.compareAttempts',
+  pickAttempt: 'agentTasks.pickAttempt',
 } as const;
 export type CommandId = (typeof CommandId)[keyof typeof CommandId];
 
@@ -59,6 +66,10 @@ export const ContextKey = {
   needsYouCount: 'agentTasks.needsYouCount',
   /** Some task has a worktree with unmerged work (DESIGN §8). */
   hasLiveWorktrees: 'agentTasks.hasLiveWorktrees',
+  /** Some review task has findings to send (DESIGN §9). */
+  hasFindings: 'agentTasks.hasFindings',
+  /** Some tasks were launched together as attempts (DESIGN §9). */
+  hasAttempts: 'agentTasks.hasAttempts',
 } as const;
 export type ContextKey = (typeof ContextKey)[keyof typeof ContextKey];
 
@@ -81,7 +92,19 @@ export const ItemToken = {
   discardable: 'discardable',
   /** A merge stopped on conflicts: Resolve with Agent. */
   conflict: 'conflict',
+  /** DESIGN §9: a finished task with a live worktree: Run Check. */
+  checkable: 'checkable',
+  /** A finished task (not itself a review) with live changes: Review with Another Agent. */
+  reviewable: 'reviewable',
+  /** A review task with findings: Send Findings to Task. */
+  hasFindings: 'hasFindings',
+  /** One of several attempts: Compare Attempts. */
+  attempt: 'attempt',
+  /** A finished attempt with live changes: Merge This Attempt. */
+  pickable: 'pickable',
+  /** The row that groups the attempts of one prompt. */
+  attemptGroup: 'attemptGroup',
 } as const;
 
-export const WebviewType = { taskPanel: 'agentTasks.taskPanel' } as const;
+export const WebviewType = { taskPanel: 'agentTasks.taskPanel', compareAttempts: 'agentTasks.compareAttempts' } as const;
 export const OutputChannelName = 'Agent Tasks';

@@ -20,6 +20,8 @@ import { TaskIndicators } from './host/status-bar';
 import { TaskTreeProvider, type TaskTreeNode } from './host/tree/task-tree';
 import { TaskPanels } from './host/webview/task-panel';
 import { TaskReview } from './host/review';
+import { ReviewComments } from './host/review-comments';
+import { CompareViews } from './host/webview/compare-view';
 import { WorktreeWatchers } from './host/worktree-watchers';
 import type { ProviderAdapter } from './core/ports';
 import { AcpProvider } from './providers/acp';
@@ -147,9 +149,13 @@ export class Container implements vscode.Disposable {
       log,
       openDiff: (taskId, requestId, file) => documents.openDiff(taskId, requestId, file),
       openChange: (taskId, file) => review.openFileDiff(taskId, file),
+      openFinding: (reviewId, findingId) => comments.openFinding(reviewId, findingId),
     });
     const notifier = new Notifier(manager, settings, answers);
-    this.disposables.push(tree, view, indicators, documents, review, worktreeWatchers, panels, notifier, registry);
+    // DESIGN §9: findings as comments in the review diff; attempts side by side.
+    const comments = new ReviewComments(manager, review, (provider) => registry.get(provider)?.displayName ?? provider);
+    const compare = new CompareViews({ extensionUri: context.extensionUri, manager, registry, log });
+    this.disposables.push(tree, view, indicators, documents, review, worktreeWatchers, panels, notifier, comments, compare, registry);
     const mcpHost = new McpHost(manager, answers, settings, log, context, privateDir);
     this.disposables.push(mcpHost);
 
@@ -182,6 +188,8 @@ export class Container implements vscode.Disposable {
       mcpHost,
       profiles,
       review,
+      compareAttempts: (group) => compare.open(group),
+      checkCommand: () => settings.manager().check ?? '',
       revealTask: async (id) => {
         try {
           // The new task is not in the tree's groups until its next refresh: show it first, then reveal its node.
@@ -223,6 +231,9 @@ export class Container implements vscode.Disposable {
           return (task ? review.entries(task) : []).map((entry) => ({ resource: entry.resource.toString(), original: entry.original?.toString(), modified: entry.modified?.toString() }));
         },
         watchedWorktrees: () => worktreeWatchers.watched(),
+        commentThreads: (id) => comments.threadsOf(id),
+        compareView: (group) => compare.viewOf(group),
+        attemptRow: (group) => tree.attemptRowView(group),
       });
 
     // M3: tasks restored in an untrusted workspace wait; they run once the user trusts it.

@@ -5,6 +5,7 @@
 import type { OutputEntry, PendingQuestion, UserInputQuestion } from '../src/core/task-state';
 import type { HostMessage, QuestionView, TaskView, WebviewMessage } from '../src/host/webview/protocol';
 import { renderChanges } from './changes';
+import { renderOpinions } from './opinions';
 import { button, h, icon, linkButton, showFormError } from './dom';
 import { elicitationForm } from './elicitation';
 
@@ -19,6 +20,7 @@ const questionsEl = byId('questions');
 const transcript = byId('transcript');
 const footer = byId('footer');
 const changesEl = byId('changes');
+const opinionsEl = byId('opinions');
 
 let task: TaskView | undefined;
 const entryElements = new Map<string, HTMLElement>();
@@ -98,6 +100,7 @@ function renderTask(): void {
   }
   renderQuestions();
   renderChanges(changesEl, t.worktree, (message) => vscode.postMessage(message));
+  renderOpinions(opinionsEl, t, (message) => vscode.postMessage(message));
   renderFooter();
 }
 

@@ -1,11 +1,13 @@
 import * as vscode from 'vscode';
 import type { TaskManager } from '../core/task-manager';
-import type { Answer, CreateTaskInput, TaskSnapshot } from '../core/task-state';
+import type { AgentChoice, Answer, CreateTaskInput, TaskSnapshot } from '../core/task-state';
 import type { MergeHow } from '../core/worktree-port';
 import type { ProviderAdapter } from '../core/ports';
 import type { ProviderRegistry } from '../core/provider-registry';
 import type { AnswerGate } from './answering';
 import type { TaskGroup } from './presentation';
+import type { FindingThreadView } from './review-comments';
+import type { AttemptsView } from './webview/compare-protocol';
 
 /** The API `activate()` returns (DESIGN §1), for other extensions, scripts and tests. */
 export interface AgentTasksApi {
@@ -22,6 +24,15 @@ export interface AgentTasksApi {
   mergeChanges(id: string, options: { how: MergeHow }): Promise<TaskSnapshot>;
   /** DESIGN §8: removes a finished task's worktree and branch, unmerged work included. */
   discardChanges(id: string): Promise<TaskSnapshot>;
+  /** DESIGN §9: runs `agentTasks.check` in the task's worktree; resolves when it ends (passed or failed alike). */
+  runCheck(id: string): Promise<TaskSnapshot>;
+  /** DESIGN §9: a read-only review of a finished task's change by another agent (default: the first available
+   *  provider other than the author's); resolves with the new review task. */
+  reviewTask(id: string, reviewer?: AgentChoice): Promise<TaskSnapshot>;
+  /** DESIGN §9: one isolated task per agent on the same prompt, sharing an `attemptGroup`. */
+  createAttempts(input: CreateTaskInput, agents: AgentChoice[]): Promise<TaskSnapshot[]>;
+  /** DESIGN §9: merges that attempt, then discards the group's others; rejects like mergeChanges, discarding nothing. */
+  pickAttempt(id: string): Promise<TaskSnapshot>;
 }
 
 /** Test-only view of the UI state; not part of the public contract. */
@@ -41,9 +52,15 @@ export interface AgentTasksTestHooks {
   reviewEntries(taskId: string): { resource: string; original?: string; modified?: string }[];
   /** The live worktrees being watched for file changes: task id → folder. */
   watchedWorktrees(): Record<string, string>;
+  /** The comment threads showing review findings on a task's files (DESIGN §9). */
+  commentThreads(reviewedId: string): FindingThreadView[];
+  /** What the open Compare Attempts view of a group shows; undefined when none is open. */
+  compareView(group: string): AttemptsView | undefined;
+  /** The rows under an attempt group's row: the group row's label and description, and its children's task ids. */
+  attemptRow(group: string): { label: string; description: string; taskIds: string[]; status: string } | undefined;
 }
 
-export type WorktreeTestHooks = Pick<AgentTasksTestHooks, 'treeNode' | 'reviewEntries' | 'watchedWorktrees'>;
+export type WorktreeTestHooks = Pick<AgentTasksTestHooks, 'treeNode' | 'reviewEntries' | 'watchedWorktrees' | 'commentThreads' | 'compareView' | 'attemptRow'>;
 
 export function createApi(
   manager: TaskManager,
@@ -55,7 +72,7 @@ export function createApi(
   treeItem: (taskId: string) => vscode.TreeItem | undefined,
   mcpServerDefinitions: AgentTasksTestHooks['mcpServerDefinitions'] = () => ({ registered: false, definitions: [] }),
   effectiveSettings: AgentTasksTestHooks['effectiveSettings'] = () => ({ allowAgentApprovals: false, acpAgents: [], profiles: [], codexPath: undefined, defaultProvider: 'codex' }),
-  worktreeHooks: WorktreeTestHooks = { treeNode: () => undefined, reviewEntries: () => [], watchedWorktrees: () => ({}) },
+  worktreeHooks: WorktreeTestHooks = { treeNode: () => undefined, reviewEntries: () => [], watchedWorktrees: () => ({}), commentThreads: () => [], compareView: () => undefined, attemptRow: () => undefined },
 ): AgentTasksApi & { __test: AgentTasksTestHooks } {
   const changeEmitter = new vscode.EventEmitter<TaskSnapshot>();
   subscriptions.push(changeEmitter, manager.onDidChangeTask((task) => changeEmitter.fire(task)));
@@ -68,6 +85,10 @@ export function createApi(
     cancelTask: (id) => manager.cancelTask(id),
     mergeChanges: async (id, options) => manager.worktrees.mergeChanges(id, { how: options?.how ?? 'merge' }),
     discardChanges: async (id) => manager.worktrees.discardChanges(id),
+    runCheck: async (id) => manager.worktrees.jobs.runCheck(id),
+    reviewTask: async (id, reviewer) => manager.secondOpinions.reviewTask(id, reviewer),
+    createAttempts: async (input, agents) => manager.secondOpinions.createAttempts(input, agents),
+    pickAttempt: async (id) => manager.secondOpinions.pickAttempt(id),
     onDidChangeTask: changeEmitter.event,
     registerProvider: (adapter) => {
       const registration = registry.register(adapter);

@@ -15,6 +15,7 @@ import type { ShownRequest, TaskTreeNode } from './tree/task-tree';
 import { confirmWholeRequest } from './whole-request';
 import type { TaskReview } from './review';
 import { worktreeCommands } from './worktree-commands';
+import { opinionCommands } from './opinion-commands';
 import type { TaskPanels } from './webview/task-panel';
 import type { ProfileManager } from '../core/profiles';
 import { showAccounts } from './accounts';
@@ -34,6 +35,10 @@ export interface CommandDependencies {
   revealTask(id: string): Promise<void>;
   /** Review Changes and the file diffs of task worktrees (DESIGN §8). */
   review: TaskReview;
+  /** Opens the Compare Attempts view of an attempt group (DESIGN §9). */
+  compareAttempts(group: string): void;
+  /** The `agentTasks.check` command the user set, empty when none. */
+  checkCommand(): string;
 }
 
 type CommandHandler = (...args: unknown[]) => unknown;
@@ -213,6 +218,17 @@ export function commandTable(deps: CommandDependencies): Record<CommandId, Comma
     [CommandId.showAccounts]: (arg?: unknown) => showAccounts(deps.profiles, arg),
 
     ...worktreeCommands({ manager, review: deps.review, openTask: (id) => deps.panels.open(id), taskIdOf }),
+
+    ...opinionCommands({
+      manager,
+      registry: deps.registry,
+      profiles: deps.profiles,
+      openTask: (id) => deps.panels.open(id),
+      revealTask: deps.revealTask,
+      compareAttempts: deps.compareAttempts,
+      checkCommand: deps.checkCommand,
+      taskIdOf,
+    }),
   };
 }
 

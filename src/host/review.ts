@@ -61,6 +61,11 @@ export class TaskReview implements vscode.TextDocumentContentProvider, vscode.Di
     return { resource, original, modified };
   }
 
+  /** The right side of a file in the task's review diff (where findings are shown as comments), when its worktree is live. */
+  modifiedUri(task: TaskState, file: string): vscode.Uri | undefined {
+    return isLive(task.worktree) ? this.rightSide(task.id, task.worktree, file) : undefined;
+  }
+
   /** The task's version of a file: in its worktree while the folder exists (editable, live), else from its branch. */
   private rightSide(taskId: string, worktree: TaskWorktree, file: string): vscode.Uri {
     return isLive(worktree) && fs.existsSync(worktree.path) ? vscode.Uri.file(path.join(worktree.path, file)) : fileUri(BRANCH_SCHEME, taskId, worktree, file);

@@ -32,7 +32,9 @@ export class TaskIndicators implements vscode.Disposable {
     const active = tasks.filter((task) => !isTerminal(task.status)).length;
     const finished = tasks.length - active;
     const liveWorktrees = tasks.some((task) => isLive(task.worktree));
-    const key = `${needsYou}/${running}/${active}/${finished}/${liveWorktrees}`;
+    const findings = tasks.some((task) => task.reviewOf !== undefined && (task.findings?.length ?? 0) > 0);
+    const attempts = tasks.some((task) => task.attemptGroup !== undefined);
+    const key = `${needsYou}/${running}/${active}/${finished}/${liveWorktrees}/${findings}/${attempts}`;
     if (key === this.last) return;
     this.last = key;
     void vscode.commands.executeCommand('setContext', ContextKey.hasTasks, tasks.length > 0);
@@ -40,6 +42,8 @@ export class TaskIndicators implements vscode.Disposable {
     void vscode.commands.executeCommand('setContext', ContextKey.hasFinishedTasks, finished > 0);
     void vscode.commands.executeCommand('setContext', ContextKey.needsYouCount, needsYou);
     void vscode.commands.executeCommand('setContext', ContextKey.hasLiveWorktrees, liveWorktrees);
+    void vscode.commands.executeCommand('setContext', ContextKey.hasFindings, findings);
+    void vscode.commands.executeCommand('setContext', ContextKey.hasAttempts, attempts);
     this.view.badge = needsYou > 0 ? { value: needsYou, tooltip: `${needsYou} question${needsYou === 1 ? '' : 's'} need${needsYou === 1 ? 's' : ''} you` } : undefined;
     if (active === 0) {
       this.item.hide();

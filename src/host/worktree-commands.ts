@@ -93,14 +93,6 @@ export function worktreeCommands(deps: WorktreeCommandDependencies): Record<Work
     }
   };
 
-  const showMergeError = async (error: WorktreeMergeError, taskId: string): Promise<void> => {
-    const actions = error.reason === 'conflict' ? [RESOLVE, REVIEW] : error.reason === 'dirty' ? [REVIEW, SOURCE_CONTROL] : [];
-    const choice = await vscode.window.showErrorMessage(error.message, ...actions);
-    if (choice === RESOLVE) await vscode.commands.executeCommand(CommandId.resolveWithAgent, taskId);
-    else if (choice === REVIEW) await vscode.commands.executeCommand(CommandId.reviewChanges, taskId);
-    else if (choice === SOURCE_CONTROL) await vscode.commands.executeCommand('workbench.view.scm');
-  };
-
   return {
     [CommandId.reviewChanges]: async (arg?: unknown) => {
       const task = await pick(CommandId.reviewChanges, arg);
@@ -157,7 +149,16 @@ export function worktreeCommands(deps: WorktreeCommandDependencies): Record<Work
   };
 }
 
+/** A refused or conflicting merge, with what to do next: Resolve with Agent, Review Changes, Source Control. */
+export async function showMergeError(error: WorktreeMergeError, taskId: string): Promise<void> {
+  const actions = error.reason === 'conflict' ? [RESOLVE, REVIEW] : error.reason === 'dirty' ? [REVIEW, SOURCE_CONTROL] : [];
+  const choice = await vscode.window.showErrorMessage(error.message, ...actions);
+  if (choice === RESOLVE) await vscode.commands.executeCommand(CommandId.resolveWithAgent, taskId);
+  else if (choice === REVIEW) await vscode.commands.executeCommand(CommandId.reviewChanges, taskId);
+  else if (choice === SOURCE_CONTROL) await vscode.commands.executeCommand('workbench.view.scm');
+}
+
 /** A title inside a notification: `[text](target)` would become a link. */
-function plain(title: string): string {
+export function plain(title: string): string {
   return title.replace(/\]\(/g, '] (');
 }

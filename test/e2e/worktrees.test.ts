@@ -3,7 +3,7 @@
 // diff editor → Merge Changes (inline) → the file is in the main checkout and the task shows merged. Then, with the
 // scripted test agent, the panel's changed-files list, Review from the panel with every file, and Discard's modal.
 import * as assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -11,42 +11,13 @@ import { after, before, describe, test } from 'node:test';
 import { repoRoot } from '../../scripts/paths.mjs';
 import { ARTIFACTS_DIR, Workbench, waitUntil } from './harness';
 import { codexProcessesOf, stopCodexAppServers } from './support-codex';
+import { makeGitWorkspace, startDemoModel } from './support-demo';
 import { clearNotifications, formButton, newTaskFromPalette, questionForm, showTasksView, taskPanel, waitForFile } from './support-workbench';
 
 const DEMO_FILE = 'hello-from-agent-tasks.md';
 /** ATW_UPDATE_SCREENSHOTS=1 writes the README's screenshot docs/images/review-changes.png (else to the e2e artifacts). */
 const SCREENSHOTS_DIR = process.env.ATW_UPDATE_SCREENSHOTS === '1' ? path.join(repoRoot(), 'docs', 'images') : ARTIFACTS_DIR;
 const TURN_MS = 90_000;
-
-/** Starts test/fixtures/demo/start-demo-model.ts with its caches under `root`; resolves with the settings it prints. */
-async function startDemoModel(root: string): Promise<{ process: ChildProcess; settings: Record<string, unknown> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../fixtures/demo/start-demo-model.ts')], {
-    env: { ...process.env, XDG_CACHE_HOME: path.join(root, 'cache') },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    let buffer = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString('utf8');
-      if (buffer.includes('\n')) resolve(buffer.slice(0, buffer.indexOf('\n')));
-    });
-    child.once('exit', (code) => reject(new Error(`the demo model exited with ${code}`)));
-  });
-  return { process: child, settings: (JSON.parse(line) as { settings: Record<string, unknown> }).settings };
-}
-
-/** Makes the workbench's folder a git repository with one commit (its own identity: the merge commits there). */
-function makeGitWorkspace(folder: string): (...args: string[]) => string {
-  fs.mkdirSync(path.join(folder, 'docs'), { recursive: true });
-  fs.writeFileSync(path.join(folder, 'docs', 'old-usage.md'), '# Usage\n\nnode hello.js [name]\n');
-  const git = (...args: string[]): string => execFileSync('git', args, { cwd: folder, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
-  git('init', '--quiet', '--initial-branch=main');
-  git('config', 'user.name', 'E2E Test');
-  git('config', 'user.email', 'e2e@example.invalid');
-  git('add', '--all');
-  git('commit', '--quiet', '-m', 'initial');
-  return git;
-}
 
 /** The file names the multi-file diff editor shows (its entries' headers). */
 async function multiDiffFiles(workbench: Workbench): Promise<string[]> {
@@ -171,7 +142,8 @@ describe('Task worktrees in the workbench', { timeout: 400_000 }, () => {
       await discard();
       await dialog.locator('.monaco-button', { hasText: /^Discard$/ }).click();
       await waitUntil(() => Promise.resolve(fs.existsSync(worktree)), (exists) => !exists, 'the worktree folder to go');
-      assert.equal(git('branch', '--list', `agent-tasks/${id}`).trim(), '', 'the branch is gone');
+      // Discard removes the folder first, then the branch: wait for both.
+      await waitUntil(() => Promise.resolve(git('branch', '--list', `agent-tasks/${id}`).trim()), (listed) => listed === '', 'the branch to go', 10_000);
       assert.ok(fs.existsSync(path.join(workspace, 'docs', 'old-usage.md')), 'the main checkout is untouched');
       const after = await taskPanel(workbench, id, { open: true });
       await waitUntil(() => after.locator('#changes h2').innerText({ timeout: 2_000 }), (text) => /Discarded/.test(text), 'the panel says discarded');

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import Mocha from 'mocha';
 
 const PHASES: Record<string, string[]> = {
-  main: ['activation.test.js', 'host.test.js', 'lifecycle.test.js', 'tree.test.js', 'security.test.js', 'worktrees.test.js', 'approvals.test.js'],
+  main: ['activation.test.js', 'host.test.js', 'lifecycle.test.js', 'tree.test.js', 'security.test.js', 'worktrees.test.js', 'opinions.test.js', 'approvals.test.js'],
   'restart-1': ['restart-1.test.js'],
   'restart-2': ['restart-2.test.js'],
   untrusted: ['untrusted.test.js'],

@@ -101,6 +101,13 @@ describe('commands: src/constants.ts and package.json agree both ways', () => {
       'agentTasks.discardChanges': 'Discard Changes',
       'agentTasks.openWorktree': 'Open Worktree in New Window',
       'agentTasks.resolveWithAgent': 'Resolve with Agent',
+      // DESIGN §9
+      'agentTasks.runCheck': 'Run Check',
+      'agentTasks.reviewWithAgent': 'Review with Another Agent…',
+      'agentTasks.sendFindings': 'Send Findings to Task',
+      'agentTasks.newAttempts': 'New Task with Several Agents…',
+      'agentTasks.compareAttempts': 'Compare Attempts',
+      'agentTasks.pickAttempt': 'Merge This Attempt',
     });
   });
 });

@@ -10,6 +10,7 @@ import { elapsedOf, formatDuration, formatUsage, groupTasks, stateDetail, STATUS
 import type { ProfileManager } from '../../core/profiles';
 import { accountLine } from '../presentation';
 import { questionHash } from '../question-hash';
+import { arrangeRows, attemptGroupLabel, attemptLabel, checkBadge, checkLine, findingLine, findingsSummary, type GroupRow } from '../opinion-presentation';
 
 /** How often rows of running and rate-limited tasks are redrawn (their description counts minutes). */
 const CLOCK_REFRESH_MS = 30_000;
@@ -23,19 +24,23 @@ export interface ShownRequest {
   payloadHash: string;
 }
 
-export type TaskTreeNode = { kind: 'group'; status: TaskStatus } | { kind: 'task'; id: string; shown?: ShownRequest };
+/** A status group, the attempts of one prompt (DESIGN §9), or a task. */
+export type TaskTreeNode = { kind: 'group'; status: TaskStatus } | { kind: 'attempts'; group: string } | { kind: 'task'; id: string; shown?: ShownRequest };
+
+type ShownGroup = TaskGroup & { rows: GroupRow[] };
 
 /** The sidebar tree: tasks grouped by state, only non-empty groups, each with its count. */
 export class TaskTreeProvider implements vscode.TreeDataProvider<TaskTreeNode>, vscode.Disposable {
   private readonly changeEmitter = new vscode.EventEmitter<TaskTreeNode | undefined>();
   readonly onDidChangeTreeData = this.changeEmitter.event;
-  private groups: TaskGroup[] = [];
+  private groups: ShownGroup[] = [];
   /** Titles that more than one task shows: those rows also name their task id. */
   private sharedTitles = new Set<string>();
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private clockTimer: ReturnType<typeof setInterval> | undefined;
   private readonly groupNodes = new Map<TaskStatus, TaskTreeNode>();
   private readonly taskNodes = new Map<string, TaskTreeNode>();
+  private readonly attemptNodes = new Map<string, TaskTreeNode>();
 
   constructor(
     private readonly manager: TaskManager,
@@ -68,7 +73,7 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TaskTreeNode>, 
 
   private recompute(): void {
     const tasks = this.manager.allTasks();
-    this.groups = groupTasks(tasks);
+    this.groups = arrangeRows(groupTasks(tasks), tasks);
     const seen = new Set<string>();
     this.sharedTitles = new Set();
     for (const task of tasks) {
@@ -101,8 +106,9 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TaskTreeNode>, 
   getChildren(node?: TaskTreeNode): TaskTreeNode[] {
     if (!node) return this.groups.map((group) => this.groupNode(group.status));
     if (node.kind === 'group') {
-      return (this.groups.find((group) => group.status === node.status)?.tasks ?? []).map((task) => this.taskNode(task.id));
+      return (this.groups.find((group) => group.status === node.status)?.rows ?? []).map((row) => (row.kind === 'task' ? this.taskNode(row.task.id) : this.attemptsNode(row.group)));
     }
+    if (node.kind === 'attempts') return (this.attemptRow(node.group)?.tasks ?? []).map((task) => this.taskNode(task.id));
     return [];
   }
 
@@ -110,8 +116,11 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TaskTreeNode>, 
    *  (between two refreshes they differ, and VS Code then cannot resolve the parent it was given). */
   getParent(node: TaskTreeNode): TaskTreeNode | undefined {
     if (node.kind === 'group') return undefined;
-    const group = this.groups.find((candidate) => candidate.tasks.some((task) => task.id === node.id));
-    return group ? this.groupNode(group.status) : undefined;
+    const isRow = (row: GroupRow): boolean => (node.kind === 'attempts' ? row.kind === 'attempts' && row.group === node.group : row.kind === 'task' && row.task.id === node.id);
+    const group = this.groups.find((candidate) => candidate.rows.some(isRow));
+    if (group) return this.groupNode(group.status);
+    const attempts = node.kind === 'task' ? this.groups.flatMap((candidate) => candidate.rows).find((row) => row.kind === 'attempts' && row.tasks.some((task) => task.id === node.id)) : undefined;
+    return attempts?.kind === 'attempts' ? this.attemptsNode(attempts.group) : undefined;
   }
 
   getTreeItem(node: TaskTreeNode): vscode.TreeItem {
@@ -125,11 +134,22 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TaskTreeNode>, 
       item.accessibilityInformation = { label: `${presentation.label}: ${group?.tasks.length ?? 0} tasks` };
       return item;
     }
+    if (node.kind === 'attempts') return this.attemptsItem(node.group);
     const task = this.manager.peek(node.id);
     if (!task) return new vscode.TreeItem(node.id);
     const question = task.pendingQuestions[0];
     node.shown = question ? { requestId: question.requestId, payloadHash: questionHash(task.id, question) } : undefined;
     return this.taskItem(task);
+  }
+
+  /** An attempt group's row as getTreeItem gives it, the status group it sits in and its children (for the test hook). */
+  attemptRowView(group: string): { label: string; description: string; taskIds: string[]; status: string } | undefined {
+    this.recompute();
+    const row = this.attemptRow(group);
+    const status = this.groups.find((shown) => shown.rows.includes(row!))?.status;
+    if (!row || !status) return undefined;
+    const item = this.attemptsItem(group);
+    return { label: String(item.label), description: String(item.description), taskIds: row.tasks.map((task) => task.id), status };
   }
 
   /** The row of a task, as getTreeItem gives it (for the test hook). */
@@ -140,23 +160,30 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TaskTreeNode>, 
   }
 
   private taskItem(task: TaskState): vscode.TreeItem {
-    // The label names the task in every state; what the state is about goes in the description.
+    // The label names the task in every state (an attempt, under its group's row: its agent); what the state is about
+    // goes in the description.
     const title = taskTitle(task);
-    const item = new vscode.TreeItem(title, vscode.TreeItemCollapsibleState.None);
+    const asAttempt = task.attemptGroup !== undefined && this.attemptRow(task.attemptGroup) !== undefined;
+    const displayName = this.registry.get(task.provider)?.displayName ?? task.provider;
+    const item = new vscode.TreeItem(asAttempt ? attemptLabel(task, displayName) : title, vscode.TreeItemCollapsibleState.None);
     const presentation = STATUS_PRESENTATION[task.status];
     item.id = `task:${task.id}`;
     const detail = stateDetail(task, Date.now(), (id) => {
       const dependency = this.manager.peek(id);
       return dependency ? taskTitle(dependency) : undefined;
     });
-    // The detail comes first: a narrow side bar cuts the end of the row. Unmerged changes come next (DESIGN §8).
+    // The detail comes first: a narrow side bar cuts the end of the row. Unmerged changes come next (DESIGN §8), then
+    // the check's verdict and a review's findings (§9).
     const changes = worktreeDetail(task);
-    item.description = `${detail}${changes ? ` · ${changes}` : ''} · ${task.provider}${this.sharedTitles.has(title) ? ` · ${task.id}` : ''}`;
+    const opinions = [task.check && checkBadge(task.check), task.reviewOf !== undefined ? findingsSummary(task.findings) ?? 'reviewing' : undefined].filter(Boolean).join(' · ');
+    const name = asAttempt ? '' : ` · ${task.provider}${this.sharedTitles.has(title) ? ` · ${task.id}` : ''}`;
+    item.description = `${detail}${changes ? ` · ${changes}` : ''}${opinions ? ` · ${opinions}` : ''}${name}`;
     item.iconPath = new vscode.ThemeIcon(presentation.icon, presentation.color ? new vscode.ThemeColor(presentation.color) : undefined);
     item.tooltip = this.tooltip(task, detail);
     item.contextValue = contextValueOf(task, this.registry.get(task.provider)?.capabilities.followUps ?? false);
     item.command = { command: CommandId.openTask, title: 'Open Task', arguments: [task.id] };
-    item.accessibilityInformation = { label: taskAriaLabel(task, presentation.label, changes ? `${detail}, changes ${changes}` : detail) };
+    const spoken = [detail, changes && `changes ${changes}`, opinions].filter(Boolean).join(', ');
+    item.accessibilityInformation = { label: taskAriaLabel(task, presentation.label, spoken) };
     return item;
   }
 
@@ -192,11 +219,65 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TaskTreeNode>, 
     const usage = formatUsage(task);
     if (usage) lines.push(`Usage: ${usage}`);
     if (task.dependsOn.length) lines.push(`Depends on: ${task.dependsOn.join(', ')}`);
+    if (task.reviewOf !== undefined) lines.push(`Review of ${this.titleOf(task.reviewOf)} (${task.reviewOf}): ${findingsSummary(task.findings) ?? 'not answered yet'}`);
+    if (task.attemptGroup !== undefined) lines.push(`One of ${this.manager.allTasks().filter((other) => other.attemptGroup === task.attemptGroup).length} attempts on this prompt`);
     if (task.error) lines.push(`Error: ${task.error}`);
     for (const line of lines) md.appendText(`${line}\n\n`);
     // Paths come from the agent's work: appended as text, never read as Markdown.
     if (task.worktree) md.appendText(`${worktreeLines(task.worktree).join('\n')}\n\n`);
+    if (task.check) {
+      const tail = task.check.tail?.trimEnd().split('\n').slice(-5).join('\n');
+      md.appendText(`${task.check.state === 'passed' ? '✓' : task.check.state === 'failed' ? '✗' : '•'} ${checkLine(task.check)}\n\n`);
+      if (tail && task.check.state !== 'passed') md.appendCodeblock(tail, 'text');
+    }
+    if (task.findings?.length) md.appendText(`${task.findings.slice(0, 10).map(findingLine).join('\n')}${task.findings.length > 10 ? `\nand ${task.findings.length - 10} more` : ''}\n\n`);
     return md;
+  }
+
+  /** The row of one prompt's attempts: how many, the prompt, and where each attempt stands. */
+  private attemptsItem(group: string): vscode.TreeItem {
+    const row = this.attemptRow(group);
+    const tasks = row?.tasks ?? [];
+    const item = new vscode.TreeItem(attemptGroupLabel(tasks), vscode.TreeItemCollapsibleState.Expanded);
+    item.id = `attempts:${group}`;
+    const counts = new Map<string, number>();
+    for (const task of tasks) counts.set(STATUS_PRESENTATION[task.status].label.toLowerCase(), (counts.get(STATUS_PRESENTATION[task.status].label.toLowerCase()) ?? 0) + 1);
+    const picked = tasks.find((task) => task.worktree?.state === 'merged');
+    item.description = picked ? `merged ${this.registry.get(picked.provider)?.displayName ?? picked.provider}` : [...counts].map(([label, count]) => `${count} ${label}`).join(' · ');
+    item.iconPath = new vscode.ThemeIcon('versions');
+    item.contextValue = ItemToken.attemptGroup;
+    item.command = { command: CommandId.compareAttempts, title: 'Compare Attempts', arguments: [group] };
+    const md = new vscode.MarkdownString(undefined, true);
+    md.isTrusted = false;
+    md.appendMarkdown('**');
+    md.appendText(attemptGroupLabel(tasks));
+    md.appendMarkdown('**\n\n');
+    for (const task of tasks) {
+      const parts = [STATUS_PRESENTATION[task.status].label, worktreeDetail(task), task.check && checkBadge(task.check)].filter(Boolean);
+      md.appendText(`${attemptLabel(task, this.registry.get(task.provider)?.displayName ?? task.provider)} (${task.id}): ${parts.join(' · ')}\n\n`);
+    }
+    md.appendMarkdown('Click to compare them side by side.');
+    item.tooltip = md;
+    item.accessibilityInformation = { label: `${attemptGroupLabel(tasks)}, ${item.description}` };
+    return item;
+  }
+
+  private attemptRow(group: string): Extract<GroupRow, { kind: 'attempts' }> | undefined {
+    for (const shown of this.groups) {
+      for (const row of shown.rows) if (row.kind === 'attempts' && row.group === group) return row;
+    }
+    return undefined;
+  }
+
+  private titleOf(id: string): string {
+    const task = this.manager.peek(id);
+    return task ? `“${taskTitle(task)}”` : 'a removed task';
+  }
+
+  private attemptsNode(group: string): TaskTreeNode {
+    let node = this.attemptNodes.get(group);
+    if (!node) this.attemptNodes.set(group, (node = { kind: 'attempts', group }));
+    return node;
   }
 
   private groupNode(status: TaskStatus): TaskTreeNode {
@@ -245,15 +326,20 @@ export function contextValueOf(task: TaskState, followUps: boolean): string {
     if (followUps && task.sessionId) tokens.push(ItemToken.followUp);
   } else tokens.push(ItemToken.cancellable);
   const worktree = task.worktree;
+  const attempt = task.attemptGroup !== undefined;
+  if (attempt) tokens.push(ItemToken.attempt);
   if (isLive(worktree)) {
     tokens.push(ItemToken.liveWorktree);
     const changed = worktree.changes.files.length > 0;
     if (changed) tokens.push(ItemToken.liveChanges);
     if (isTerminal(task.status)) {
-      if (changed) tokens.push(ItemToken.mergeable);
-      tokens.push(ItemToken.discardable);
+      // An attempt is merged with Merge This Attempt, which also discards the others (DESIGN §9).
+      if (changed) tokens.push(attempt ? ItemToken.pickable : ItemToken.mergeable);
+      tokens.push(ItemToken.discardable, ItemToken.checkable);
+      if (changed && task.reviewOf === undefined) tokens.push(ItemToken.reviewable);
       if (worktree.state === 'conflict') tokens.push(ItemToken.conflict);
     }
   }
+  if (task.reviewOf !== undefined && (task.findings?.length ?? 0) > 0) tokens.push(ItemToken.hasFindings);
   return tokens.join(' ');
 }

@@ -2,7 +2,7 @@
  * Messages between the task panel (extension host) and its webview. Imported by both sides; nothing here may
  * import vscode. Every message from the webview is untrusted and goes through parseWebviewMessage.
  */
-import type { Answer, OutputEntry, PendingQuestion, TaskStatus, WorktreeFileChange, WorktreeState } from '../../core/task-state';
+import type { Answer, Finding, OutputEntry, PendingQuestion, TaskCheck, TaskStatus, WorktreeFileChange, WorktreeState } from '../../core/task-state';
 
 /** What the webview needs to draw a task. */
 export interface TaskView {
@@ -31,7 +31,20 @@ export interface TaskView {
   questions: QuestionView[];
   /** DESIGN §8: the task's worktree and what it changed, when it runs isolated. */
   worktree?: WorktreeView;
+  /** DESIGN §9: the last check in its worktree, with a one-line verdict. */
+  check?: TaskCheck & { line: string };
+  /** DESIGN §9: on a review task, what it reviews and (once it answered) its findings. */
+  review?: { of: string; ofTitle: string; findings?: Finding[]; summary?: string };
+  /** DESIGN §9: on an attempt, how many attempts its prompt has. */
+  attempts?: number;
+  /** The second-opinion actions the task's state allows (each maps to a command of DESIGN §9). */
+  opinions: OpinionAction[];
 }
+
+/** What the panel may do for a second opinion: Run Check (or cancel it), Review with Another Agent…, Send Findings
+ *  to Task, Compare Attempts. */
+export const OPINION_ACTIONS = ['runCheck', 'cancelCheck', 'reviewWithAgent', 'sendFindings', 'compareAttempts'] as const;
+export type OpinionAction = (typeof OPINION_ACTIONS)[number];
 
 /** What the panel may do with a task's worktree (each maps to a command of DESIGN §8). */
 export const WORKTREE_ACTIONS = ['review', 'merge', 'apply', 'discard', 'resolve', 'openWorktree'] as const;
@@ -76,7 +89,10 @@ export type WebviewMessage =
   | { type: 'showLog' }
   /** One changed file of the task's worktree in the diff editor (base ↔ the task's version). */
   | { type: 'openChange'; path: string }
-  | { type: 'worktree'; action: WorktreeAction };
+  | { type: 'worktree'; action: WorktreeAction }
+  | { type: 'opinion'; action: OpinionAction }
+  /** A review's finding: open its file at its line. */
+  | { type: 'openFinding'; findingId: string };
 
 const MAX_TEXT = 100_000;
 
@@ -98,6 +114,10 @@ export function parseWebviewMessage(raw: unknown): WebviewMessage | undefined {
       return isText(m.path) && m.path.length > 0 ? { type: 'openChange', path: m.path } : undefined;
     case 'worktree':
       return (WORKTREE_ACTIONS as readonly unknown[]).includes(m.action) ? { type: 'worktree', action: m.action as WorktreeAction } : undefined;
+    case 'opinion':
+      return (OPINION_ACTIONS as readonly unknown[]).includes(m.action) ? { type: 'opinion', action: m.action as OpinionAction } : undefined;
+    case 'openFinding':
+      return isId(m.findingId) ? { type: 'openFinding', findingId: m.findingId } : undefined;
     case 'answer': {
       if (!isId(m.requestId) || !isId(m.payloadHash)) return undefined;
       const answer = parseAnswer(m.answer);

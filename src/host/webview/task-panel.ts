@@ -10,7 +10,8 @@ import type { AnswerGate } from '../answering';
 import { elapsedOf, formatUsage, statusLabel } from '../presentation';
 import { questionHash } from '../question-hash';
 import { isLive } from '../../core/task-isolation';
-import { MAX_PANEL_FILES, parseWebviewMessage, type HostMessage, type TaskView, type WebviewMessage, type WorktreeAction, type WorktreeView } from './protocol';
+import { MAX_PANEL_FILES, parseWebviewMessage, type HostMessage, type OpinionAction, type TaskView, type WebviewMessage, type WorktreeAction, type WorktreeView } from './protocol';
+import { opinionsView } from './opinions-view';
 
 const ENTRY_BATCH_MS = 80;
 
@@ -23,6 +24,8 @@ export interface PanelDependencies {
   openDiff(taskId: string, requestId: string, path: string): Promise<void>;
   /** One changed file of the task's worktree in the diff editor. */
   openChange(taskId: string, path: string): Promise<void>;
+  /** A review task's finding: its file at its line. */
+  openFinding(reviewId: string, findingId: string): Promise<void>;
 }
 
 /** The command each worktree action of the panel runs (with the task's id). */
@@ -33,6 +36,14 @@ const WORKTREE_COMMANDS: Record<WorktreeAction, CommandId> = {
   discard: CommandId.discardChanges,
   resolve: CommandId.resolveWithAgent,
   openWorktree: CommandId.openWorktree,
+};
+
+/** The command each second-opinion action of the panel runs (with the task's id); cancelCheck is handled here. */
+const OPINION_COMMANDS: Record<Exclude<OpinionAction, 'cancelCheck'>, CommandId> = {
+  runCheck: CommandId.runCheck,
+  reviewWithAgent: CommandId.reviewWithAgent,
+  sendFindings: CommandId.sendFindings,
+  compareAttempts: CommandId.compareAttempts,
 };
 
 /** One webview panel per task, reused when opened again. */
@@ -182,6 +193,13 @@ class TaskPanel {
       case 'worktree':
         await vscode.commands.executeCommand(WORKTREE_COMMANDS[message.action], this.taskId);
         return;
+      case 'opinion':
+        if (message.action === 'cancelCheck') this.deps.manager.worktrees.jobs.cancelCheck(this.taskId);
+        else await vscode.commands.executeCommand(OPINION_COMMANDS[message.action], this.taskId);
+        return;
+      case 'openFinding':
+        await this.deps.openFinding(this.taskId, message.findingId);
+        return;
       default: {
         const never: never = message;
         throw new Error(`Unhandled message ${JSON.stringify(never)}`);
@@ -222,6 +240,7 @@ class TaskPanel {
       dependsOn: task.dependsOn,
       questions: task.pendingQuestions.map((question) => ({ question, payloadHash: questionHash(task.id, question) })),
       worktree: worktreeView(task),
+      ...opinionsView(task, (id) => this.deps.manager.peek(id), this.deps.manager.allTasks()),
     };
   }
 
@@ -255,6 +274,7 @@ class TaskPanel {
   <header id="header" aria-label="Task status"></header>
   <section id="questions" aria-label="Questions waiting for you" aria-live="assertive"></section>
   <section id="changes" aria-label="Changed files" hidden></section>
+  <section id="opinions" aria-label="Check and review" hidden></section>
   <main id="transcript" role="log" aria-label="Transcript" aria-live="polite"></main>
   <footer id="footer"></footer>
 </div>

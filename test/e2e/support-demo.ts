@@ -1,0 +1,56 @@
+// The e2e suites' demo agent and git workspace: the `npm start` demo model (a mock Responses server and a Codex
+// profile using it) and the workbench's folder made a git repository, so tasks run in worktrees of it.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Page } from 'playwright-core';
+
+/** Starts test/fixtures/demo/start-demo-model.ts with its caches under `root`; resolves with the settings it prints. */
+export async function startDemoModel(root: string): Promise<{ process: ChildProcess; settings: Record<string, unknown> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../fixtures/demo/start-demo-model.ts')], {
+    env: { ...process.env, XDG_CACHE_HOME: path.join(root, 'cache') },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    let buffer = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('utf8');
+      if (buffer.includes('\n')) resolve(buffer.slice(0, buffer.indexOf('\n')));
+    });
+    child.once('exit', (code) => reject(new Error(`the demo model exited with ${code}`)));
+  });
+  return { process: child, settings: (JSON.parse(line) as { settings: Record<string, unknown> }).settings };
+}
+
+/** Makes the workbench's folder a git repository with one commit (its own identity: the merge commits there). */
+export function makeGitWorkspace(folder: string): (...args: string[]) => string {
+  fs.mkdirSync(path.join(folder, 'docs'), { recursive: true });
+  fs.writeFileSync(path.join(folder, 'docs', 'old-usage.md'), '# Usage\n\nnode hello.js [name]\n');
+  const git = (...args: string[]): string => execFileSync('git', args, { cwd: folder, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+  git('init', '--quiet', '--initial-branch=main');
+  git('config', 'user.name', 'E2E Test');
+  git('config', 'user.email', 'e2e@example.invalid');
+  git('add', '--all');
+  git('commit', '--quiet', '-m', 'initial');
+  return git;
+}
+
+/** Drags the side bar's sash to the right, so that tree rows show their descriptions whole (for screenshots). */
+export async function widenSideBar(page: Page, by: number): Promise<void> {
+  const sidebar = await page.locator('.part.sidebar').first().boundingBox();
+  if (!sidebar) return;
+  const edge = sidebar.x + sidebar.width;
+  // The sash on the side bar's right edge (VS Code's own resize handle).
+  const sashes = await page.locator('.monaco-sash.vertical').evaluateAll((els) => els.map((el) => {
+    const box = el.getBoundingClientRect();
+    return { x: box.x + box.width / 2, y: box.y + box.height / 2, height: box.height };
+  }));
+  const sash = sashes.filter((box) => Math.abs(box.x - edge) <= 4 && box.height > 100).sort((a, b) => b.height - a.height)[0];
+  const x = sash?.x ?? edge;
+  const y = sash?.y ?? sidebar.y + sidebar.height / 2;
+  await page.mouse.move(x, y);
+  await page.mouse.down();
+  await page.mouse.move(x + by / 2, y, { steps: 4 });
+  await page.mouse.move(x + by, y, { steps: 4 });
+  await page.mouse.up();
+}
