@@ -142,27 +142,6 @@ describe('Codex transcript: notifications beyond the recordings', () => {
     assert.deepEqual(out.latest, [{ kind: 'command', id: 'c1', text: 'npm test', detail: 'a\nb\nc\n1 failing\n', exitCode: 1 }]);
   });
 
-  test('deltas after an explicit flush still reach the transcript on the timer; dispose flushes and stops it', (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout'] });
-    const out = recorder();
-    const transcript = new CodexTranscript(out.sink, { flushIntervalMs: 100 });
-    const delta = (text: string) => transcript.handle({ method: 'item/agentMessage/delta', params: { ...base, itemId: 'm1', delta: text } });
-    delta('Hel');
-    transcript.flush(); // as at turn/completed
-    assert.deepEqual(out.entries.at(-1), { kind: 'agent', id: 'm1', text: 'Hel' });
-    delta('lo');
-    t.mock.timers.tick(100);
-    assert.deepEqual(out.entries.at(-1), { kind: 'agent', id: 'm1', text: 'Hello' });
-    const emitted = out.entries.length;
-    t.mock.timers.tick(1000);
-    assert.equal(out.entries.length, emitted, 'nothing new, nothing emitted');
-    delta('!');
-    transcript.dispose();
-    assert.deepEqual(out.entries.at(-1), { kind: 'agent', id: 'm1', text: 'Hello!' });
-    t.mock.timers.tick(1000);
-    assert.equal(out.entries.length, emitted + 1);
-  });
-
   test('a patch update replaces the changes a later file approval shows', () => {
     const out = recorder();
     const transcript = new CodexTranscript(out.sink, { cwd: '/ws', flushIntervalMs: 0 });
