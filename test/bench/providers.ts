@@ -5,7 +5,7 @@
  *            interleaved runs against the mock model servers
  *   ingest   recorded stdout traffic (claude-*.jsonl stream events and messages; copilot-*.jsonl session/update
  *            notifications through the ACP SDK connection) mapped to transcript entries vs a bare JSON.parse loop;
- *            the lines arrive as from a pipe, 64 KiB per read
+ *            Copilot's lines arrive as from a pipe, 64 KiB per read (the SDK reads them asynchronously)
  * Run alone: node --import tsx test/bench/providers.ts
  */
 import { spawn } from 'node:child_process';
@@ -281,7 +281,8 @@ export async function benchClaudeIngest(): Promise<Record<string, number | strin
       transport,
     });
     const ended = run.execute();
-    await transport.deliverAsPipe([...lines, JSON.stringify({ type: 'result', subtype: 'success', is_error: false, result: 'done' })]);
+    for (const line of lines) transport.deliver(line);
+    transport.deliver(JSON.stringify({ type: 'result', subtype: 'success', is_error: false, result: 'done' }));
     await ended;
   };
   return ingestFigures('claude', lines, await pairedRounds(parseOnly, ingest));
