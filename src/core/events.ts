@@ -10,15 +10,16 @@ export type Event<T> = (listener: Listener<T>) => Disposable;
 
 /** A minimal typed event emitter for the layers that may not import vscode. */
 export class Emitter<T> implements Disposable {
-  private listeners = new Set<Listener<T>>();
+  /** Replaced, never changed in place: fire iterates the listeners of its start without a copy per event. */
+  private listeners: readonly Listener<T>[] = [];
 
   readonly event: Event<T> = (listener) => {
-    this.listeners.add(listener);
-    return { dispose: () => this.listeners.delete(listener) };
+    if (!this.listeners.includes(listener)) this.listeners = [...this.listeners, listener];
+    return { dispose: () => (this.listeners = this.listeners.filter((known) => known !== listener)) };
   };
 
   fire(value: T): void {
-    for (const listener of [...this.listeners]) {
+    for (const listener of this.listeners) {
       try {
         listener(value);
       } catch (error) {
@@ -29,11 +30,11 @@ export class Emitter<T> implements Disposable {
   }
 
   get hasListeners(): boolean {
-    return this.listeners.size > 0;
+    return this.listeners.length > 0;
   }
 
   dispose(): void {
-    this.listeners.clear();
+    this.listeners = [];
   }
 }
 

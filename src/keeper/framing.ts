@@ -92,6 +92,24 @@ export function forEachRecordLine(buffer: Buffer, start: number, end: number, vi
   return count;
 }
 
+/**
+ * Visits the lines of a line record whose body is `buffer[start, end)` as text, each as decodeLineText decodes it:
+ * the body is decoded once and split, which gives the same strings (a newline is ASCII, so no UTF-8 sequence, valid or
+ * not, spans one) without a decoder call per line. Returns the number of lines.
+ */
+export function forEachRecordText(buffer: Buffer, start: number, end: number, visit: (seq: number, text: string) => void): number {
+  let seq = recordSeq(buffer, start, end);
+  const text = buffer.toString('utf8', start + SEQ_BYTES, end);
+  let count = 0;
+  for (let at = 0; at < text.length; count++) {
+    let newline = text.indexOf('\n', at);
+    if (newline === -1) newline = text.length;
+    visit(seq++, text.slice(at, newline > at && text.charCodeAt(newline - 1) === CARRIAGE_RETURN ? newline - 1 : newline));
+    at = newline + 1;
+  }
+  return count;
+}
+
 /** The lines of a line record (copies), for tests and tools. */
 export function decodeLineRecord(body: Buffer): { firstSeq: number; lines: Buffer[] } {
   const lines: Buffer[] = [];
@@ -116,7 +134,9 @@ export type FrameVisitor = (type: number, buffer: Buffer, start: number, end: nu
 
 /**
  * Cuts a byte stream into frames. Survives any chunking. A length of 0 or above `maxFrameBytes` is a protocol error
- * (FrameError). `each` visits frames without allocating per frame (the hot path); `push` collects them.
+ * (FrameError). `each` visits frames without allocating per frame (the hot path); `push` collects them. The tail of a
+ * chunk that starts an unfinished frame is kept as a view, not copied (a frame usually spans two socket reads):
+ * callers pass chunks they do not reuse, as sockets and the journal reader do.
  */
 export class FrameDecoder {
   private chunks: Buffer[] = [];
@@ -155,8 +175,7 @@ export class FrameDecoder {
       offset += 4 + frameLength;
     }
     if (offset < length) {
-      // Copy the rest: the caller may reuse its chunk.
-      const rest = Buffer.from(buffer.subarray(offset));
+      const rest = buffer.subarray(offset);
       this.chunks = [rest];
       this.buffered = rest.length;
       this.needed = rest.length >= 4 ? 4 + this.checkedLength(rest.readUInt32BE(0)) : 4;
@@ -174,6 +193,7 @@ export class FrameDecoder {
 }
 
 const NEWLINE = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
 
 /** Splits a byte stream into lines (without the newline, bytes untouched). A line over `maxLineBytes` is cut. */
 export class ByteLineSplitter {
@@ -229,10 +249,17 @@ export class ByteLineSplitter {
   }
 }
 
+/** A record as pieces written one after the other: a header, then views of what the agent wrote (nothing copied). */
+export interface RecordParts {
+  parts: Buffer[];
+  /** How many sequence numbers (lines) the record holds. */
+  count: number;
+}
+
 /**
  * The keeper's hot path: turns an agent's stdout chunks into line records, one record per chunk that completes a
- * line — one allocation and two copies per chunk, whatever the number of lines. Same lines as ByteLineSplitter,
- * including the cut of over-long lines.
+ * line — a header and views of the chunk, whatever the number of lines; only a line split across chunks is copied.
+ * Same lines as ByteLineSplitter, including the cut of over-long lines.
  */
 export class LineBatcher {
   private readonly splitter: ByteLineSplitter;
@@ -246,8 +273,11 @@ export class LineBatcher {
     this.splitter = new ByteLineSplitter(maxLineBytes);
   }
 
-  /** Frames the lines `chunk` completes, numbered from `firstSeq`; undefined when it completes none. */
-  push(chunk: Buffer, firstSeq: number): { frame: Buffer; count: number } | undefined {
+  /**
+   * Frames the lines `chunk` completes, numbered from `firstSeq`; undefined when it completes none. The parts view
+   * `chunk`: the caller must not reuse it (stream chunks are never reused).
+   */
+  push(chunk: Buffer, firstSeq: number): RecordParts | undefined {
     if (this.splitter.bufferedBytes > 0 || this.pendingBytes + chunk.length > this.maxLineBytes) return this.slowPath(chunk, firstSeq);
     const last = chunk.lastIndexOf(NEWLINE);
     if (last === -1) {
@@ -256,23 +286,21 @@ export class LineBatcher {
     }
     let count = 0;
     for (let index = chunk.indexOf(NEWLINE); index !== -1 && index <= last; index = chunk.indexOf(NEWLINE, index + 1)) count++;
-    const frame = Buffer.allocUnsafe(RECORD_HEADER_BYTES + this.pendingBytes + last + 1);
-    writeRecordHeader(frame, 0, frame.length, this.type, firstSeq);
-    let at = RECORD_HEADER_BYTES;
-    for (const piece of this.pending) at += piece.copy(frame, at);
-    chunk.copy(frame, at, 0, last + 1);
+    const header = Buffer.allocUnsafe(RECORD_HEADER_BYTES);
+    writeRecordHeader(header, 0, RECORD_HEADER_BYTES + this.pendingBytes + last + 1, this.type, firstSeq);
+    const parts = [header, ...this.pending, chunk.subarray(0, last + 1)];
     this.pending = [];
     this.pendingBytes = 0;
     if (last + 1 < chunk.length) this.stash(chunk.subarray(last + 1));
-    return { frame, count };
+    return { parts, count };
   }
 
   /** Frames what is left without a trailing newline (end of stream) as a last line, or undefined. */
-  end(seq: number): { frame: Buffer; count: number } | undefined {
+  end(seq: number): RecordParts | undefined {
     const rest = this.splitter.end() ?? (this.pendingBytes > 0 ? Buffer.concat(this.pending, this.pendingBytes) : undefined);
     this.pending = [];
     this.pendingBytes = 0;
-    return rest ? { frame: encodeLineRecord(this.type, seq, [rest]), count: 1 } : undefined;
+    return rest ? { parts: [encodeLineRecord(this.type, seq, [rest])], count: 1 } : undefined;
   }
 
   private stash(piece: Buffer): void {
@@ -282,14 +310,14 @@ export class LineBatcher {
   }
 
   /** A line near the size limit: the plain splitter cuts it (rare, so allocations do not matter). */
-  private slowPath(chunk: Buffer, firstSeq: number): { frame: Buffer; count: number } | undefined {
+  private slowPath(chunk: Buffer, firstSeq: number): RecordParts | undefined {
     if (this.pendingBytes > 0) {
       this.splitter.push(Buffer.concat(this.pending, this.pendingBytes));
       this.pending = [];
       this.pendingBytes = 0;
     }
     const lines = this.splitter.push(chunk);
-    return lines.length === 0 ? undefined : { frame: encodeLineRecord(this.type, firstSeq, lines), count: lines.length };
+    return lines.length === 0 ? undefined : { parts: [encodeLineRecord(this.type, firstSeq, lines)], count: lines.length };
   }
 }
 

@@ -4,7 +4,8 @@
  *            the same CLI, same arguments and environment, driven by a minimal raw JSONL client; median of
  *            interleaved runs against the mock model servers
  *   ingest   recorded stdout traffic (claude-*.jsonl stream events and messages; copilot-*.jsonl session/update
- *            notifications through the ACP SDK connection) mapped to transcript entries vs a bare JSON.parse loop
+ *            notifications through the ACP SDK connection) mapped to transcript entries vs a bare JSON.parse loop;
+ *            Copilot's lines arrive as from a pipe, 64 KiB per read (the SDK reads them asynchronously)
  * Run alone: node --import tsx test/bench/providers.ts
  */
 import { spawn } from 'node:child_process';
@@ -203,6 +204,9 @@ function recordedLines(cli: string, keep: (message: Json) => boolean, count: num
   return lines.slice(0, count);
 }
 
+/** What one read of an agent's stdout pipe returns at most (Node reads 64 KiB, a Linux pipe holds 64 KiB). */
+const PIPE_READ_BYTES = 64 * 1024;
+
 class BenchTransport implements MessageTransport {
   private readonly messages = new Emitter<unknown>();
   private readonly closes = new Emitter<TransportClosed>();
@@ -213,6 +217,22 @@ class BenchTransport implements MessageTransport {
   send(): void {}
   deliver(line: string): void {
     this.messages.fire(JSON.parse(line));
+  }
+  /**
+   * Delivers `lines` as a process transport does: the lines of one pipe read (at most PIPE_READ_BYTES) at once, each
+   * read a macrotask of its own. All of a recording in one synchronous burst would hold every parsed message until
+   * the asynchronous consumer (the ACP SDK's stream) reads it — garbage-collector work no pipe can cause.
+   */
+  async deliverAsPipe(lines: readonly string[]): Promise<void> {
+    let bytes = 0;
+    for (const line of lines) {
+      bytes += Buffer.byteLength(line) + 1;
+      if (bytes > PIPE_READ_BYTES) {
+        bytes = Buffer.byteLength(line) + 1;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      this.deliver(line);
+    }
   }
   async close(): Promise<TransportClosed> {
     this.closed = true;
@@ -292,7 +312,7 @@ export async function benchCopilotIngest(): Promise<Record<string, number | stri
       },
       onPermission: async () => ({ outcome: { outcome: 'cancelled' } }),
     });
-    for (const line of lines) transport.deliver(line);
+    await transport.deliverAsPipe(lines);
     await done;
     output.dispose();
     await agent.close();

@@ -2,7 +2,7 @@
 import type * as net from 'node:net';
 import { Emitter, type Logger } from '../../core/events';
 import { encodeJsonLine, parseJsonLine } from '../../platform/jsonl';
-import { decodeLineText, forEachRecordLine, recordSeq, encodeAck, encodeFrame, encodeJsonFrame, FrameDecoder } from '../framing';
+import { decodeLineText, forEachRecordLine, forEachRecordText, recordSeq, encodeAck, encodeFrame, encodeJsonFrame, FrameDecoder } from '../framing';
 import { FrameType, MAX_LINE_BYTES, type Frame, type KeeperExit, type KeeperWelcome } from '../protocol';
 import { keeperPaths, readKeeperMetadata } from '../files';
 import { isSameProcess, killProcessTree, removeQuietly, waitUntil } from '../../platform/process';
@@ -276,16 +276,16 @@ export class KeeperTransport extends BaseTransport {
   private dispatch(type: number, buffer: Buffer, start: number, end: number): void {
     switch (type) {
       case FrameType.out:
-        forEachRecordLine(buffer, start, end, this.onOutLine);
+        if (end - start < MAX_LINE_BYTES) forEachRecordText(buffer, start, end, this.onOutText);
+        else forEachRecordLine(buffer, start, end, this.onOutLine);
         this.scheduleAck();
         return;
       case FrameType.in:
-        forEachRecordLine(buffer, start, end, (seq, _buffer, from, to) => {
+        forEachRecordText(buffer, start, end, (seq, raw) => {
           if (seq <= this.seq) return;
           this.seq = seq;
           // Lines past the welcome's head are this window's own input, not history.
           if (seq > this.welcomeInfo.headSeq) return;
-          const raw = decodeLineText(buffer, from, to);
           const parsed = parseJsonLine(raw);
           this.inputEmitter.fire({ seq, raw, message: parsed.ok ? parsed.value : undefined });
         });
@@ -332,22 +332,25 @@ export class KeeperTransport extends BaseTransport {
     }
   }
 
-  /** One line the agent wrote: parsed and delivered exactly as ProcessTransport delivers it, once per seq. */
+  /** One line of a record long enough to hold a line the keeper cut (L1), which ends the task; others go to onOutText. */
   private readonly onOutLine = (seq: number, buffer: Buffer, start: number, end: number): void => {
-    if (seq <= this.seq || this.closeInfo) return; // Exactly once, whatever a reconnect replays.
-    this.seq = seq;
+    if (seq <= this.seq || this.closeInfo) return;
     if (end - start >= MAX_LINE_BYTES) {
+      this.seq = seq;
       // The keeper cut a line over the cap (L1): its pieces are not JSON, and the rest is not read. End the task clearly.
       this.log.warn(`[keeper ${this.ref.keeperId}] the agent sent a line of ${MAX_LINE_BYTES} bytes or more; stopping it`);
       this.kill();
       const error = new Error(`The agent was stopped: it sent a line longer than ${MAX_LINE_BYTES / (1024 * 1024)} MiB, more than Agent Tasks reads`);
       return this.finish({ code: null, signal: 'SIGKILL', stderrTail: this.stderrText, error });
     }
-    const text = decodeLineText(buffer, start, end);
-    if (text.length === 0 || (text.charCodeAt(0) <= 32 && text.trim() === '')) return;
-    const parsed = parseJsonLine(text);
-    if (parsed.ok) this.messageEmitter.fire(parsed.value);
-    else this.malformedEmitter.fire({ raw: parsed.raw, error: parsed.error });
+    this.onOutText(seq, decodeLineText(buffer, start, end));
+  };
+
+  /** One line the agent wrote: parsed and delivered exactly as ProcessTransport delivers it, once per seq. */
+  private readonly onOutText = (seq: number, text: string): void => {
+    if (seq <= this.seq || this.closeInfo) return; // Exactly once, whatever a reconnect replays.
+    this.seq = seq;
+    this.deliverLine(text);
   };
 
   private scheduleAck(): void {
@@ -428,10 +431,7 @@ export class KeeperTransport extends BaseTransport {
   }
 
   private removeOfflineFiles(): void {
-    if (!this.offline) return;
-    removeQuietly(this.offline.journal);
-    removeQuietly(this.offline.metadata);
-    removeQuietly(this.offline.log);
+    for (const file of Object.values(this.offline ?? {})) removeQuietly(file);
   }
 
   private finish(info: TransportClosed): void {

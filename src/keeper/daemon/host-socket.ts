@@ -99,3 +99,11 @@ function checkHello(frame: Frame, tokenDigest: Buffer): KeeperHello | undefined 
 function digest(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
+
+/** Writes a record, whole or as parts (corked: the socket sends the parts with one writev, nothing concatenated). */
+export function writeRecord(socket: net.Socket, record: Buffer | readonly Buffer[]): void {
+  if (Buffer.isBuffer(record)) return void socket.write(record);
+  socket.cork();
+  for (const part of record) socket.write(part);
+  socket.uncork();
+}

@@ -30,13 +30,12 @@ export class Journal {
     return this.bytes;
   }
 
-  /** Appends a record holding `count` sequence numbers, starting at nextSeq. */
-  append(frame: Buffer, count: number): void {
+  /** Appends a record (whole, or as parts written one after the other) holding `count` sequence numbers from nextSeq. */
+  append(record: Buffer | readonly Buffer[], count: number): void {
     const base = this.bytes;
     this.recordStarts.push(base);
     this.recordSeqs.push(this.nextSeq);
-    writeFully(this.fd, frame, base);
-    this.bytes += frame.length;
+    this.bytes += Buffer.isBuffer(record) ? writeFully(this.fd, record, base) : writeAllFully(this.fd, record, base);
     this.nextSeq += count;
   }
 
@@ -125,7 +124,18 @@ export class Journal {
   }
 }
 
-function writeFully(fd: number, bytes: Buffer, position: number): void {
+/** Writes `bytes` at `position`; returns their length. */
+function writeFully(fd: number, bytes: Buffer, position: number): number {
   let written = 0;
   while (written < bytes.length) written += fs.writeSync(fd, bytes, written, bytes.length - written, position + written);
+  return written;
+}
+
+/** Writes `parts` one after the other at `position` in one system call (the rest, if it stops short); returns their length. */
+function writeAllFully(fd: number, parts: readonly Buffer[], position: number): number {
+  let total = 0;
+  for (const part of parts) total += part.length;
+  const written = fs.writevSync(fd, parts as Buffer[], position);
+  if (written < total) writeFully(fd, Buffer.concat(parts, total).subarray(written), position + written);
+  return total;
 }

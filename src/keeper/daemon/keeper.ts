@@ -22,7 +22,7 @@ import { killProcessTree, processStartTime, removeQuietly } from '../../platform
 
 import { Journal } from './journal';
 import { spawnAgent, type KeeperReady } from './agent';
-import { listenForHosts } from './host-socket';
+import { listenForHosts, writeRecord } from './host-socket';
 import { log } from './log';
 import { startWatchdog } from './watchdog';
 const STDERR_TAIL_BYTES = 8 * 1024;
@@ -240,7 +240,7 @@ export class Keeper {
 
   private onAgentStdout(chunk: Buffer): void {
     const batch = this.stdoutBatcher.push(chunk, this.journal.nextSeq);
-    if (batch) this.appendRecord(FrameType.out, batch.frame, batch.count);
+    if (batch) this.appendRecord(FrameType.out, batch.parts, batch.count);
   }
 
   private onAgentStderr(chunk: Buffer): void {
@@ -265,11 +265,11 @@ export class Keeper {
    * Journals a record holding `count` sequence numbers and sends it to a live client, unless it is host input (the
    * host knows it).
    */
-  private appendRecord(type: number, frame: Buffer, count: number): void {
-    this.journal.append(frame, count);
+  private appendRecord(type: number, record: Buffer | readonly Buffer[], count: number): void {
+    this.journal.append(record, count);
     const client = this.client;
     if (type === FrameType.in || !client || client.replaying) return;
-    client.socket.write(frame);
+    writeRecord(client.socket, record);
     // A few MB of slack before the agent is held back: pausing at every full socket buffer would run agent, keeper and
     // host in lock-step (one wakes while the others sleep) instead of side by side.
     if (client.socket.writableLength > BACKPRESSURE_BYTES && !this.stdoutHolds.has('backpressure')) {
@@ -326,7 +326,7 @@ export class Keeper {
     for (const timer of this.stopTimers) clearTimeout(timer);
     this.stopTimers.clear();
     const rest = this.stdoutBatcher.end(this.journal.nextSeq);
-    if (rest) this.appendRecord(FrameType.out, rest.frame, rest.count);
+    if (rest) this.appendRecord(FrameType.out, rest.parts, rest.count);
     const stop = this.stopKind ?? 'exited';
     const exit: KeeperExit = { code, signal, stderrTail: this.stderrTail, stop, reason: this.stopReason };
     this.exitInfo = exit;

@@ -2,7 +2,7 @@ import * as acp from '@agentclientprotocol/sdk/unstable';
 import type { Disposable, Logger } from '../../core/events';
 import { ProcessTransport } from '../transport/process-transport';
 import type { MessageTransport, TransportClosed } from '../transport/transport';
-import { parseSessionNotification } from './session-update';
+import { parseReadSessionNotification } from './session-update';
 
 /** How to start an ACP agent. */
 export interface AcpAgentLaunch {
@@ -48,7 +48,7 @@ export class AcpAgentProcess {
         acp.methods.client.session.update,
         (params) => {
           try {
-            return parseSessionNotification(params);
+            return parseReadSessionNotification(params);
           } catch (error) {
             // The SDK drops the notification; say which one and why.
             log.warn(`${label} sent a session/update that does not match the ACP schema (${error instanceof Error ? error.message : String(error)}); skipped: ${JSON.stringify(params)}`);

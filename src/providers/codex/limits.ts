@@ -8,25 +8,25 @@ import type { RateLimitWindow } from './protocol/v2/RateLimitWindow';
  * provider every field is null and the snapshot carries no windows.
  */
 export function codexLimits(snapshot: RateLimitSnapshot, now = Date.now()): AccountLimits {
+  // Called on every rate-limit notification: plain loops, no intermediate arrays.
   const windows: LimitWindow[] = [];
-  for (const [id, window] of [
-    ['primary', snapshot.primary],
-    ['secondary', snapshot.secondary],
-  ] as const) {
-    if (window) windows.push(limitWindow(id, window));
+  if (snapshot.primary) windows.push(limitWindow('primary', snapshot.primary));
+  if (snapshot.secondary) windows.push(limitWindow('secondary', snapshot.secondary));
+  let exhausted = false;
+  let warning = false;
+  for (const window of windows) {
+    if (window.status === 'rejected') exhausted = true;
+    else if ((window.usedPercent ?? 0) >= 90) warning = true;
   }
+  const resetsAt = soonest(exhausted ? windows.filter((window) => window.status === 'rejected') : windows);
   const reached = snapshot.rateLimitReachedType !== null && snapshot.rateLimitReachedType !== undefined;
-  const exhausted = windows.filter((window) => window.status === 'rejected');
-  const resetsAt = soonest((exhausted.length ? exhausted : windows).map((window) => window.resetsAt));
-  const status = reached || exhausted.length ? 'rejected' : windows.some((window) => (window.usedPercent ?? 0) >= 90) ? 'warning' : windows.length ? 'allowed' : undefined;
-  return {
-    at: now,
-    ...(snapshot.limitId ? { limitId: snapshot.limitId } : {}),
-    ...(status ? { status } : {}),
-    ...(resetsAt !== undefined ? { resetsAt } : {}),
-    windows,
-    ...(snapshot.planType ? { plan: String(snapshot.planType) } : {}),
-  };
+  const status = reached || exhausted ? 'rejected' : warning ? 'warning' : windows.length ? 'allowed' : undefined;
+  const limits: AccountLimits = { at: now, windows };
+  if (snapshot.limitId) limits.limitId = snapshot.limitId;
+  if (status) limits.status = status;
+  if (resetsAt !== undefined) limits.resetsAt = resetsAt;
+  if (snapshot.planType) limits.plan = String(snapshot.planType);
+  return limits;
 }
 
 /**
@@ -35,16 +35,21 @@ export function codexLimits(snapshot: RateLimitSnapshot, now = Date.now()): Acco
  */
 export function mergeSnapshot(previous: RateLimitSnapshot | undefined, update: RateLimitSnapshot): RateLimitSnapshot {
   if (!previous) return update;
-  const merged = { ...previous } as Record<string, unknown>;
-  for (const [key, value] of Object.entries(update)) if (value !== null && value !== undefined) merged[key] = value;
-  return merged as RateLimitSnapshot;
+  // Copied only when something changed (most updates repeat what is known); for…in reads a parsed object's fields fast.
+  let merged: Record<string, unknown> | undefined;
+  for (const key in update) {
+    const value = (update as unknown as Record<string, unknown>)[key];
+    if (value === null || value === undefined || (previous as unknown as Record<string, unknown>)[key] === value) continue;
+    merged ??= { ...previous };
+    merged[key] = value;
+  }
+  return (merged ?? previous) as RateLimitSnapshot;
 }
 
 /** When a rate-limited turn can go again: the exhausted window's reset, else none known from the snapshot. */
 export function exhaustedResetAt(limits: AccountLimits | undefined, now = Date.now()): number | undefined {
   if (!limits) return undefined;
-  const exhausted = limits.windows.filter((window) => window.status === 'rejected' && window.resetsAt !== undefined && window.resetsAt > now);
-  return soonest(exhausted.map((window) => window.resetsAt));
+  return soonest(limits.windows.filter((window) => window.status === 'rejected' && window.resetsAt !== undefined && window.resetsAt > now));
 }
 
 function limitWindow(id: string, window: RateLimitWindow): LimitWindow {
@@ -57,7 +62,11 @@ function limitWindow(id: string, window: RateLimitWindow): LimitWindow {
   };
 }
 
-function soonest(times: (number | undefined)[]): number | undefined {
-  const known = times.filter((time): time is number => typeof time === 'number' && Number.isFinite(time));
-  return known.length ? Math.min(...known) : undefined;
+/** The earliest known `resetsAt` of `windows`. */
+function soonest(windows: readonly LimitWindow[]): number | undefined {
+  let earliest: number | undefined;
+  for (const { resetsAt } of windows) {
+    if (typeof resetsAt === 'number' && Number.isFinite(resetsAt) && (earliest === undefined || resetsAt < earliest)) earliest = resetsAt;
+  }
+  return earliest;
 }

@@ -169,12 +169,8 @@ export class CodexTranscript {
     return this.lastErrorByTurn.get(turnId);
   }
 
-  /** Emits everything still buffered. */
+  /** Emits everything still buffered. An armed timer stays: re-arming it after every turn's flush costs more. */
   flush(): void {
-    if (this.flushTimer) {
-      clearTimeout(this.flushTimer);
-      this.flushTimer = undefined;
-    }
     for (const stream of this.streams.values()) {
       if (!stream.dirty) continue;
       stream.dirty = false;
@@ -183,6 +179,8 @@ export class CodexTranscript {
   }
 
   dispose(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     this.flush();
     this.streams.clear();
   }
@@ -343,7 +341,11 @@ export class CodexTranscript {
       this.flush();
       return;
     }
-    if (!this.flushTimer) this.flushTimer = setTimeout(() => this.flush(), interval);
+    if (this.flushTimer) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      this.flush();
+    }, interval);
   }
 
   private reportUsage(usage: ThreadTokenUsage): void {
@@ -437,5 +439,10 @@ function tail(text: string): string {
 }
 
 function withoutNulls(value: object): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== null && field !== undefined));
+  const fields: Record<string, unknown> = {};
+  for (const key in value) {
+    const field = (value as Record<string, unknown>)[key];
+    if (field !== null && field !== undefined) fields[key] = field;
+  }
+  return fields;
 }

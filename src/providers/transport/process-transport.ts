@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { encodeJsonLine, LineDecoder, LineTooLongError, parseJsonLine } from '../../platform/jsonl';
+import { encodeJsonLine, LineDecoder, LineTooLongError } from '../../platform/jsonl';
 import { killProcessTree, mergeEnv } from '../../platform/process';
 import { BaseTransport, type TransportClosed } from './transport';
 
@@ -54,7 +54,7 @@ export class ProcessTransport extends BaseTransport {
       });
       this.child.once('close', (code, signal) => {
         const rest = this.overflow ? undefined : this.decoder.end();
-        if (rest !== undefined) this.handleLine(rest);
+        if (rest !== undefined) this.deliverLine(rest);
         this.finish({ code, signal, stderrTail: this.stderrTail, error: this.overflow ?? spawnError }, resolve);
       });
     });
@@ -70,7 +70,7 @@ export class ProcessTransport extends BaseTransport {
         this.kill('SIGKILL');
         return;
       }
-      for (const line of lines) this.handleLine(line);
+      for (const line of lines) this.deliverLine(line);
     });
     this.child.stderr?.on('data', (chunk: Buffer) => {
       const text = chunk.toString('utf8');
@@ -119,13 +119,6 @@ export class ProcessTransport extends BaseTransport {
   /** Resolves when the process has exited. */
   whenClosed(): Promise<TransportClosed> {
     return this.exited;
-  }
-
-  private handleLine(line: string): void {
-    if (line.trim() === '') return;
-    const parsed = parseJsonLine(line);
-    if (parsed.ok) this.messageEmitter.fire(parsed.value);
-    else this.malformedEmitter.fire({ raw: parsed.raw, error: parsed.error });
   }
 
   private finish(info: TransportClosed, resolve: (info: TransportClosed) => void): void {

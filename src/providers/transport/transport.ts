@@ -1,4 +1,5 @@
 import { Emitter, type Event } from '../../core/events';
+import { parseJsonLine } from '../../platform/jsonl';
 
 /** Why a transport closed. `stderrTail` is the last few KB the agent wrote to stderr (for error messages). */
 export interface TransportClosed {
@@ -36,6 +37,14 @@ export abstract class BaseTransport implements MessageTransport {
   readonly onMessage = this.messageEmitter.event;
   readonly onMalformed = this.malformedEmitter.event;
   readonly onClose = this.closeEmitter.event;
+
+  /** Delivers one line the agent wrote: a message, or onMalformed with the raw line. Blank lines are skipped. */
+  protected deliverLine(line: string): void {
+    if (line.trim() === '') return;
+    const parsed = parseJsonLine(line);
+    if (parsed.ok) this.messageEmitter.fire(parsed.value);
+    else this.malformedEmitter.fire({ raw: parsed.raw, error: parsed.error });
+  }
 
   abstract readonly closed: boolean;
   abstract send(message: unknown): void;

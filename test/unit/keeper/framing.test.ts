@@ -23,8 +23,11 @@ import {
   encodeLineRecord,
   FrameDecoder,
   FrameError,
+  forEachRecordLine,
+  forEachRecordText,
   LineBatcher,
   recordSeq,
+  type RecordParts,
 } from '../../../src/keeper/framing';
 import { FrameType, MAX_HELLO_BYTES, type Frame, type KeeperMetadata } from '../../../src/keeper/protocol';
 import { keeperPaths, MAX_SOCKET_PATH_BYTES, readKeeperMetadata, writeKeeperMetadata } from '../../../src/keeper/files';
@@ -153,9 +156,9 @@ describe('keeper line handling', () => {
         const batcher = new LineBatcher(FrameType.out, maxLine);
         let seq = firstSeq;
         const lines: Buffer[] = [];
-        const take = (batch: { frame: Buffer; count: number } | undefined) => {
+        const take = (batch: RecordParts | undefined) => {
           if (!batch) return [];
-          const [frame] = new FrameDecoder().push(batch.frame);
+          const [frame] = new FrameDecoder().push(Buffer.concat(batch.parts));
           const decoded = decodeLineRecord(frame.body);
           assert.equal(decoded.firstSeq, seq, 'numbered on from the last record');
           assert.equal(decoded.lines.length, batch.count);
@@ -187,6 +190,34 @@ describe('keeper line handling', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('keeper record text', () => {
+  test('a record decoded once and split gives the lines decodeLineText gives one by one (any bytes, CR, invalid UTF-8)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 ** 40 }), fc.uint8Array({ maxLength: 600 }), (first, raw) => {
+        // Newlines, CRs and bytes that start or cut multi-byte sequences, often.
+        const bytes = Buffer.from(raw.map((b) => (b % 11 === 0 ? 0x0a : b % 13 === 0 ? 0x0d : b % 5 === 0 ? 0xe2 : b)));
+        const [frame] = new FrameDecoder().push(encodeLineRecord(FrameType.out, first, [bytes]));
+        const body = frame.body;
+        const expected: Array<[number, string]> = [];
+        const lineCount = forEachRecordLine(body, 0, body.length, (seq, buffer, from, to) => expected.push([seq, decodeLineText(buffer, from, to)]));
+        const actual: Array<[number, string]> = [];
+        assert.equal(forEachRecordText(body, 0, body.length, (seq, text) => actual.push([seq, text])), lineCount);
+        assert.deepEqual(actual, expected);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('a body without a last newline still ends with its last line; an empty body has none', () => {
+    const body = encodeLineRecord(FrameType.out, 5, [Buffer.from('a\r\nb')]).subarray(5, -1);
+    const lines: string[] = [];
+    assert.equal(forEachRecordText(body, 0, body.length, (_seq, text) => lines.push(text)), 2);
+    assert.deepEqual(lines, ['a', 'b']);
+    const empty = encodeLineRecord(FrameType.out, 5, []).subarray(5);
+    assert.equal(forEachRecordText(empty, 0, empty.length, () => assert.fail('no line')), 0);
   });
 });
 

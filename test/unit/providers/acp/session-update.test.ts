@@ -1,6 +1,7 @@
 /**
  * session/update validation: one variant per tag gives exactly what the SDK's full schema gives (value and error),
- * and the SDK's second pass for its ActiveSession helpers is gone.
+ * and the SDK's second pass for its ActiveSession helpers is gone. The connection validates what it reads: the kinds
+ * the transcript skips are checked for their envelope only.
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -8,7 +9,9 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import * as acp from '@agentclientprotocol/sdk/unstable';
 import { ACTIVE_SESSION_ROUTER, withoutActiveSessionRouter } from '../../../../src/providers/acp/connection';
-import { parseSessionNotification } from '../../../../src/providers/acp/session-update';
+import { parseReadSessionNotification, parseSessionNotification, TAG_ONLY_UPDATE_KINDS } from '../../../../src/providers/acp/session-update';
+import { AcpTranscript } from '../../../../src/providers/acp/transcript';
+import { StreamingOutput } from '../../../../src/providers/stdio/streaming-output';
 import { zSessionNotification } from '../../../../node_modules/@agentclientprotocol/sdk/dist/v1/unstable/schema/zod.gen.js';
 
 const TRANSCRIPTS = path.join(__dirname, '..', '..', '..', 'fixtures', 'transcripts');
@@ -35,6 +38,14 @@ function sdk(params: unknown): unknown {
 function ours(params: unknown): unknown {
   try {
     return { value: parseSessionNotification(params) };
+  } catch (error) {
+    return { issues: (error as { issues?: unknown }).issues };
+  }
+}
+
+function readOurs(params: unknown): unknown {
+  try {
+    return { value: parseReadSessionNotification(params) };
   } catch (error) {
     return { issues: (error as { issues?: unknown }).issues };
   }
@@ -73,6 +84,32 @@ describe('session/update validation', () => {
       assert.ok(expected.issues, `the SDK rejects ${JSON.stringify(params)}`);
       assert.deepEqual(ours(params), expected);
     }
+  });
+
+  it('the connection validates every kind it reads as the SDK does, and only the envelope of a tag-only kind', () => {
+    for (const params of recordedUpdates()) {
+      const tag = (params as { update: { sessionUpdate: string } }).update.sessionUpdate;
+      if (TAG_ONLY_UPDATE_KINDS.has(tag)) assert.equal(parseReadSessionNotification(params), params, tag);
+      else assert.deepEqual(parseReadSessionNotification(params), parseSessionNotification(params), tag);
+    }
+    const malformed: unknown[] = [
+      { update: { sessionUpdate: 'usage_update', used: 1, size: 2 } },
+      { sessionId: 7, update: { sessionUpdate: 'available_commands_update', availableCommands: [] } },
+      { sessionId: 's', update: { sessionUpdate: 'agent_message_chunk', content: { type: 'text' } } },
+    ];
+    for (const params of malformed) assert.deepEqual(readOurs(params), sdk(params), JSON.stringify(params));
+  });
+
+  it('every tag-only kind is one the transcript skips: no entry, no title, not logged as unknown', () => {
+    const entries: unknown[] = [];
+    const logged: string[] = [];
+    const output = new StreamingOutput({ appendOutput: (entry) => void entries.push(entry) }, 0);
+    const titles: string[] = [];
+    const transcript = new AcpTranscript(output, 'run', '/ws', (title) => titles.push(title), { info: (message: string) => logged.push(message) });
+    for (const kind of TAG_ONLY_UPDATE_KINDS) transcript.onUpdate({ sessionUpdate: kind, title: 'x', content: { type: 'text', text: 'x' } } as unknown as acp.SessionUpdate);
+    output.dispose();
+    assert.ok(TAG_ONLY_UPDATE_KINDS.size > 5);
+    assert.deepEqual([entries, titles, logged], [[], [], []]);
   });
 
   it('the SDK client app has the ActiveSession router we drop (so an SDK that renames it is noticed)', () => {

@@ -599,6 +599,8 @@ describe('Codex helpers', () => {
     // A sparse update keeps what it does not mention.
     const merged = mergeSnapshot(snapshot, { ...snapshot, primary: { usedPercent: 12, windowDurationMins: 300, resetsAt: now / 1000 + 60 }, secondary: null, planType: null });
     assert.deepEqual([merged.primary?.usedPercent, merged.secondary?.usedPercent, merged.planType], [12, 35, 'plus']);
+    assert.deepEqual(mergeSnapshot(merged, { ...merged, primary: null, planType: null }), merged, 'an update that changes nothing keeps everything');
+    assert.equal(snapshot.primary.usedPercent, 100, 'the earlier snapshot is never changed');
     assert.deepEqual(codexLimits({ ...snapshot, primary: null, secondary: null, planType: null }, now), { at: now, limitId: 'codex', windows: [] }, 'an API-key account has no windows');
   });
 
