@@ -77,7 +77,8 @@ async function startDemoModel(workspace) {
   const script = path.join(root, 'test', 'fixtures', 'demo', 'start-demo-model.ts');
   if (!existsSync(script)) return {};
   say('starting the demo model (test/fixtures/demo/start-demo-model.ts)');
-  const child = spawn(process.execPath, ['--import', 'tsx', script, '--workspace', workspace], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const codexHome = path.join(cacheDir(), 'demo-codex-home');
+  const child = spawn(process.execPath, ['--import', 'tsx', script, '--workspace', workspace, '--codex-home', codexHome], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   cleanups.push(async () => {
     try {
       process.kill(-child.pid, 'SIGTERM');
