@@ -2,7 +2,7 @@
 // and its replies after a tool read as sentences, not as the tool output Codex hands back.
 import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
-import { DEMO_FILE, chooseDemoScenario, plainReply, toolOutputBody, toolReply } from '../../fixtures/demo/replies';
+import { DEMO_FILE, chooseDemoScenario, demoFile, demoFileContent, plainReply, toolOutputBody, toolReply } from '../../fixtures/demo/replies';
 
 describe('demo model replies', () => {
   test('the quick start words pick the behaviours', () => {
@@ -36,6 +36,15 @@ describe('demo model replies', () => {
     const reply = toolReply('Exit code: 0\nWall time: 0 seconds\nOutput:\nSuccess. Updated the following files:\nA hello.md\n', 'file-approval');
     assert.ok(reply.includes(DEMO_FILE) && reply.includes('Review Changes') && reply.includes('Merge Changes'), reply);
     assert.match(toolReply('patch rejected by user', 'file-approval'), /not written:\n\npatch rejected by user$/);
+  });
+
+  test('each proposed file differs, so an edit after a merge still has a change to merge', () => {
+    const first = demoFileContent(new Date(2026, 0, 1, 9, 0, 0));
+    assert.match(first, /^# Hello from Agent Tasks\n/);
+    assert.ok(first.includes('09:00:00'), first);
+    assert.notEqual(demoFileContent(new Date(2026, 0, 1, 9, 0, 1)), first);
+    assert.equal(demoFile.path, DEMO_FILE);
+    assert.match(demoFile.content, /proposed by the demo model at \d\d:\d\d:\d\d/);
   });
 
   test('answers to a form or a question are said back in words', () => {
