@@ -28,6 +28,7 @@ const root = repoRoot();
 const check = process.argv.includes('--check');
 const forceCodeServer = process.argv.includes('--code-server');
 const say = (text) => console.log(`[start] ${text}`);
+const startedAt = Date.now();
 
 /** Everything to stop on the way out. */
 const cleanups = [];
@@ -77,7 +78,8 @@ async function startDemoModel(workspace) {
   const script = path.join(root, 'test', 'fixtures', 'demo', 'start-demo-model.ts');
   if (!existsSync(script)) return {};
   say('starting the demo model (test/fixtures/demo/start-demo-model.ts)');
-  const child = spawn(process.execPath, ['--import', 'tsx', script, '--workspace', workspace], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const codexHome = path.join(cacheDir(), 'demo-codex-home');
+  const child = spawn(process.execPath, ['--import', 'tsx', script, '--workspace', workspace, '--codex-home', codexHome], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   cleanups.push(async () => {
     try {
       process.kill(-child.pid, 'SIGTERM');
@@ -148,6 +150,7 @@ async function runWithCode(code, workspace, settings) {
   }
   if (check) return stopAll(0);
   say(`opening ${workspace} in VS Code (close the window or press Ctrl-C to stop)`);
+  for (const line of NEXT_STEPS) say(line);
   const editor = spawn(code, ['--new-window', '--wait', workspace], { stdio: 'inherit' });
   editor.on('exit', () => void stopAll(0));
 }
@@ -195,12 +198,25 @@ async function runWithCodeServer(workspace, settings) {
     say('check passed');
     return stopAll(0);
   }
+  say(`ready after ${Math.round((Date.now() - startedAt) / 1000)} s`);
   const lines = ['Agent Task Worker demo is running. Open this in your browser:', url];
   const width = Math.max(...lines.map((line) => line.length));
   console.log(`\n╔${'═'.repeat(width + 4)}╗`);
   for (const line of lines) console.log(`║  ${line.padEnd(width)}  ║`);
-  console.log(`╚${'═'.repeat(width + 4)}╝\nPress Ctrl-C to stop.\n`);
+  console.log(`╚${'═'.repeat(width + 4)}╝`);
+  console.log(`${NEXT_STEPS.join('\n')}\n`);
+  console.log(`Press Ctrl-C to stop. Your tasks and the demo workspace (${workspace}) are kept for the next npm start on the same port (${server.port}).\n`);
 }
+
+/** What to do in the window, printed with its URL (README, Quick start). */
+const NEXT_STEPS = [
+  'In the window: click Agent Tasks in the activity bar, then New Task; pick Codex (it talks to the demo model).',
+  'A word in the prompt picks what the demo model does:',
+  '  approve  asks to run a command',
+  '  edit     proposes a file (the task works in its own git worktree: Review Changes, then Merge Changes)',
+  '  ask      asks a question (a form; with the "planner" task type, a multiple-choice question)',
+  'Any other prompt gets a plain reply.',
+];
 
 /** Loads the workbench in headless Chromium and waits for the installed extension's view to show. */
 async function checkWorkbench(port, workspace) {

@@ -87,13 +87,28 @@ export function declineAnswer(question: PendingQuestion): Answer {
   }
 }
 
-/** One line describing a question, for notifications, the tree and the transcript. */
-export function summarizeQuestion(question: PendingQuestion): string {
+/** Where a task's questions name files from: its worktree, else its folder. */
+export function questionRoot(task: { cwd: string; worktree?: { path: string } }): string {
+  return task.worktree?.path ?? task.cwd;
+}
+
+/**
+ * `file` relative to `root` when it lies inside it: agents name files by absolute path, and in a one-line surface the
+ * worktree's path (`…/repo.worktrees/<task id>/`) left no room for the file's own name.
+ */
+export function relativeToRoot(file: string, root: string | undefined): string {
+  const base = root?.replace(/[\\/]+$/, '');
+  if (!base || file.length <= base.length + 1 || !file.startsWith(base)) return file;
+  return file[base.length] === '/' || file[base.length] === '\\' ? file.slice(base.length + 1) : file;
+}
+
+/** One line describing a question, for notifications, the tree and the transcript; files relative to `root`. */
+export function summarizeQuestion(question: PendingQuestion, root?: string): string {
   switch (question.type) {
     case 'command_approval':
       return `run \`${question.command}\``;
     case 'file_approval': {
-      const files = question.fileChanges.map((change) => change.path);
+      const files = question.fileChanges.map((change) => relativeToRoot(change.path, root));
       return files.length === 1 ? `change ${files[0]}` : `change ${files.length} files`;
     }
     case 'user_input':
@@ -109,11 +124,11 @@ export function summarizeQuestion(question: PendingQuestion): string {
   }
 }
 
-/** How an answer reads in the transcript. */
-export function describeAnswer(question: PendingQuestion, answer: Answer): string {
+/** How an answer reads in the transcript (files relative to `root`). */
+export function describeAnswer(question: PendingQuestion, answer: Answer, root?: string): string {
   if ('decision' in answer) {
     const verb = answer.decision === 'approve' ? 'Approved' : answer.decision === 'approveForSession' ? 'Approved for this session' : 'Denied';
-    return `${verb}: ${summarizeQuestion(question)}${answer.message ? ` — ${answer.message}` : ''}`;
+    return `${verb}: ${summarizeQuestion(question, root)}${answer.message ? ` — ${answer.message}` : ''}`;
   }
   if ('answers' in answer) {
     const parts = Object.entries(answer.answers).map(([id, values]) => `${id}: ${values.join(', ')}`);

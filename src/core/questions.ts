@@ -1,6 +1,6 @@
 // How a question reaches the user and an answer gets back: the TaskHandle an adapter asks through, question
 // timeouts, and withdrawing what the agent no longer waits on. The panel and MCP listen to onDidAskQuestion.
-import { answerProblem, declineAnswer, describeAnswer, summarizeQuestion } from './answers';
+import { answerProblem, declineAnswer, describeAnswer, questionRoot, summarizeQuestion } from './answers';
 import { QuestionWithdrawnError, type TaskHandle } from './ports';
 import type { ActiveRun, ManagerParts, PendingAnswer } from './task-runner';
 import { isTerminal, type Answer, type PendingQuestion } from './task-state';
@@ -24,7 +24,7 @@ export class Questions {
     }
     const problem = answerProblem(pending.question, answer);
     if (problem) throw new Error(problem);
-    this.settle(taskId, requestId, answer, describeAnswer(pending.question, answer));
+    this.settle(taskId, requestId, answer, describeAnswer(pending.question, answer, questionRoot(task)));
   }
 
   /** The adapter's only way to affect its task; every call is ignored once the run is over. */
@@ -56,7 +56,7 @@ export class Questions {
           run.questions.set(full.requestId, pending);
           const task = store.get(id);
           if (!task) return;
-          this.parts.appendOutput(id, { kind: 'status', text: `Waiting for your answer: ${summarizeQuestion(full)}` });
+          this.parts.appendOutput(id, { kind: 'status', text: `Waiting for your answer: ${summarizeQuestion(full, questionRoot(task))}` });
           this.parts.moves.ask(id, [...task.pendingQuestions.filter((q) => q.requestId !== full.requestId), full]);
           const minutes = options.settings().questionTimeoutMinutes;
           if (minutes > 0) {
@@ -101,7 +101,9 @@ export class Questions {
     // After dispose the question belongs to the next window (it re-attaches or resumes): never answer it from here.
     if (!pending || this.parts.disposed) return;
     const answer = declineAnswer(pending.question);
-    this.settle(id, requestId, answer, `[timeout] No answer after ${minutes} min: ${summarizeQuestion(pending.question)} was declined`);
+    const task = this.parts.store.get(id);
+    const summary = summarizeQuestion(pending.question, task && questionRoot(task));
+    this.settle(id, requestId, answer, `[timeout] No answer after ${minutes} min: ${summary} was declined`);
   }
 
   /** Resolves (with an answer) or withdraws (without) one question, and updates the task. */

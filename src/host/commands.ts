@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { CommandId } from '../constants';
-import { summarizeQuestion } from '../core/answers';
+import { questionRoot, summarizeQuestion } from '../core/answers';
 import type { TaskManager } from '../core/task-manager';
 import { isTerminal, TASK_TYPES, type CreateTaskInput, type PendingQuestion, type TaskState, type TaskTypeName } from '../core/task-state';
 import type { Logger } from '../core/events';
@@ -88,7 +88,7 @@ export function commandTable(deps: CommandDependencies): Record<CommandId, Comma
     }
     if (candidates.length === 1) return candidates[0];
     const picked = await vscode.window.showQuickPick(
-      candidates.map((c) => ({ label: `$(bell-dot) ${plainLabel(taskTitle(c.task))}`, description: `${c.question.type.replace('_', ' ')} · ${c.task.id}`, detail: summarizeQuestion(c.question), c })),
+      candidates.map((c) => ({ label: `$(bell-dot) ${plainLabel(taskTitle(c.task))}`, description: `${c.question.type.replace('_', ' ')} · ${c.task.id}`, detail: summarizeQuestion(c.question, questionRoot(c.task)), c })),
       { placeHolder: 'Which question?', matchOnDescription: true, matchOnDetail: true },
     );
     return picked?.c;
@@ -296,7 +296,7 @@ async function answerInteractively(
         { label: '$(close) Deny', value: 'deny' },
         ...(question.type === 'file_approval' ? [{ label: '$(diff) Open Diff', value: 'diff' }] : [{ label: '$(go-to-file) Open Task', value: 'open' }]),
       ];
-      const picked = await vscode.window.showQuickPick(items, { title: `${taskTitle(task)} (${task.id}): ${summarizeQuestion(question)}`, placeHolder: question.type === 'command_approval' ? question.command : 'Apply this change?' });
+      const picked = await vscode.window.showQuickPick(items, { title: `${taskTitle(task)} (${task.id}): ${summarizeQuestion(question, questionRoot(task))}`, placeHolder: question.type === 'command_approval' ? question.command : 'Apply this change?' });
       if (!picked) return;
       if (picked.value === 'diff' && question.type === 'file_approval') {
         const file = question.fileChanges[0];

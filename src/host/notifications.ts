@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { CommandId } from '../constants';
-import { summarizeQuestion } from '../core/answers';
+import { questionRoot, summarizeQuestion } from '../core/answers';
 import type { TaskManager } from '../core/task-manager';
 import { isTerminal, type PendingQuestion } from '../core/task-state';
 import { taskTitle } from '../core/task-title';
@@ -64,7 +64,8 @@ export class Notifier implements vscode.Disposable {
     }
     const [{ taskId, question }] = live;
     // Notifications turn `[text](target)` into links: the agent's command must not carry one.
-    const text = `${this.named(taskId)} needs you: ${summarizeQuestion(question).replace(/\]\(/g, '] (')}`;
+    const task = this.manager.peek(taskId);
+    const text = `${this.named(taskId)} needs you: ${summarizeQuestion(question, task && questionRoot(task)).replace(/\]\(/g, '] (')}`;
     if (question.type === 'command_approval') {
       // L2: the answer is bound to this request as shown; a long command is shown whole before it is approved.
       const shownHash = questionHash(taskId, question);

@@ -1,4 +1,4 @@
-import { summarizeQuestion } from '../core/answers';
+import { questionRoot, summarizeQuestion } from '../core/answers';
 import type { AccountLimits, LimitWindow } from '../core/ports';
 import { defaultAccountKey, type ProfileManager } from '../core/profiles';
 import { isLive } from '../core/task-isolation';
@@ -76,7 +76,7 @@ export function stateDetail(task: TaskState, now: number, titleOf: (id: string) 
   const question = task.pendingQuestions[0];
   if (question) {
     const more = task.pendingQuestions.length > 1 ? ` (+${task.pendingQuestions.length - 1} more)` : '';
-    return `needs you: ${firstLine(summarizeQuestion(question), ROW_SUMMARY_LENGTH)}${more}`;
+    return `needs you: ${firstLine(summarizeQuestion(question, questionRoot(task)), ROW_SUMMARY_LENGTH)}${more}`;
   }
   const elapsed = elapsedOf(task, now);
   switch (task.status) {

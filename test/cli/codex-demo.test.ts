@@ -105,7 +105,9 @@ describe('Codex demo model (npm start)', () => {
     assert.equal(question.fileChanges[0]?.kind, 'add');
     assert.match(question.fileChanges[0]?.patch ?? '', /\+# Hello from Agent Tasks/);
     handle.answer(question.requestId, { decision: 'approve' });
-    assert.equal((await outcome).status, 'completed');
+    const result = await outcome;
+    assert.ok(result.status === 'completed');
+    assert.match(result.result ?? '', /Review Changes .* Merge Changes/s);
     assert.match(fs.readFileSync(path.join(cwd, 'hello-from-agent-tasks.md'), 'utf8'), /Hello from Agent Tasks/);
   });
 
@@ -115,13 +117,17 @@ describe('Codex demo model (npm start)', () => {
     const elicitation = await form.handle.waitForQuestion();
     assert.equal(elicitation.type, 'elicitation');
     form.handle.answer(elicitation.requestId, { action: 'accept', content: { color: 'red' } });
-    assert.equal((await formOutcome).status, 'completed');
+    const formResult = await formOutcome;
+    assert.ok(formResult.status === 'completed');
+    assert.match(formResult.result ?? '', /you picked color: red/);
 
     const plan = run('Please ask me something', 'planner');
     const planOutcome = provider.start(plan.context, plan.handle);
     const choice = await plan.handle.waitForQuestion();
     assert.equal(choice.type, 'user_input');
     plan.handle.answer(choice.requestId, { answers: { db_choice: ['SQLite (Recommended)'] } });
-    assert.equal((await planOutcome).status, 'completed');
+    const planResult = await planOutcome;
+    assert.ok(planResult.status === 'completed');
+    assert.match(planResult.result ?? '', /you answered: SQLite \(Recommended\)/);
   });
 });

@@ -99,6 +99,19 @@ describe('worktrees in the tree (DESIGN §8)', () => {
     ...extra,
   });
 
+  test("a file change names the file inside the task's worktree, not the worktree's path", () => {
+    const root = '/home/me/a-rather-long-folder/project.worktrees/manual-catshark-318';
+    const change: PendingQuestion = {
+      type: 'file_approval', requestId: 'r1', askedAt: NOW, fileChanges: [{ path: `${root}/docs/hello-from-agent-tasks.md`, kind: 'add', patch: '' }],
+    };
+    const isolated = task('waiting_answer', { pendingQuestions: [change], worktree: worktree({ path: root, cwd: root }) });
+    assert.equal(stateDetail(isolated, NOW), 'needs you: change docs/hello-from-agent-tasks.md');
+    const inFolder = task('waiting_answer', { cwd: root, pendingQuestions: [change] });
+    assert.equal(stateDetail(inFolder, NOW), 'needs you: change docs/hello-from-agent-tasks.md', 'no worktree: relative to the folder');
+    const elsewhere = task('waiting_answer', { pendingQuestions: [change] });
+    assert.match(stateDetail(elsewhere, NOW), /^needs you: change \/home\/me\//, 'outside the folder: the path as given');
+  });
+
   test('the summary reads +ins −del · N files', () => {
     assert.equal(changeSummary(worktree()), '+12 −3 · 4 files');
     assert.equal(changeSummary({ changes: { files: [{ path: 'a', status: 'added', insertions: 1, deletions: 0 }], insertions: 1, deletions: 0 } }), '+1 −0 · 1 file');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { answerProblem, declineAnswer, describeAnswer, schemaProblem, summarizeQuestion } from '../../../../src/core/answers';
+import { answerProblem, declineAnswer, describeAnswer, relativeToRoot, schemaProblem, summarizeQuestion } from '../../../../src/core/answers';
 import { applyUnifiedDiff, contentOfAddPatch } from '../../../../src/core/patch';
 import { PENDING_QUESTION_TYPES, type PendingQuestion } from '../../../../src/core/task-state';
 import { toMcpTaskStatus } from '../../../../src/core/wire-state';
@@ -172,6 +172,18 @@ describe('how questions and answers read', () => {
     assert.equal(summarizeQuestion(ask.input), 'Which? / Why?');
     assert.equal(summarizeQuestion(ask.elicit), 'Config');
     assert.equal(summarizeQuestion(ask.tool), 'tool lookup');
+  });
+
+  test('files are named relative to the root given (the task worktree), else as given', () => {
+    const file = { ...ask.file, fileChanges: [{ path: '/r.worktrees/t-1/src/a.ts', kind: 'update' as const, patch: '' }] };
+    assert.equal(summarizeQuestion(file, '/r.worktrees/t-1'), 'change src/a.ts');
+    assert.equal(summarizeQuestion(file, '/r.worktrees/t-1/'), 'change src/a.ts');
+    assert.equal(summarizeQuestion(file, '/r.worktrees/t'), 'change /r.worktrees/t-1/src/a.ts', 'a sibling folder is not a root');
+    assert.equal(summarizeQuestion(file), 'change /r.worktrees/t-1/src/a.ts');
+    assert.equal(describeAnswer(file, { decision: 'approve' }, '/r.worktrees/t-1'), 'Approved: change src/a.ts');
+    assert.equal(relativeToRoot('C:\\r\\src\\a.ts', 'C:\\r'), 'src\\a.ts');
+    assert.equal(relativeToRoot('/r', '/r'), '/r');
+    assert.equal(relativeToRoot('/r/a', '/'), '/r/a');
   });
 
   test('describeAnswer', () => {
