@@ -71,6 +71,15 @@ describe('worktree setup and copy (DESIGN §9)', () => {
     assert.equal(fs.readFileSync(path.join(prepared.path, '.env'), 'utf8'), 'the worktree own\n');
   });
 
+  test('git matches the globs: ** crosses folders, * does not, a folder name takes all of it', async () => {
+    const worktrees = new TaskWorktrees({ env: TEST_GIT_ENV });
+    const prepared = await worktrees.prepare({ taskId: 'copy-globs-001', cwd: repo.root });
+    for (const file of ['sub/deep/.env.local', 'top.js', 'sub/nested.js', 'vendor/lib/x.js', 'vendor/y.txt', 'notes.txt']) repo.write(file, `${file}\n`);
+    const copied = await worktrees.copyUntracked(prepared, ['**/.env.local', '*.js', 'vendor']);
+    assert.deepEqual(copied, ['sub/deep/.env.local', 'top.js', 'vendor/lib/x.js', 'vendor/y.txt']);
+    assert.equal(fs.readFileSync(path.join(prepared.path, 'sub/deep/.env.local'), 'utf8'), 'sub/deep/.env.local\n');
+  });
+
   test('a failing setup fails the task with the command and its last lines, and leaves the worktree', async () => {
     harness({ worktreeSetup: ['echo first-ok', 'echo broken-step-output; exit 3'] });
     const task = await h.create('done: never reached');
