@@ -261,6 +261,21 @@ export class Workbench {
     }
   }
 
+  /**
+   * Runs a palette command that asks for an item, and picks it. Under load the palette can swallow the command (its
+   * picker never opens, no rows at all): then the command is run once more — never a blind pick.
+   */
+  async runCommandAndPick(title: string, match: string | RegExp): Promise<QuickPickRow> {
+    for (let attempt = 1; ; attempt++) {
+      await this.runCommand(title);
+      try {
+        return await this.pickQuickItem(match, attempt < 3 ? 6_000 : 10_000);
+      } catch (error) {
+        if (attempt >= 3 || (await this.quickPickRows().catch(() => [])).length > 0) throw error;
+      }
+    }
+  }
+
   /** Waits until the quick input shows a step that is not the command palette (its value no longer starts with ">"). */
   async waitForQuickInputStep(timeoutMs = 10_000): Promise<void> {
     await this.quickInput.waitFor({ state: 'visible', timeout: timeoutMs });

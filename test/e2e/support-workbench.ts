@@ -227,17 +227,7 @@ export async function screenshotPanel(workbench: Workbench, file: string): Promi
 
 /** Cancels a task from the palette ("Agent Tasks: Cancel Task", then the task in the picker). */
 export async function cancelTask(workbench: Workbench, taskId: string): Promise<void> {
-  // Under load the palette can swallow the command (its picker never opens): run it once more, never pick blindly.
-  for (let attempt = 1; ; attempt++) {
-    await runCommand(workbench, 'Agent Tasks: Cancel Task');
-    try {
-      await workbench.pickQuickItem(taskId, attempt < 3 ? 6_000 : 10_000);
-      break;
-    } catch (error) {
-      if (attempt >= 3 || (await workbench.quickPickRows().catch(() => [])).length > 0) throw error;
-      await workbench.page.keyboard.press('Escape');
-    }
-  }
+  await workbench.runCommandAndPick('Agent Tasks: Cancel Task', taskId);
   await workbench.waitForTaskInGroup(taskId, 'Cancelled');
 }
 

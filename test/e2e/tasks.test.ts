@@ -95,8 +95,7 @@ describe('Agent Tasks in the workbench', { timeout: 240_000 }, () => {
   test('"Agent Tasks: Open Task" from the palette opens the panel for a picked task', async () => {
     assert.ok(completedTaskId, 'an earlier test created a task');
     await workbench.capture('open-task-palette', async () => {
-      await workbench.runCommand('Agent Tasks: Open Task');
-      await workbench.pickQuickItem(completedTaskId);
+      await workbench.runCommandAndPick('Agent Tasks: Open Task', completedTaskId);
       await workbench.waitForQuickInputClosed();
       const frame = await workbench.webviewFrame();
       await frame.waitForSelector('#header', { timeout: 15_000 });
@@ -136,8 +135,7 @@ describe('Agent Tasks in the workbench', { timeout: 240_000 }, () => {
     await workbench.capture('cancel-palette', async () => {
       const id = await newTaskFromPalette('sleep: 60000; say: cancel me from the palette');
       await workbench.waitForTaskInGroup(id, 'Running', 20_000);
-      await workbench.runCommand('Agent Tasks: Cancel Task');
-      await workbench.pickQuickItem(id);
+      await workbench.runCommandAndPick('Agent Tasks: Cancel Task', id);
       await confirmIfAsked(/cancel task|^yes|^ok/i);
       await workbench.waitForTaskInGroup(id, 'Cancelled', 15_000);
     });
