@@ -36,7 +36,8 @@ export function renderChanges(section: HTMLElement, view: WorktreeView | undefin
   const live = view.state === 'active' || view.state === 'conflict';
   const summary = `+${view.insertions} −${view.deletions} · ${view.fileCount} file${view.fileCount === 1 ? '' : 's'}`;
   const heading = h('h2', {}, icon(view.state === 'conflict' ? 'warning' : 'git-branch'), h('span', { text: STATE_TEXT[view.state] }));
-  if (live) heading.append(h('span', { class: 'change-summary', text: summary }));
+  // Only a worktree with changed files shows a summary ("No files changed yet" says the rest).
+  if (live && view.fileCount > 0) heading.append(h('span', { class: 'change-summary', text: summary }));
   const meta = h('p', { class: 'muted' }, 'Branch ', h('code', { text: view.branch }), ...(live ? [' in ', h('code', { text: view.path })] : []));
   const children: Node[] = [heading, meta];
   if (view.state === 'conflict' && view.conflicts?.length) {

@@ -57,7 +57,9 @@ function column(attempt: AttemptView, picked: boolean): HTMLElement {
   };
   fact('Duration', attempt.duration ?? '—');
   fact('Tokens', attempt.tokens ?? '—');
-  const changes = h('span', {}, h('span', { class: 'added', text: `+${attempt.insertions}` }), ' ', h('span', { class: 'removed', text: `−${attempt.deletions}` }), ` · ${attempt.fileCount} file${attempt.fileCount === 1 ? '' : 's'}`);
+  const changes = attempt.fileCount === 0
+    ? h('span', { text: 'no changes' })
+    : h('span', {}, h('span', { class: 'added', text: `+${attempt.insertions}` }), ' ', h('span', { class: 'removed', text: `−${attempt.deletions}` }), ` · ${attempt.fileCount} file${attempt.fileCount === 1 ? '' : 's'}`);
   if (attempt.worktreeState && attempt.worktreeState !== 'active') changes.append(h('span', { class: 'muted', text: ` · ${attempt.worktreeState}` }));
   fact('Changes', changes);
   fact('Check', attempt.check ? h('span', { class: `check check-${attempt.check.state}`, title: attempt.check.line }, icon(CHECK_ICONS[attempt.check.state]), h('span', { text: attempt.check.state })) : 'not run');

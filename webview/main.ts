@@ -8,13 +8,16 @@ import { renderChanges } from './changes';
 import { renderOpinions } from './opinions';
 import { button, h, icon, linkButton, showFormError } from './dom';
 import { elicitationForm } from './elicitation';
+import { Drafts, fillDraft, focusField, readDraft, type StateApi } from './drafts';
 
-interface VsCodeApi {
+interface VsCodeApi extends StateApi {
   postMessage(message: WebviewMessage): void;
 }
 declare function acquireVsCodeApi(): VsCodeApi;
 
 const vscode = acquireVsCodeApi();
+/** Answers typed but not sent, kept in the webview's state so that they survive its tab being hidden (L2). */
+const drafts = new Drafts(vscode);
 const header = byId('header');
 const questionsEl = byId('questions');
 const transcript = byId('transcript');
@@ -29,6 +32,8 @@ const sending = new Set<string>();
 let renderedQuestionKey = '';
 /** The question cards on screen by the hash of what they show: a card stays (with what was typed in it) while its question does. */
 let questionCards = new Map<string, HTMLElement>();
+/** The field of a restored draft that had the keyboard: it gets it back once the panel has the keyboard. */
+let returnTo: HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement | undefined;
 let elapsedTimer: ReturnType<typeof setInterval> | undefined;
 
 function byId(id: string): HTMLElement {
@@ -191,6 +196,7 @@ function renderEntry(entry: OutputEntry): HTMLElement {
 
 function renderQuestions(): void {
   const views = task?.questions ?? [];
+  drafts.keepOnly(views.map((view) => view.question.requestId));
   const key = views.map((v) => v.payloadHash).join(',');
   if (key === renderedQuestionKey) return;
   renderedQuestionKey = key;
@@ -199,7 +205,11 @@ function renderQuestions(): void {
   const fresh: HTMLElement[] = [];
   for (const view of views) {
     let card = questionCards.get(view.payloadHash);
-    if (!card) fresh.push((card = renderQuestion(view)));
+    if (!card) {
+      fresh.push((card = renderQuestion(view)));
+      const draft = drafts.get(view.question.requestId, view.payloadHash);
+      if (draft) returnTo = fillDraft(card, draft) ?? returnTo;
+    }
     next.set(view.payloadHash, card);
   }
   for (const [hash, card] of questionCards) if (!next.has(hash)) card.remove();
@@ -208,9 +218,47 @@ function renderQuestions(): void {
   });
   questionCards = next;
   // A new question takes the keyboard only while the panel has it and nothing in it is focused; it focuses the card,
-  // never its Approve button (a keystroke meant for something else must not approve).
-  if (fresh.length > 0 && document.hasFocus() && nothingFocused()) fresh[0].focus();
+  // never its Approve button (a keystroke meant for something else must not approve) — or the field of a restored
+  // draft that the user was typing in.
+  if (fresh.length > 0 && document.hasFocus() && nothingFocused()) takeKeyboard(fresh[0]);
 }
+
+/** Gives the panel's keyboard to the field of a restored draft that had it (once), else to `card`. */
+function takeKeyboard(card: HTMLElement | null): void {
+  const field = returnTo;
+  returnTo = undefined;
+  if (field?.isConnected) focusField(field);
+  else card?.focus();
+}
+
+/**
+ * Keeps what a question's card holds now, and which of its fields has the keyboard, in the webview's state. While
+ * nothing has it (the field is losing it, e.g. to another editor: its change event comes with the body focused), the
+ * field that had it is kept.
+ */
+function saveDraft(card: HTMLElement): void {
+  const { requestId, payloadHash } = card.dataset;
+  if (!requestId || !payloadHash) return;
+  const draft = readDraft(card, payloadHash, document.activeElement);
+  if (draft.focus === undefined && nothingFocused()) draft.focus = drafts.get(requestId, payloadHash)?.focus;
+  drafts.set(requestId, draft);
+}
+
+const cardOf = (target: EventTarget | null): HTMLElement | null => (target instanceof Element ? target.closest<HTMLElement>('form.question') : null);
+for (const type of ['input', 'change']) {
+  questionsEl.addEventListener(type, (event) => {
+    const card = cardOf(event.target);
+    if (card) saveDraft(card);
+  });
+}
+// The keyboard moved: the card it went to, and a card whose draft says it had the keyboard, are saved again.
+document.addEventListener('focusin', (event) => {
+  const into = cardOf(event.target);
+  for (const card of questionCards.values()) {
+    const { requestId = '', payloadHash = '' } = card.dataset;
+    if (card === into || drafts.get(requestId, payloadHash)?.focus !== undefined) saveDraft(card);
+  }
+});
 
 function nothingFocused(): boolean {
   return document.activeElement === null || document.activeElement === document.body;
@@ -220,13 +268,13 @@ function nothingFocused(): boolean {
 // Deferred, so a click that focuses a control of its own keeps it.
 window.addEventListener('focus', () => {
   setTimeout(() => {
-    if (nothingFocused() && document.hasFocus()) questionsEl.querySelector<HTMLElement>('.question')?.focus();
+    if (nothingFocused() && document.hasFocus()) takeKeyboard(questionsEl.querySelector<HTMLElement>('.question'));
   }, 0);
 });
 
 function renderQuestion(view: QuestionView): HTMLElement {
   const q = view.question;
-  const card = h('form', { class: `question q-${q.type}`, 'data-request-id': q.requestId, 'aria-label': questionTitle(q), tabindex: '-1' });
+  const card = h('form', { class: `question q-${q.type}`, 'data-request-id': q.requestId, 'data-payload-hash': view.payloadHash, 'aria-label': questionTitle(q), tabindex: '-1' });
   card.addEventListener('submit', (event) => event.preventDefault());
   card.append(h('h2', {}, icon(questionIcon(q)), h('span', { text: questionTitle(q) })));
   const send = (answer: Parameters<typeof answerMessage>[1]): void => {

@@ -187,9 +187,13 @@ export function accountLine(task: TaskState, profiles: ProfileManager, now: numb
   return text ? `Account ${task.profile ?? `${task.provider} (default)`}: ${text}` : undefined;
 }
 
-/** "+12 −3 · 4 files": a worktree's change summary as the tree and the quick picks show it. */
+/**
+ * "+12 −3 · 4 files": a worktree's change summary as the tree and the quick picks show it; "no changes" while no file
+ * differs (never "+0 −0 · 0 files"). The tree's rows leave it out then (worktreeDetail).
+ */
 export function changeSummary(worktree: Pick<TaskWorktree, 'changes'>): string {
   const { files, insertions, deletions } = worktree.changes;
+  if (files.length === 0) return 'no changes';
   return `+${insertions} −${deletions} · ${files.length} file${files.length === 1 ? '' : 's'}`;
 }
 

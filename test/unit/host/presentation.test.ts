@@ -125,6 +125,22 @@ describe('worktrees in the tree (DESIGN §8)', () => {
     assert.equal(worktreeDetail(task('completed')), undefined, 'no worktree');
   });
 
+  test('a worktree without changed files shows no "+0 −0 · 0 files": the row says nothing, the tooltip and the picks "no changes"', () => {
+    const none = { files: [], insertions: 0, deletions: 0 };
+    for (const status of ['running', 'waiting_answer', 'completed', 'failed'] as const) {
+      const empty = task(status, { worktree: worktree({ changes: none }) });
+      assert.equal(worktreeDetail(empty), undefined, `the row of a ${status} task`);
+      const lines = worktreeLines(empty.worktree!);
+      assert.deepEqual(lines, ['Worktree: /w.worktrees/manual-catshark-318 (branch agent-tasks/manual-catshark-318)', 'No changes yet'], `the tooltip of a ${status} task`);
+    }
+    assert.equal(worktreeDetail(task('completed', { worktree: worktree({ state: 'conflict', conflicts: ['src/a.ts'], changes: none }) })), 'conflict');
+    assert.doesNotMatch(worktreeLines(worktree({ state: 'conflict', conflicts: ['src/a.ts'], changes: none })).join('\n'), /[+−]0|0 files/);
+    assert.equal(changeSummary(worktree({ changes: none })), 'no changes', 'quick picks and modals');
+    // A changed file whose lines did not change (binary, mode, empty file) still counts: the summary shows.
+    const binary = { files: [{ path: 'b.png', status: 'added' as const, insertions: 0, deletions: 0, binary: true }], insertions: 0, deletions: 0 };
+    assert.equal(worktreeDetail(task('completed', { worktree: worktree({ changes: binary }) })), '+0 −0 · 1 file');
+  });
+
   test('the tooltip names the worktree, the branch and each file; later states say what happened', () => {
     assert.deepEqual(worktreeLines(worktree()), [
       'Worktree: /w.worktrees/manual-catshark-318 (branch agent-tasks/manual-catshark-318)',
