@@ -13,8 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Frame } from 'playwright-core';
 import { repoRoot } from '../../scripts/paths.mjs';
 import { ARTIFACTS_DIR, Workbench, waitUntil } from './harness';
-import { codexProcessesOf, stopCodexAppServers } from './support-codex';
-import { makeGitWorkspace, startDemoModel, widenSideBar } from './support-demo';
+import { makeGitWorkspace, startDemoModel, stopDemoSuite, widenSideBar } from './support-demo';
 import { clearNotifications, formButton, questionForm, runCommand, showTasksView, taskPanel, waitForFile } from './support-workbench';
 
 const SCREENSHOTS_DIR = process.env.ATW_UPDATE_SCREENSHOTS === '1' ? path.join(repoRoot(), 'docs', 'images') : ARTIFACTS_DIR;
@@ -53,18 +52,7 @@ describe('Second opinions in the workbench', { timeout: 500_000 }, () => {
     git = makeGitWorkspace(workspace);
   });
 
-  after(async () => {
-    const stopped = workspace ? await stopCodexAppServers(workspace).catch((error: Error) => [error.message]) : [];
-    await workbench?.stop();
-    const left = workspace ? codexProcessesOf(workspace) : [];
-    if (demo && demo.exitCode === null) {
-      demo.kill('SIGTERM');
-      await new Promise((resolve) => demo!.once('exit', resolve));
-    }
-    if (workspace) fs.rmSync(`${workspace}.worktrees`, { recursive: true, force: true });
-    fs.rmSync(root, { recursive: true, force: true });
-    assert.deepEqual(left, [], `no Codex process outlives the suite (stopped: ${stopped.join('; ')})`);
-  });
+  after(() => stopDemoSuite({ workspace, workbench, demo, root }));
 
   test('several agents → the group row → a review’s finding as a comment in the diff → Compare Attempts → Merge This Attempt', async () => {
     await workbench.capture('second-opinions', async () => {

@@ -3,7 +3,9 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
+import { codexProcessesOf, stopCodexAppServers } from './support-codex';
 
 /** Starts test/fixtures/demo/start-demo-model.ts with its caches under `root`; resolves with the settings it prints. */
 export async function startDemoModel(root: string): Promise<{ process: ChildProcess; settings: Record<string, unknown> }> {
@@ -53,4 +55,22 @@ export async function widenSideBar(page: Page, by: number): Promise<void> {
   await page.mouse.move(x + by / 2, y, { steps: 4 });
   await page.mouse.move(x + by, y, { steps: 4 });
   await page.mouse.up();
+}
+
+/**
+ * Ends a suite on the demo model: its Codex app-servers, the workbench, the demo model, the workspace's worktrees and
+ * the temp folder — and fails when a Codex process outlives it.
+ */
+export async function stopDemoSuite(parts: { workspace: string; workbench?: { stop(): Promise<void> }; demo?: ChildProcess; root: string }): Promise<void> {
+  const { workspace, workbench, demo, root } = parts;
+  const stopped = workspace ? await stopCodexAppServers(workspace).catch((error: Error) => [error.message]) : [];
+  await workbench?.stop();
+  const left = workspace ? codexProcessesOf(workspace) : [];
+  if (demo && demo.exitCode === null) {
+    demo.kill('SIGTERM');
+    await new Promise((resolve) => demo.once('exit', resolve));
+  }
+  if (workspace) fs.rmSync(`${workspace}.worktrees`, { recursive: true, force: true });
+  fs.rmSync(root, { recursive: true, force: true });
+  assert.deepEqual(left, [], `no Codex process outlives the suite (stopped: ${stopped.join('; ')})`);
 }

@@ -10,8 +10,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { repoRoot } from '../../scripts/paths.mjs';
 import { ARTIFACTS_DIR, Workbench, waitUntil } from './harness';
-import { codexProcessesOf, stopCodexAppServers } from './support-codex';
-import { makeGitWorkspace, startDemoModel } from './support-demo';
+import { makeGitWorkspace, startDemoModel, stopDemoSuite } from './support-demo';
 import { clearNotifications, formButton, newTaskFromPalette, questionForm, showTasksView, taskPanel, waitForFile } from './support-workbench';
 
 const DEMO_FILE = 'hello-from-agent-tasks.md';
@@ -40,18 +39,7 @@ describe('Task worktrees in the workbench', { timeout: 400_000 }, () => {
     git = makeGitWorkspace(workspace);
   });
 
-  after(async () => {
-    const stopped = workspace ? await stopCodexAppServers(workspace).catch((error: Error) => [error.message]) : [];
-    await workbench?.stop();
-    const left = workspace ? codexProcessesOf(workspace) : [];
-    if (demo && demo.exitCode === null) {
-      demo.kill('SIGTERM');
-      await new Promise((resolve) => demo!.once('exit', resolve));
-    }
-    if (workspace) fs.rmSync(`${workspace}.worktrees`, { recursive: true, force: true });
-    fs.rmSync(root, { recursive: true, force: true });
-    assert.deepEqual(left, [], `no Codex process outlives the suite (stopped: ${stopped.join('; ')})`);
-  });
+  after(() => stopDemoSuite({ workspace, workbench, demo, root }));
 
   test('a Codex task edits a file in its worktree; Review Changes shows it; Merge puts it in the main checkout', async () => {
     await workbench.capture('worktree-review-merge', async () => {

@@ -5,17 +5,15 @@
 // task per agent in one attempt group, the client's and nobody else's; get_task shows the check; bad input is refused.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import * as esbuild from 'esbuild';
 import { CreateTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Finding, TaskCheck, TaskState } from '../../../src/core/task-state';
 import { MAX_ATTEMPTS, MAX_CHECK_TAIL_CHARS, MAX_FINDING_TEXT_CHARS, MAX_WIRE_FINDINGS } from '../../../src/mcp/protocol';
 import { TaskWorktrees } from '../../../src/worktrees/task-worktrees';
 import { Harness, ProgrammableProvider, removeTempDirs, untilAborted } from '../../support/core-harness';
 import { fingerprint, makeRepo, TEST_GIT_ENV, type TestRepo } from '../../support/git-repo';
-import { startClient, type TestClient } from '../../support/mcp-client';
+import { buildServerBundle, startClient, type TestClient } from '../../support/mcp-client';
 import { connectRaw, startTestHost, type TestHost } from '../../support/mcp-host';
 
 /** Writes the files its prompt names (JSON: path → content; `{agent}` becomes its id) in its task's folder. */
@@ -39,7 +37,7 @@ const reviewer = new ProgrammableProvider('reviewer', async (context) => {
   return { status: 'completed', result: reviewing.answer };
 });
 
-let bundleDir: string;
+let bundle: Awaited<ReturnType<typeof buildServerBundle>> | undefined;
 let serverPath: string;
 let repo: TestRepo;
 let h: Harness;
@@ -47,9 +45,8 @@ let host: TestHost;
 let client: TestClient;
 
 before(async () => {
-  bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'atw-mcp-bundle-'));
-  serverPath = path.join(bundleDir, 'mcp-server.js');
-  await esbuild.build({ entryPoints: ['src/mcp/server.ts'], bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile: serverPath, logLevel: 'warning' });
+  bundle = await buildServerBundle();
+  serverPath = bundle.serverPath;
   repo = makeRepo({ 'README.md': '# test\n', 'src/app.ts': 'export const answer = 41;\n' });
   // The reviewer comes first, so it is the default reviewer ("the first available provider other than the author's").
   h = new Harness({
@@ -71,7 +68,7 @@ after(async () => {
   host?.close();
   await h?.dispose();
   repo?.remove();
-  fs.rmSync(bundleDir, { recursive: true, force: true });
+  bundle?.remove();
   removeTempDirs();
 });
 

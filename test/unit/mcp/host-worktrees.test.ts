@@ -4,16 +4,14 @@
 // merge_task_changes refuses unless the user allowed it, and then merges or applies, or names the files it cannot.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import * as esbuild from 'esbuild';
 import type { TaskState } from '../../../src/core/task-state';
 import { MAX_DIFF_PAGE_CHARS, MAX_WIRE_FILES, type WireWorktree } from '../../../src/mcp/protocol';
 import { TaskWorktrees } from '../../../src/worktrees/task-worktrees';
 import { Harness, ProgrammableProvider, removeTempDirs } from '../../support/core-harness';
 import { fingerprint, hasConflictMarkers, makeRepo, TEST_GIT_ENV, type TestRepo } from '../../support/git-repo';
-import { startClient, type TestClient } from '../../support/mcp-client';
+import { buildServerBundle, startClient, type TestClient } from '../../support/mcp-client';
 import { connectRaw, startTestHost, type TestHost } from '../../support/mcp-host';
 
 /** Writes the files its prompt names (JSON: path → content) in the folder it runs in: the task's worktree. */
@@ -29,7 +27,7 @@ const writer = new ProgrammableProvider('writer', async (context, handle) => {
 
 const numbered = (count: number, text = 'line'): string => Array.from({ length: count }, (_, i) => `${text} ${i + 1}\n`).join('');
 
-let bundleDir: string;
+let bundle: Awaited<ReturnType<typeof buildServerBundle>> | undefined;
 let serverPath: string;
 let repo: TestRepo;
 let h: Harness;
@@ -37,9 +35,8 @@ let host: TestHost;
 let client: TestClient;
 
 before(async () => {
-  bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'atw-mcp-bundle-'));
-  serverPath = path.join(bundleDir, 'mcp-server.js');
-  await esbuild.build({ entryPoints: ['src/mcp/server.ts'], bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile: serverPath, logLevel: 'warning' });
+  bundle = await buildServerBundle();
+  serverPath = bundle.serverPath;
   repo = makeRepo({ 'README.md': '# test\n', 'src/app.ts': 'export const answer = 41;\n' });
   h = new Harness({ cwd: repo.root, worktrees: new TaskWorktrees({ env: TEST_GIT_ENV }), providers: [writer] });
   host = await startTestHost(h);
@@ -50,7 +47,7 @@ after(async () => {
   host?.close();
   await h?.dispose();
   repo?.remove();
-  fs.rmSync(bundleDir, { recursive: true, force: true });
+  bundle?.remove();
   removeTempDirs();
 });
 

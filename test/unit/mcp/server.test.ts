@@ -7,9 +7,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import * as esbuild from 'esbuild';
 import { CallToolResultSchema, CreateTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
-import { startClient, type TestClient, type ToolOutcome } from '../../support/mcp-client';
+import { buildServerBundle, startClient, type TestClient, type ToolOutcome } from '../../support/mcp-client';
 import { DELEGATED_LABEL } from '../../../src/mcp/protocol';
 import { Harness, removeTempDirs } from '../../support/core-harness';
 import { startTestHost, type TestHost } from '../../support/mcp-host';
@@ -29,16 +28,14 @@ const SAMPLE_ARGS: Record<string, Record<string, unknown>> = {
   review_task: { taskId: 'some-task-123', provider: 'codex' },
 };
 
-let bundleDir: string;
+let bundle: Awaited<ReturnType<typeof buildServerBundle>> | undefined;
 let serverPath: string;
 
 before(async () => {
-  // Bundle the current source the way esbuild.mjs does, so this test does not depend on a prior build.
-  bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'atw-mcp-bundle-'));
-  serverPath = path.join(bundleDir, 'mcp-server.js');
-  await esbuild.build({ entryPoints: ['src/mcp/server.ts'], bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile: serverPath, logLevel: 'warning' });
+  bundle = await buildServerBundle();
+  serverPath = bundle.serverPath;
 });
-after(() => fs.rmSync(bundleDir, { recursive: true, force: true }));
+after(() => bundle?.remove());
 
 describe('MCP server without a host', () => {
   let client: TestClient;
