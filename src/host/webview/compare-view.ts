@@ -1,7 +1,7 @@
 // DESIGN §9 Compare Attempts: the attempts of one prompt side by side in a webview — agent, status, duration, tokens,
 // files, ±, check and findings — with Review and Merge This Attempt on each. One panel per group, kept current.
-import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
+import { webviewHtml } from './page';
 import { CommandId, WebviewType } from '../../constants';
 import type { Logger } from '../../core/events';
 import { isLive } from '../../core/task-isolation';
@@ -124,29 +124,15 @@ class ComparePanel {
   }
 
   private html(): string {
-    const webview = this.panel.webview;
-    const nonce = randomBytes(18).toString('base64url');
-    const asset = (...parts: string[]): string => webview.asWebviewUri(vscode.Uri.joinPath(this.deps.extensionUri, ...parts)).toString();
-    const csp = [`default-src 'none'`, `style-src ${webview.cspSource} 'nonce-${nonce}'`, `font-src ${webview.cspSource}`, `script-src 'nonce-${nonce}'`].join('; ');
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" nonce="${nonce}" href="${asset('dist', 'codicons', 'codicon.css')}">
-<link rel="stylesheet" nonce="${nonce}" href="${asset('media', 'panel.css')}">
-<link rel="stylesheet" nonce="${nonce}" href="${asset('media', 'compare.css')}">
-<title>Compare Attempts</title>
-</head>
-<body>
-<div id="app">
+    return webviewHtml(this.panel.webview, this.deps.extensionUri, {
+      title: 'Compare Attempts',
+      styles: [['media', 'compare.css']],
+      body: `<div id="app">
   <header id="header"></header>
   <main id="attempts" aria-label="Attempts side by side"></main>
-</div>
-<script nonce="${nonce}" src="${asset('dist', 'compare.js')}"></script>
-</body>
-</html>`;
+</div>`,
+      script: ['dist', 'compare.js'],
+    });
   }
 
   dispose(): void {

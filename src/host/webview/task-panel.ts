@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
+import { escapeHtml, webviewHtml } from './page';
 import { CommandId, WebviewType } from '../../constants';
 import type { TaskManager } from '../../core/task-manager';
 import { isTerminal, type OutputEntry, type TaskState } from '../../core/task-state';
@@ -249,38 +249,18 @@ class TaskPanel {
   }
 
   private html(): string {
-    const webview = this.panel.webview;
-    const nonce = makeNonce();
-    const asset = (...parts: string[]): vscode.Uri => webview.asWebviewUri(vscode.Uri.joinPath(this.deps.extensionUri, ...parts));
-    const csp = [
-      "default-src 'none'",
-      `style-src ${webview.cspSource} 'nonce-${nonce}'`,
-      `font-src ${webview.cspSource}`,
-      `img-src ${webview.cspSource}`,
-      `script-src 'nonce-${nonce}'`,
-    ].join('; ');
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" nonce="${nonce}" href="${asset('dist', 'codicons', 'codicon.css').toString()}">
-<link rel="stylesheet" nonce="${nonce}" href="${asset('media', 'panel.css').toString()}">
-<title>Task ${escapeHtml(this.taskId)}</title>
-</head>
-<body>
-<div id="app" data-task-id="${escapeHtml(this.taskId)}">
+    return webviewHtml(this.panel.webview, this.deps.extensionUri, {
+      title: `Task ${escapeHtml(this.taskId)}`,
+      body: `<div id="app" data-task-id="${escapeHtml(this.taskId)}">
   <header id="header" aria-label="Task status"></header>
   <section id="questions" aria-label="Questions waiting for you" aria-live="assertive"></section>
   <section id="changes" aria-label="Changed files" hidden></section>
   <section id="opinions" aria-label="Check and review" hidden></section>
   <main id="transcript" role="log" aria-label="Transcript" aria-live="polite"></main>
   <footer id="footer"></footer>
-</div>
-<script nonce="${nonce}" src="${asset('dist', 'webview.js').toString()}"></script>
-</body>
-</html>`;
+</div>`,
+      script: ['dist', 'webview.js'],
+    });
   }
 
   dispose(): void {
@@ -329,10 +309,3 @@ function dedupeById(entries: OutputEntry[]): OutputEntry[] {
   return entries.filter((entry, index) => entry.id === undefined || lastIndex.get(entry.id) === index);
 }
 
-function makeNonce(): string {
-  return randomBytes(18).toString('base64url');
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}

@@ -1,0 +1,48 @@
+// The one HTML shell of our webviews: a strict CSP with a fresh nonce (no inline script or style without it, nothing
+// from outside the extension), the codicons and the shared panel stylesheet, and the view's own bundle.
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+
+export interface WebviewPage {
+  /** Already escaped. */
+  title: string;
+  /** Stylesheets under the extension folder besides codicons and media/panel.css, as path parts. */
+  styles?: string[][];
+  /** The body's markup (already escaped); the script tag follows it. */
+  body: string;
+  /** The view's bundle under the extension folder, as path parts. */
+  script: string[];
+}
+
+/** The page for `webview`, its assets resolved against `extensionUri`. */
+export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, page: WebviewPage): string {
+  const nonce = randomBytes(18).toString('base64url');
+  const asset = (parts: string[]): string => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, ...parts)).toString();
+  const csp = [
+    "default-src 'none'",
+    `style-src ${webview.cspSource} 'nonce-${nonce}'`,
+    `font-src ${webview.cspSource}`,
+    `img-src ${webview.cspSource}`,
+    `script-src 'nonce-${nonce}'`,
+  ].join('; ');
+  const styles = [['dist', 'codicons', 'codicon.css'], ['media', 'panel.css'], ...(page.styles ?? [])];
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+${styles.map((parts) => `<link rel="stylesheet" nonce="${nonce}" href="${asset(parts)}">`).join('\n')}
+<title>${page.title}</title>
+</head>
+<body>
+${page.body}
+<script nonce="${nonce}" src="${asset(page.script)}"></script>
+</body>
+</html>`;
+}
+
+/** Text made safe for HTML markup and attributes. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
