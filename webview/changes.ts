@@ -4,7 +4,7 @@
  */
 import type { WorktreeFileChange } from '../src/core/task-state';
 import type { WebviewMessage, WorktreeAction, WorktreeView } from '../src/host/webview/protocol';
-import { button, h, icon } from './dom';
+import { actionButtons, h, icon } from './dom';
 
 const ACTIONS: Record<WorktreeAction, { label: string; icon: string; kind?: 'primary' | 'danger'; title: string }> = {
   review: { label: 'Review', icon: 'diff-multiple', title: 'Review Changes: every changed file in the multi-file diff editor' },
@@ -51,14 +51,7 @@ export function renderChanges(section: HTMLElement, view: WorktreeView | undefin
     if (view.fileCount > view.files.length) children.push(h('p', { class: 'hint', text: `and ${view.fileCount - view.files.length} more (Review shows every file)` }));
   }
   if (view.actions.length) {
-    const row = h('div', { class: 'buttons' });
-    for (const action of view.actions) {
-      const spec = ACTIONS[action];
-      const el = button(spec.label, { icon: spec.icon, kind: spec.kind, title: spec.title }, () => post({ type: 'worktree', action }));
-      el.dataset.action = action;
-      row.append(el);
-    }
-    children.push(row);
+    children.push(actionButtons(view.actions, ACTIONS, (action) => post({ type: 'worktree', action })));
   }
   section.replaceChildren(...children);
 }

@@ -40,3 +40,23 @@ export function showFormError(container: HTMLElement, text: string): void {
   container.querySelector('.question-error')?.remove();
   container.append(h('p', { class: 'question-error', role: 'alert', text }));
 }
+
+/** What an action button shows. */
+export interface ActionSpec {
+  label: string;
+  icon?: string;
+  kind?: 'primary' | 'secondary' | 'danger';
+  title?: string;
+}
+
+/** A row of buttons, one per action (its `data-action` names it), each calling `onClick` with its action. */
+export function actionButtons<A extends string>(actions: readonly A[], specs: Record<A, ActionSpec>, onClick: (action: A) => void): HTMLDivElement {
+  const row = h('div', { class: 'buttons' });
+  for (const action of actions) {
+    const spec = specs[action];
+    const el = button(spec.label, { icon: spec.icon, kind: spec.kind, title: spec.title }, () => onClick(action));
+    el.dataset.action = action;
+    row.append(el);
+  }
+  return row;
+}

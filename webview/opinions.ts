@@ -5,7 +5,7 @@
  */
 import type { Finding } from '../src/core/task-state';
 import type { OpinionAction, TaskView, WebviewMessage } from '../src/host/webview/protocol';
-import { button, h, icon } from './dom';
+import { actionButtons, h, icon } from './dom';
 
 const ACTIONS: Record<OpinionAction, { label: string; icon: string; kind?: 'primary' | 'danger'; title: string }> = {
   runCheck: { label: 'Run Check', icon: 'beaker', title: 'Run the agentTasks.check command in this task’s worktree' },
@@ -41,14 +41,7 @@ export function renderOpinions(section: HTMLElement, task: TaskView, post: (mess
     }
   }
   if (task.opinions.length > 0) {
-    const row = h('div', { class: 'buttons' });
-    for (const action of task.opinions) {
-      const spec = ACTIONS[action];
-      const el = button(spec.label, { icon: spec.icon, kind: spec.kind, title: spec.title }, () => post({ type: 'opinion', action }));
-      el.dataset.action = action;
-      row.append(el);
-    }
-    children.push(row);
+    children.push(actionButtons(task.opinions, ACTIONS, (action) => post({ type: 'opinion', action })));
   }
   section.hidden = children.length === 0;
   section.replaceChildren(...children);
