@@ -368,6 +368,7 @@ export class TaskIsolation {
 
 /** The commit message for a task's work: its title and prompt. */
 export function commitMessage(task: TaskState): string {
-  const title = taskTitle(task);
+  // A commit subject may be longer than a tree row: git's own convention is about 72 characters.
+  const title = taskTitle(task, 72);
   return `${title}\n\nAgent task ${task.id} (${task.provider}).\n\n${task.prompt}`;
 }

@@ -21,7 +21,26 @@ export class TaskDocuments implements vscode.TextDocumentContentProvider, vscode
     this.registrations = [
       vscode.workspace.registerTextDocumentContentProvider(PROPOSED_SCHEME, this),
       vscode.workspace.registerTextDocumentContentProvider(LOG_SCHEME, this),
+      manager.onDidUpdateTask(() => this.closeAnswered()),
     ];
+  }
+
+  /**
+   * A proposed change that is no longer pending — answered here, in the panel or elsewhere, or withdrawn — closes its
+   * diff, so no Approve/Deny is left on a question that is gone.
+   */
+  private closeAnswered(): void {
+    const stale: vscode.Tab[] = [];
+    for (const group of vscode.window.tabGroups.all) {
+      for (const tab of group.tabs) {
+        if (!(tab.input instanceof vscode.TabInputTextDiff)) continue;
+        const request = requestOfProposedUri(tab.input.modified);
+        if (!request) continue;
+        const task = this.manager.peek(request.taskId);
+        if (!task?.pendingQuestions.some((question) => question.requestId === request.requestId)) stale.push(tab);
+      }
+    }
+    if (stale.length > 0) void vscode.window.tabGroups.close(stale, true).then(undefined, () => undefined);
   }
 
   async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {

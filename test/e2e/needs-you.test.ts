@@ -199,6 +199,8 @@ describe('Needs you: answering agents in the workbench', { timeout: 900_000 }, (
       await approve.click();
 
       await waitForFile(file('hello.txt'), 'hello world\n', TURN_MS);
+      // The answered change's diff closes: no Approve/Deny is left on a question that is gone.
+      await waitUntil(() => page.locator('.part.editor .tab', { hasText: `hello.txt (new file by ${id})` }).count(), (open) => open === 0, 'the answered diff to close');
       await workbench.waitForTaskInGroup(id, 'Completed', TURN_MS);
       const after = await taskPanel(workbench, id, { open: true });
       await waitForEntry(after, (e) => e.kind === 'user' && e.text.startsWith('Approved: change'), 'the approval in the transcript');

@@ -212,7 +212,7 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TaskTreeNode>, 
     const adapter = this.registry.get(task.provider);
     if (adapter) lines.push(`Can: ${capabilitySummary(adapter.capabilities)}`);
     const limits = providerLimitations(task.provider);
-    if (limits.length) lines.push(`Cannot: ${limits.join('; ')}`);
+    if (limits.length) lines.push(`Limits: ${limits.join('; ')}`);
     lines.push(`Created: ${new Date(task.timestamps.created).toLocaleString()}`);
     const elapsed = elapsedOf(task, Date.now());
     if (elapsed !== undefined) lines.push(`${isTerminal(task.status) ? 'Ran for' : 'Running for'}: ${formatDuration(elapsed)}`);

@@ -2,6 +2,7 @@
 import * as assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { cleanAgentTitle, MAX_AGENT_TITLE, ROW_TITLE_LENGTH, shorten, TAB_TITLE_LENGTH, taskTitle } from '../../../src/core/task-title';
+import { commitMessage } from '../../../src/core/task-isolation';
 
 const titleOf = (prompt: string, title?: unknown, max?: number): string => taskTitle({ prompt, title: title as string | undefined }, max);
 
@@ -99,5 +100,24 @@ describe('cleanAgentTitle: untrusted text from the agent', () => {
     assert.equal(cleanAgentTitle('\u200b\u0007 \n'), undefined);
     assert.equal(cleanAgentTitle(undefined), undefined);
     assert.equal(cleanAgentTitle({ title: 'x' }), undefined);
+  });
+});
+
+describe('the commit message of a task\'s work (DESIGN §8 merge)', () => {
+  const task = (prompt: string) => ({ id: 'brave-otter-123', provider: 'codex', prompt, title: undefined }) as unknown as Parameters<typeof commitMessage>[0];
+
+  test('its subject is the whole first line when it fits git\'s 72 characters, not the row\'s shorter title', () => {
+    const first = 'Add a --shout flag to hello.js that prints the greeting loud';
+    assert.ok(first.length > ROW_TITLE_LENGTH && first.length <= 72);
+    const message = commitMessage(task(`${first}\nand keep the default quiet`));
+    assert.equal(message.split('\n')[0], first);
+    assert.match(message, /Agent task brave-otter-123 \(codex\)\./);
+    assert.ok(message.endsWith('and keep the default quiet'));
+  });
+
+  test('a longer first line is shortened to 72 characters with an ellipsis', () => {
+    const subject = commitMessage(task('x'.repeat(100))).split('\n')[0];
+    assert.ok([...subject].length <= 72, `${subject.length}`);
+    assert.ok(subject.endsWith('…'));
   });
 });
