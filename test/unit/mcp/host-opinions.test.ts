@@ -10,10 +10,10 @@ import { after, before, describe, test } from 'node:test';
 import { CreateTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Finding, TaskCheck, TaskState } from '../../../src/core/task-state';
 import { MAX_ATTEMPTS, MAX_CHECK_TAIL_CHARS, MAX_FINDING_TEXT_CHARS, MAX_WIRE_FINDINGS } from '../../../src/mcp/protocol';
-import { TaskWorktrees } from '../../../src/worktrees/task-worktrees';
-import { Harness, ProgrammableProvider, removeTempDirs, untilAborted } from '../../support/core-harness';
-import { fingerprint, makeRepo, TEST_GIT_ENV, type TestRepo } from '../../support/git-repo';
-import { buildServerBundle, startClient, type TestClient } from '../../support/mcp-client';
+import { ProgrammableProvider, untilAborted, type Harness } from '../../support/core-harness';
+import { fingerprint, type TestRepo } from '../../support/git-repo';
+import { startClient, type TestClient } from '../../support/mcp-client';
+import { startMcpWorktreeBed, type McpWorktreeBed } from '../../support/mcp-worktree-bed';
 import { connectRaw, startTestHost, type TestHost } from '../../support/mcp-host';
 
 /** Writes the files its prompt names (JSON: path → content; `{agent}` becomes its id) in its task's folder. */
@@ -37,7 +37,7 @@ const reviewer = new ProgrammableProvider('reviewer', async (context) => {
   return { status: 'completed', result: reviewing.answer };
 });
 
-let bundle: Awaited<ReturnType<typeof buildServerBundle>> | undefined;
+let bed: McpWorktreeBed | undefined;
 let serverPath: string;
 let repo: TestRepo;
 let h: Harness;
@@ -45,13 +45,8 @@ let host: TestHost;
 let client: TestClient;
 
 before(async () => {
-  bundle = await buildServerBundle();
-  serverPath = bundle.serverPath;
-  repo = makeRepo({ 'README.md': '# test\n', 'src/app.ts': 'export const answer = 41;\n' });
   // The reviewer comes first, so it is the default reviewer ("the first available provider other than the author's").
-  h = new Harness({
-    cwd: repo.root,
-    worktrees: new TaskWorktrees({ env: TEST_GIT_ENV }),
+  bed = await startMcpWorktreeBed({
     scripted: false,
     providers: [reviewer, writer('writer-a'), writer('writer-b'), writer('writer-c')],
     profiles: [
@@ -60,17 +55,9 @@ before(async () => {
     ],
     settings: { maxConcurrentTasks: 4 },
   });
-  host = await startTestHost(h);
-  client = await startClient(serverPath, { AGENT_TASKS_SOCKET: host.socketPath, AGENT_TASKS_TOKEN: host.token }, { name: 'unit-client' });
+  ({ serverPath, repo, h, host, client } = bed);
 });
-after(async () => {
-  await client?.close();
-  host?.close();
-  await h?.dispose();
-  repo?.remove();
-  bundle?.remove();
-  removeTempDirs();
-});
+after(() => bed?.stop());
 
 /** Waits until the task completed and its change summary is current. */
 async function completed(id: string): Promise<TaskState> {

@@ -8,11 +8,11 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { TaskState } from '../../../src/core/task-state';
 import { MAX_DIFF_PAGE_CHARS, MAX_WIRE_FILES, type WireWorktree } from '../../../src/mcp/protocol';
-import { TaskWorktrees } from '../../../src/worktrees/task-worktrees';
-import { Harness, ProgrammableProvider, removeTempDirs } from '../../support/core-harness';
-import { fingerprint, hasConflictMarkers, makeRepo, TEST_GIT_ENV, type TestRepo } from '../../support/git-repo';
-import { buildServerBundle, startClient, type TestClient } from '../../support/mcp-client';
-import { connectRaw, startTestHost, type TestHost } from '../../support/mcp-host';
+import { ProgrammableProvider, type Harness } from '../../support/core-harness';
+import { fingerprint, hasConflictMarkers, type TestRepo } from '../../support/git-repo';
+import type { TestClient } from '../../support/mcp-client';
+import { startMcpWorktreeBed, type McpWorktreeBed } from '../../support/mcp-worktree-bed';
+import { connectRaw, type TestHost } from '../../support/mcp-host';
 
 /** Writes the files its prompt names (JSON: path → content) in the folder it runs in: the task's worktree. */
 const writer = new ProgrammableProvider('writer', async (context, handle) => {
@@ -27,29 +27,17 @@ const writer = new ProgrammableProvider('writer', async (context, handle) => {
 
 const numbered = (count: number, text = 'line'): string => Array.from({ length: count }, (_, i) => `${text} ${i + 1}\n`).join('');
 
-let bundle: Awaited<ReturnType<typeof buildServerBundle>> | undefined;
-let serverPath: string;
+let bed: McpWorktreeBed | undefined;
 let repo: TestRepo;
 let h: Harness;
 let host: TestHost;
 let client: TestClient;
 
 before(async () => {
-  bundle = await buildServerBundle();
-  serverPath = bundle.serverPath;
-  repo = makeRepo({ 'README.md': '# test\n', 'src/app.ts': 'export const answer = 41;\n' });
-  h = new Harness({ cwd: repo.root, worktrees: new TaskWorktrees({ env: TEST_GIT_ENV }), providers: [writer] });
-  host = await startTestHost(h);
-  client = await startClient(serverPath, { AGENT_TASKS_SOCKET: host.socketPath, AGENT_TASKS_TOKEN: host.token }, { name: 'unit-client' });
+  bed = await startMcpWorktreeBed({ providers: [writer] });
+  ({ repo, h, host, client } = bed);
 });
-after(async () => {
-  await client?.close();
-  host?.close();
-  await h?.dispose();
-  repo?.remove();
-  bundle?.remove();
-  removeTempDirs();
-});
+after(() => bed?.stop());
 
 /** Delegates a writer task over MCP and waits until it completed and its change summary is current. */
 async function delegate(files: Record<string, string>, extra: Record<string, unknown> = {}): Promise<TaskState> {
