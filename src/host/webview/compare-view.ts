@@ -1,7 +1,7 @@
 // DESIGN §9 Compare Attempts: the attempts of one prompt side by side in a webview — agent, status, duration, tokens,
 // files, ±, check and findings — with Review and Merge This Attempt on each. One panel per group, kept current.
 import * as vscode from 'vscode';
-import { webviewHtml } from './page';
+import { panelIcon, panelOptions, webviewHtml } from './page';
 import { CommandId, WebviewType } from '../../constants';
 import type { Logger } from '../../core/events';
 import { isLive } from '../../core/task-isolation';
@@ -77,9 +77,9 @@ class ComparePanel {
       WebviewType.compareAttempts,
       `Compare: ${first ? attemptsTitle(deps.manager.secondOpinions.attempts(group), TAB_TITLE_LENGTH) : group}`,
       { viewColumn: vscode.ViewColumn.Active, preserveFocus: false },
-      { enableScripts: true, retainContextWhenHidden: false, localResourceRoots: [vscode.Uri.joinPath(deps.extensionUri, 'dist'), vscode.Uri.joinPath(deps.extensionUri, 'media')] },
+      panelOptions(deps.extensionUri),
     );
-    this.panel.iconPath = vscode.Uri.joinPath(deps.extensionUri, 'media', 'agent-tasks.svg');
+    this.panel.iconPath = panelIcon(deps.extensionUri);
     this.panel.webview.html = this.html();
     this.panel.webview.onDidReceiveMessage((raw: unknown) => void this.receive(raw));
     this.panel.onDidChangeViewState(() => {

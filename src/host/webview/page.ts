@@ -14,6 +14,19 @@ export interface WebviewPage {
   script: string[];
 }
 
+/**
+ * The options every panel of ours is created with: scripts on, nothing but dist/ and media/ loadable, and not kept
+ * alive when hidden (a panel rebuilds itself from the host on 'ready').
+ */
+export function panelOptions(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & vscode.WebviewOptions {
+  return { enableScripts: true, retainContextWhenHidden: false, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')] };
+}
+
+/** The icon of our panels' tabs. */
+export function panelIcon(extensionUri: vscode.Uri): vscode.Uri {
+  return vscode.Uri.joinPath(extensionUri, 'media', 'agent-tasks.svg');
+}
+
 /** The page for `webview`, its assets resolved against `extensionUri`. */
 export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, page: WebviewPage): string {
   const nonce = randomBytes(18).toString('base64url');

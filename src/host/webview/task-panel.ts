@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { escapeHtml, webviewHtml } from './page';
+import { escapeHtml, panelIcon, panelOptions, webviewHtml } from './page';
 import { CommandId, WebviewType } from '../../constants';
 import type { TaskManager } from '../../core/task-manager';
 import { isTerminal, type OutputEntry, type TaskState } from '../../core/task-state';
@@ -98,14 +98,9 @@ class TaskPanel {
       WebviewType.taskPanel,
       task ? taskTitle(task, TAB_TITLE_LENGTH) : `Task ${taskId}`,
       { viewColumn: vscode.ViewColumn.Active, preserveFocus },
-      {
-        enableScripts: true,
-        // The transcript is rebuilt from the host on 'ready', so the webview need not be kept alive when hidden.
-        retainContextWhenHidden: false,
-        localResourceRoots: [vscode.Uri.joinPath(deps.extensionUri, 'dist'), vscode.Uri.joinPath(deps.extensionUri, 'media')],
-      },
+      panelOptions(deps.extensionUri),
     );
-    this.panel.iconPath = vscode.Uri.joinPath(deps.extensionUri, 'media', 'agent-tasks.svg');
+    this.panel.iconPath = panelIcon(deps.extensionUri);
     this.panel.webview.html = this.html();
     this.panel.webview.onDidReceiveMessage((raw: unknown) => void this.receive(raw));
     this.panel.onDidChangeViewState(() => {
