@@ -313,8 +313,9 @@ export class TaskWorktrees implements WorktreePort {
   }
 
   async runCommand(worktree: WorktreeRef, command: WorktreeCommand): Promise<WorktreeCommandResult> {
+    if (!fs.existsSync(command.cwd)) throw new GitError('NotARepository', `The folder ${command.cwd} is gone (was the worktree deleted?); \`${command.command}\` was not run`);
     const inside = path.relative(realpath(worktree.path), realpath(command.cwd));
-    if (inside.startsWith('..') || path.isAbsolute(inside) || !fs.existsSync(command.cwd)) {
+    if (inside.startsWith('..') || path.isAbsolute(inside)) {
       throw new GitError('NotARepository', `${command.cwd} is not inside the task's worktree ${worktree.path}; the command was not run`);
     }
     await this.worktreeCheckout(worktree, command.signal);

@@ -167,5 +167,7 @@ describe('checks (DESIGN §9)', () => {
     const prepared = await worktrees.prepare({ taskId: 'main-guard-001', cwd: repo.root });
     await assert.rejects(worktrees.runCommand(prepared, { command: 'touch should-not-exist', cwd: repo.root }), /not inside the task's worktree/);
     assert.equal(fs.existsSync(path.join(repo.root, 'should-not-exist')), false);
+    fs.rmSync(prepared.path, { recursive: true, force: true });
+    await assert.rejects(worktrees.runCommand(prepared, { command: 'true', cwd: prepared.cwd }), /is gone \(was the worktree deleted\?\); `true` was not run/);
   });
 });
