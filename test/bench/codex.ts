@@ -44,7 +44,7 @@ export async function benchCodex(): Promise<Record<string, number | string>> {
 }
 
 /** The recorded notifications of every Codex transcript, re-addressed to one thread, repeated to `count` lines. */
-function notificationLines(count: number): string[] {
+export function notificationLines(count: number): string[] {
   const recorded: string[] = [];
   for (const name of fs.readdirSync(TRANSCRIPTS).filter((file) => /^codex-.*\.jsonl$/.test(file)).sort()) {
     for (const line of fs.readFileSync(path.join(TRANSCRIPTS, name), 'utf8').split('\n')) {
@@ -106,7 +106,10 @@ export function benchIngest(): Record<string, number | string> {
     };
     const controller = new AbortController();
     const handle = new FakeHandle('bench', controller.signal);
-    handle.appendOutput = () => undefined; // the manager's cost is not the adapter's
+    // What the manager does with entries and reports is its cost, not the adapter's (the TaskManager ingest measures it).
+    handle.appendOutput = () => undefined;
+    handle.reportRateLimitInfo = () => undefined;
+    handle.reportLimits = () => undefined;
     const run = new CodexThreadRun({ server: host, threadId: THREAD, handle, signal: controller.signal, log: silentLogger });
     const elapsed = measure(() => {
       // Each WebSocket frame is one line of text: parse it as the transport does, then dispatch.

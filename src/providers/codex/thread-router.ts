@@ -68,8 +68,9 @@ export class ThreadRouter implements Disposable {
   }
 
   routeNotification(notification: ServerNotification): void {
-    const threadId = threadIdOf(notification.params);
-    if (threadId !== undefined) {
+    // Notifications name their thread as `threadId` (only legacy requests use `conversationId`): one property read.
+    const threadId = (notification.params as { threadId?: unknown } | undefined)?.threadId;
+    if (typeof threadId === 'string') {
       this.listeners.get(threadId)?.onNotification(notification);
       return;
     }
