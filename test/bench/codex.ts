@@ -258,12 +258,13 @@ async function benchMemory(mock: MockResponsesServer, root: string): Promise<Rec
 }
 
 /** The smallest useful client: JSONL over the app-server's stdio, as PROTOCOLS.md §1 describes. */
-class RawStdioClient {
+export class RawStdioClient {
   private readonly child;
   private readonly decoder = new LineDecoder();
   private nextId = 1;
   private readonly pending = new Map<number, (result: unknown) => void>();
-  private readonly waiters = new Map<string, () => void>();
+  /** Per method, who waits for its next notification (each notification settles the oldest waiter). */
+  private readonly waiters = new Map<string, (() => void)[]>();
 
   constructor(binary: string, env: Record<string, string>) {
     const toolsDir = path.join(path.dirname(path.dirname(binary)), 'codex-path');
@@ -279,8 +280,7 @@ class RawStdioClient {
           this.pending.get(message.id)?.(message.result);
           this.pending.delete(message.id);
         } else if (message.method) {
-          this.waiters.get(message.method)?.();
-          this.waiters.delete(message.method);
+          this.waiters.get(message.method)?.shift()?.();
         }
       }
     });
@@ -299,7 +299,11 @@ class RawStdioClient {
   }
 
   waitFor(method: string): Promise<void> {
-    return new Promise((resolve) => this.waiters.set(method, resolve));
+    return new Promise((resolve) => {
+      const queue = this.waiters.get(method) ?? [];
+      queue.push(resolve);
+      this.waiters.set(method, queue);
+    });
   }
 
   async stop(): Promise<void> {

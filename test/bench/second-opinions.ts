@@ -4,6 +4,9 @@
  *   attempts fan-out   createAttempts of three Codex attempts until every attempt's first model request reached the
  *                      mock model, vs createTask of one Codex task until its first request (real pinned Codex, its
  *                      app-server warm, each in a new worktree, no setup commands)
+ *   attempts floor     the same for Codex alone: a bare JSONL client starts three threads at once on a warm app-server
+ *                      vs one, each in a worktree made beforehand — what three Codex threads cost on this machine
+ *                      whatever client drives them (the fan-out cannot be below it)
  *   attempts worktrees the worktree part of that alone: three TaskWorktrees.prepare at once vs one
  *   worktree copy      `agentTasks.worktree.copy` (TaskWorktrees.copyUntracked, ignored folder matched by a glob) of
  *                      1,000 files into a task worktree vs a bare `cp -R` of the same folder
@@ -15,6 +18,10 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { TaskWorktrees } from '../../src/worktrees/task-worktrees';
 import { createAgentsBed, type AgentsBed } from '../support/agents-bed';
+import { pinnedCodexBinary } from '../support/codex-harness';
+import { writeCodexHome } from '../fixtures/mock-responses/codex-home';
+import { startMockResponsesServer } from '../fixtures/mock-responses/server';
+import { RawStdioClient } from './codex';
 import { makeRepo, TEST_GIT_ENV } from '../support/git-repo';
 
 const FANOUT_ROUNDS = 5;
@@ -77,6 +84,53 @@ async function benchFanOut(): Promise<Figure> {
     return { value: median(attempts), baseline: median(single), unit: 'ms', note: `3 Codex attempts vs 1 task, until every first model request; median of ${FANOUT_ROUNDS} paired rounds` };
   } finally {
     await bed.cleanup();
+  }
+}
+
+/** Codex alone: a bare client starts `count` threads at once on a warm app-server, until every first model request. */
+async function benchFanOutFloor(): Promise<Figure> {
+  const repo = makeRepo({ 'README.md': '# demo\n\nSome text.\n' });
+  const mock = await startMockResponsesServer();
+  const client = new RawStdioClient(pinnedCodexBinary(), { CODEX_HOME: await writeCodexHome(path.join(repo.dir, 'codex-home'), { port: mock.port, cwd: [repo.root, `${repo.root}.worktrees`] }), MOCK_API_KEY: 'bench' });
+  let next = 0;
+  const folders = (count: number) =>
+    Array.from({ length: count }, () => {
+      const folder = `${repo.root}.worktrees/floor-${next++}`;
+      repo.git(['worktree', 'add', '--quiet', '-b', `floor-${next}`, folder]);
+      return folder;
+    });
+  const round = async (count: number): Promise<number> => {
+    const cwds = folders(count);
+    const seen = mock.requests.length;
+    const turnsDone = Array.from({ length: count }, () => client.waitFor('turn/completed'));
+    const started = performance.now();
+    await Promise.all(
+      cwds.map(async (cwd) => {
+        const { thread } = (await client.call('thread/start', { cwd })) as { thread: { id: string } };
+        await client.call('turn/start', { threadId: thread.id, input: [{ type: 'text', text: 'Say hello', text_elements: [] }] });
+      }),
+    );
+    while (new Set(mock.requests.slice(seen).map((request) => request.threadKey)).size < count) await new Promise((resolve) => setTimeout(resolve, 2));
+    const elapsed = performance.now() - started;
+    await Promise.race([Promise.all(turnsDone), new Promise((resolve) => setTimeout(resolve, 5000))]);
+    return elapsed;
+  };
+  try {
+    await client.call('initialize', { clientInfo: { name: 'bench', title: 'bench', version: '0' }, capabilities: { experimentalApi: true } });
+    client.notify('initialized');
+    await round(1);
+    await round(3);
+    const single: number[] = [];
+    const three: number[] = [];
+    for (let i = 0; i < FANOUT_ROUNDS; i++) {
+      single.push(await round(1));
+      three.push(await round(3));
+    }
+    return { value: median(three), baseline: median(single), unit: 'ms', note: `Codex alone (bare client, warm app-server): 3 threads at once vs 1, until every first model request; median of ${FANOUT_ROUNDS} paired rounds` };
+  } finally {
+    await client.stop();
+    await mock.close();
+    repo.remove();
   }
 }
 
@@ -151,7 +205,18 @@ export async function benchSecondOpinions(): Promise<Record<string, Figure>> {
   const copy = await benchCopy();
   const prepare = await benchPrepare();
   const fanOut = await benchFanOut();
-  return { 'attempts fan-out (3 vs 1)': fanOut, 'attempts worktrees (3 vs 1)': prepare, 'worktree copy 1,000 files': copy };
+  const floor = await benchFanOutFloor();
+  const overFloor: Figure = {
+    value: fanOut.value / fanOut.baseline,
+    baseline: floor.value / floor.baseline,
+    unit: '×',
+    note: 'the fan-out ratio over Codex’s own: what the extension adds when three Codex attempts start at once',
+  };
+  return {
+    'attempts fan-out (3 vs 1)': fanOut,
+    'attempts floor: Codex alone (3 vs 1)': floor,
+    'attempts fan-out over the floor': overFloor,
+    'attempts worktrees (3 vs 1)': prepare, 'worktree copy 1,000 files': copy };
 }
 
 if (require.main === module) {

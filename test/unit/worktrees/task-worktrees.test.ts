@@ -65,6 +65,22 @@ describe('prepare', () => {
     assert.match(repo.git(['branch', '--list', 'agent-tasks/*']), /eager-lynx-101/, 'the existing branch is never deleted by a failed prepare');
   });
 
+  test('eight prepares at once (attempts) each get their own worktree and branch; the repository stays sound (concurrent `worktree add`s race on .git/worktrees, so the queue runs them in turn)', async () => {
+    const repo = repoWith({ 'a.txt': 'a\n', 'src/b.ts': 'export const b = 1;\n' });
+    const ids = Array.from({ length: 8 }, (_, index) => `attempt-${index}`);
+    const prepared = await Promise.all(ids.map((taskId) => worktrees.prepare({ taskId, cwd: repo.root })));
+    const listed = repo.git(['worktree', 'list', '--porcelain']);
+    for (const [index, worktree] of prepared.entries()) {
+      assert.equal(worktree.branch, `agent-tasks/${ids[index]}`);
+      assert.equal(repo.git(['rev-parse', '--abbrev-ref', 'HEAD'], worktree.path).trim(), worktree.branch);
+      assert.equal(repo.git(['status', '--porcelain'], worktree.path), '', 'a clean checkout');
+      assert.match(listed, new RegExp(`branch refs/heads/${worktree.branch}\\n`));
+    }
+    assert.equal(repo.git(['fsck', '--no-progress']).trim(), '');
+    await Promise.all(prepared.map((worktree) => worktrees.discard(worktree)));
+    assert.equal(repo.git(['branch', '--list', 'agent-tasks/*']).trim(), '');
+  });
+
   test('a stacked task starts from its dependency’s branch head', async () => {
     const repo = repoWith({ 'a.txt': 'a\n' });
     const dependency = await worktrees.prepare({ taskId: 'dep-001', cwd: repo.root });
