@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { CommandId, ConfigKey, OutputChannelName, ViewId } from './constants';
+import { CommandId, ConfigKey, OutputChannelName, ViewId, WebviewType } from './constants';
 import { systemClock } from './core/clock';
 import { StateFile } from './core/persistence';
 import { ProfileManager } from './core/profiles';
@@ -156,6 +156,12 @@ export class Container implements vscode.Disposable {
     const comments = new ReviewComments(manager, review, (provider) => registry.get(provider)?.displayName ?? provider);
     const compare = new CompareViews({ extensionUri: context.extensionUri, manager, registry, log });
     this.disposables.push(tree, view, indicators, documents, review, worktreeWatchers, panels, notifier, comments, compare, registry);
+    // A task panel open when the window reloaded comes back showing its task (the webview kept the id in its state).
+    this.disposables.push(
+      vscode.window.registerWebviewPanelSerializer(WebviewType.taskPanel, {
+        deserializeWebviewPanel: (panel, state) => Promise.resolve(panels.restore(panel, state)),
+      }),
+    );
     const mcpHost = new McpHost(manager, answers, settings, log, context, privateDir);
     this.disposables.push(mcpHost);
 

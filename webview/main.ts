@@ -45,8 +45,11 @@ function byId(id: string): HTMLElement {
 window.addEventListener('message', (event: MessageEvent<HostMessage>) => {
   const message = event.data;
   switch (message.type) {
-    case 'init':
+    case 'init': {
       task = message.task;
+      // Kept by VS Code with the panel: after a window reload the extension shows this task in it again.
+      const state = vscode.getState();
+      vscode.setState({ ...(typeof state === 'object' && state !== null ? state : {}), taskId: message.task.id });
       transcript.replaceChildren();
       entryElements.clear();
       if (message.truncated) {
@@ -57,6 +60,7 @@ window.addEventListener('message', (event: MessageEvent<HostMessage>) => {
       appendEntries(message.entries);
       renderTask();
       break;
+    }
     case 'task':
       task = message.task;
       renderTask();

@@ -63,6 +63,10 @@ describe('Codex in the workbench', { timeout: 300_000 }, () => {
 
       await reloadWindow(workbench);
 
+      // The task's panel was the active editor: VS Code restores it and the extension shows the task in it again,
+      // with the approval, before anyone clicks the tree.
+      const restored = await taskPanel(workbench, id, { timeoutMs: 60_000 });
+      assert.match(await (await questionForm(restored, 'command_approval')).innerText(), /touch approved\.txt && echo made/, 'the restored panel shows the approval');
       await showTasksView(workbench);
       await workbench.waitForTaskInGroup(id, 'Needs you', 60_000);
       assert.deepEqual(appServerPidsOf(workspace), [serverBefore], 'the reloaded window reattached to the same app-server');

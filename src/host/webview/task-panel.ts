@@ -69,6 +69,19 @@ export class TaskPanels implements vscode.Disposable {
     this.panels.set(taskId, panel);
   }
 
+  /**
+   * A panel VS Code kept across a reload (its webview saved the task's id in its state): shown again for that task,
+   * or closed when the task is gone (cleared meanwhile, or the state is not ours).
+   */
+  restore(panel: vscode.WebviewPanel, state: unknown): void {
+    const taskId = typeof state === 'object' && state !== null ? (state as { taskId?: unknown }).taskId : undefined;
+    if (typeof taskId !== 'string' || !this.deps.manager.peek(taskId) || this.panels.has(taskId)) {
+      panel.dispose();
+      return;
+    }
+    this.panels.set(taskId, new TaskPanel(taskId, this.deps, true, () => this.panels.delete(taskId), panel));
+  }
+
   isOpen(taskId: string): boolean {
     return this.panels.has(taskId);
   }
@@ -92,14 +105,17 @@ class TaskPanel {
     private readonly deps: PanelDependencies,
     preserveFocus: boolean,
     private readonly onDispose: () => void,
+    restored?: vscode.WebviewPanel,
   ) {
     const task = deps.manager.peek(taskId);
-    this.panel = vscode.window.createWebviewPanel(
-      WebviewType.taskPanel,
-      task ? taskTitle(task, TAB_TITLE_LENGTH) : `Task ${taskId}`,
-      { viewColumn: vscode.ViewColumn.Active, preserveFocus },
-      panelOptions(deps.extensionUri),
-    );
+    const title = task ? taskTitle(task, TAB_TITLE_LENGTH) : `Task ${taskId}`;
+    if (restored) {
+      this.panel = restored;
+      this.panel.title = title;
+      this.panel.webview.options = panelOptions(deps.extensionUri);
+    } else {
+      this.panel = vscode.window.createWebviewPanel(WebviewType.taskPanel, title, { viewColumn: vscode.ViewColumn.Active, preserveFocus }, panelOptions(deps.extensionUri));
+    }
     this.panel.iconPath = panelIcon(deps.extensionUri);
     this.panel.webview.html = this.html();
     this.panel.webview.onDidReceiveMessage((raw: unknown) => void this.receive(raw));
