@@ -102,11 +102,14 @@ export function relativeToRoot(file: string, root: string | undefined): string {
   return file[base.length] === '/' || file[base.length] === '\\' ? file.slice(base.length + 1) : file;
 }
 
-/** One line describing a question, for notifications, the tree and the transcript; files relative to `root`. */
+/**
+ * One line describing a question, for notifications, the tree and the transcript; files relative to `root`. Plain text:
+ * toasts and tree rows show no markdown, so a command is not wrapped in backticks.
+ */
 export function summarizeQuestion(question: PendingQuestion, root?: string): string {
   switch (question.type) {
     case 'command_approval':
-      return `run \`${question.command}\``;
+      return `run ${question.command}`;
     case 'file_approval': {
       const files = question.fileChanges.map((change) => relativeToRoot(change.path, root));
       return files.length === 1 ? `change ${files[0]}` : `change ${files.length} files`;

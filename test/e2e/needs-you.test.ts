@@ -138,7 +138,7 @@ describe('Needs you: answering agents in the workbench', { timeout: 900_000 }, (
   test('a Codex command approval is approved from the notification toast', async () => {
     await workbench.capture('toast-approve', async () => {
       const id = await newTask('Please run-approval', CODEX, GENERAL);
-      await clickToastButton(workbench, '“Please run-approval” needs you: run `touch approved.txt && echo made`', 'Approve', TURN_MS);
+      await clickToastButton(workbench, '“Please run-approval” needs you: run touch approved.txt && echo made', 'Approve', TURN_MS);
       await waitForFile(file('approved.txt'), '', TURN_MS);
       await workbench.waitForTaskInGroup(id, 'Completed', TURN_MS);
     });
@@ -318,7 +318,7 @@ describe('Needs you: answering agents in the workbench', { timeout: 900_000 }, (
       await error.waitFor({ state: 'visible', timeout: 10_000 });
       assert.match(await error.innerText(), new RegExp(`Task ${id} is no longer waiting on this request`));
       const entries = await waitForEntry(frame, (e) => e.kind === 'command' && e.text.includes('npm run stale-check'), 'the approved command');
-      assert.deepEqual(entries.filter(isAnswer).map((e) => e.text), ['Approved: run `npm run stale-check`'], 'the request was answered once');
+      assert.deepEqual(entries.filter(isAnswer).map((e) => e.text), ['Approved: run npm run stale-check'], 'the request was answered once');
       assert.equal(entries.filter((e) => e.kind === 'command').length, 1, 'the command ran once');
     });
   });
@@ -354,7 +354,7 @@ describe('Needs you: answering agents in the workbench', { timeout: 900_000 }, (
       await form.locator('h2').click(); // focus inside the panel, on no button
       await workbench.page.keyboard.press('Alt+A');
       await waitForPanelStatus(frame, /completed/i);
-      await waitForEntry(frame, (e) => e.kind === 'user' && e.text === 'Approved: run `echo keyboard`', 'the approval in the transcript');
+      await waitForEntry(frame, (e) => e.kind === 'user' && e.text === 'Approved: run echo keyboard', 'the approval in the transcript');
     });
   });
 
@@ -447,7 +447,7 @@ describe('Needs you: a question nobody answers', { timeout: 300_000 }, () => {
       const frame = await taskPanel(workbench, id, { open: true });
       const entries = await waitForEntry(frame, (e) => e.text.startsWith('[timeout]'), 'the [timeout] entry');
       const line = entries.find((e) => e.text.startsWith('[timeout]'))!.text;
-      assert.equal(line, '[timeout] No answer after 0.02 min: run `touch approved.txt && echo made` was declined');
+      assert.equal(line, '[timeout] No answer after 0.02 min: run touch approved.txt && echo made was declined');
       assert.ok(!fs.existsSync(path.join(workbench.workspace, 'approved.txt')), 'the declined command did not run');
       assert.equal(await frame.locator('form.question').count(), 0, 'no form is left');
     });

@@ -157,7 +157,7 @@ describe('Agent Tasks in the workbench', { timeout: 240_000 }, () => {
       for (const [index, id] of ids.entries()) {
         const row = rows.find((candidate) => candidate.taskId === id)!;
         assert.equal(row.label, prompts[index], 'the label is the prompt\'s first line while the task needs you');
-        assert.equal(row.description, 'needs you: run `npm test` · scripted', 'the state detail is in the description');
+        assert.equal(row.description, 'needs you: run npm test · scripted', 'the state detail is in the description');
         assert.ok(!row.label.includes(id) && !row.description.includes(id), 'the random id is not what tells the rows apart');
       }
       assert.equal(new Set(rows.map((row) => `${row.label} ${row.description}`)).size, 3, 'the rows\' visible text differs');
@@ -166,7 +166,7 @@ describe('Agent Tasks in the workbench', { timeout: 240_000 }, () => {
       // A newer toast may hide an older one: read every notification in the notification center.
       await runCommand(workbench, 'Notifications: Show Notifications');
       const center = workbench.page.locator('.notifications-center .notification-list-item-message');
-      const expected = prompts.map((prompt) => `“${prompt}” needs you: run \`npm test\``);
+      const expected = prompts.map((prompt) => `“${prompt}” needs you: run npm test`);
       const messages = await waitUntil(() => center.allInnerTexts(), (shown) => expected.every((text) => shown.includes(text)), 'a notification naming each task by its title');
       assert.ok(!messages.some((message) => ids.some((id) => message.includes(id))), `no notification names a task by its id: ${JSON.stringify(messages)}`);
       await workbench.page.keyboard.press('Escape');

@@ -42,7 +42,7 @@ suite('Approval surfaces (L2)', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(api.getTask(task.id)?.status, 'waiting_answer', 'the second request is still waiting');
     assert.equal(api.getTask(task.id)?.pendingQuestions[0]?.requestId, second.pendingQuestions[0].requestId);
-    assert.deepEqual(answered(task.id), ['Approved: run `echo first`'], 'Approve from the stale row sent nothing');
+    assert.deepEqual(answered(task.id), ['Approved: run echo first'], 'Approve from the stale row sent nothing');
 
     // A stale hash is refused the same way, even for the request id now pending.
     const forged = { ...shownThen, shown: { requestId: second.pendingQuestions[0].requestId, payloadHash: shownThen.shown.payloadHash } };
@@ -54,7 +54,7 @@ suite('Approval surfaces (L2)', () => {
     const redrawn = await eventually(() => api.__test.treeNode(task.id), (n) => n?.shown?.requestId === second.pendingQuestions[0].requestId, 'the row showing the second request');
     await vscode.commands.executeCommand('agentTasks.approve', redrawn);
     await recorder.waitForStatus(task.id, 'completed');
-    assert.deepEqual(answered(task.id), ['Approved: run `echo first`', 'Approved: run `echo second`']);
+    assert.deepEqual(answered(task.id), ['Approved: run echo first', 'Approved: run echo second']);
   });
 
   test('L2 a row shortens a long command; its tooltip shows all of it', async () => {

@@ -72,9 +72,9 @@ suite('Tasks tree', () => {
     await recorder.waitForStatus(task.id, 'waiting_answer');
     const asking = await eventually(() => row(task.id), (r) => r?.description.includes('needs you') === true, 'the needs-you row');
     assert.equal(asking!.label, 'Add a --verbose flag', 'the prompt stays visible while the task needs you');
-    assert.equal(asking!.description, 'needs you: run `npm test` · scripted');
+    assert.equal(asking!.description, 'needs you: run npm test · scripted');
     assert.match(asking!.tooltip, new RegExp(`Task \`${task.id}\``), 'the id is in the tooltip');
-    assert.ok(asking!.ariaLabel.startsWith('Add a --verbose flag, Needs you, scripted: needs you: run `npm test`'), asking!.ariaLabel);
+    assert.ok(asking!.ariaLabel.startsWith('Add a --verbose flag, Needs you, scripted: needs you: run npm test'), asking!.ariaLabel);
     assert.ok(asking!.ariaLabel.endsWith(`task ${task.id}`), 'the id is in the aria label');
 
     await api.answer(task.id, api.getTask(task.id)!.pendingQuestions[0].requestId, { decision: 'approve' });
@@ -114,9 +114,9 @@ suite('Tasks tree', () => {
     for (const task of tasks) await recorder.waitForStatus(task.id, 'waiting_answer');
     const rows = tasks.map((task) => row(task.id)!);
     assert.deepEqual(rows.map((r) => r.label), ['Update the changelog', 'Refactor the configuration loader so…', 'Update the changelog']);
-    assert.equal(rows[1].description, 'needs you: run `touch approved.txt` · scripted', 'a unique title: no id in the description');
-    assert.equal(rows[0].description, `needs you: run \`touch approved.txt\` · scripted · ${tasks[0].id}`);
-    assert.equal(rows[2].description, `needs you: run \`git add CHANGELOG.md\` · scripted · ${tasks[2].id}`);
+    assert.equal(rows[1].description, 'needs you: run touch approved.txt · scripted', 'a unique title: no id in the description');
+    assert.equal(rows[0].description, `needs you: run touch approved.txt · scripted · ${tasks[0].id}`);
+    assert.equal(rows[2].description, `needs you: run git add CHANGELOG.md · scripted · ${tasks[2].id}`);
     assert.equal(new Set(rows.map((r) => `${r.label} ${r.description}`)).size, rows.length, 'every row reads differently');
     assert.ok(rows[1].tooltip.includes(long), 'the whole prompt is in the tooltip');
     assert.ok(rows[1].ariaLabel.startsWith(long), 'the aria label has the title at full length');

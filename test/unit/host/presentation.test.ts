@@ -32,8 +32,8 @@ describe('limitsText (tooltips and Show Accounts)', () => {
 
 describe('stateDetail', () => {
   test('needs you: what the agent waits on, and how many more', () => {
-    assert.equal(stateDetail(task('waiting_answer', { pendingQuestions: [approval] }), NOW), 'needs you: run `touch approved.txt`');
-    assert.equal(stateDetail(task('waiting_answer', { pendingQuestions: [approval, { ...approval, requestId: 'r2' }] }), NOW), 'needs you: run `touch approved.txt` (+1 more)');
+    assert.equal(stateDetail(task('waiting_answer', { pendingQuestions: [approval] }), NOW), 'needs you: run touch approved.txt');
+    assert.equal(stateDetail(task('waiting_answer', { pendingQuestions: [approval, { ...approval, requestId: 'r2' }] }), NOW), 'needs you: run touch approved.txt (+1 more)');
   });
 
   test('running: whole minutes since it started', () => {

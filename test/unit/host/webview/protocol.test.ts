@@ -166,7 +166,7 @@ describe('declineAnswer never approves', () => {
 
 describe('how questions and answers read', () => {
   test('summarizeQuestion', () => {
-    assert.equal(summarizeQuestion(ask.command), 'run `rm -rf build`');
+    assert.equal(summarizeQuestion(ask.command), 'run rm -rf build');
     assert.equal(summarizeQuestion(ask.file), 'change a.ts');
     assert.equal(summarizeQuestion(ask.files), 'change 2 files');
     assert.equal(summarizeQuestion(ask.input), 'Which? / Why?');
@@ -187,7 +187,7 @@ describe('how questions and answers read', () => {
   });
 
   test('describeAnswer', () => {
-    assert.equal(describeAnswer(ask.command, { decision: 'approveForSession' }), 'Approved for this session: run `rm -rf build`');
+    assert.equal(describeAnswer(ask.command, { decision: 'approveForSession' }), 'Approved for this session: run rm -rf build');
     assert.equal(describeAnswer(ask.input, { answers: { q1: ['a', 'b'] } }), 'Answered q1: a, b');
     assert.equal(describeAnswer(ask.input, { answers: {} }), 'Answered nothing');
     assert.equal(describeAnswer(ask.elicit, { action: 'cancel' }), 'Cancelled: Config');
