@@ -9,6 +9,7 @@ import { isLive } from '../core/task-isolation';
 import type { TaskManager } from '../core/task-manager';
 import type { TaskState, TaskWorktree, WorktreeFileChange } from '../core/task-state';
 import { taskTitle } from '../core/task-title';
+import { openWorktreeRepository } from './git-extension';
 
 /** Read-only files of a task's work: `?task=<id>&path=<file>`, at the base commit or on the task's branch. */
 export const BASE_SCHEME = 'agent-tasks-base';
@@ -81,6 +82,7 @@ export class TaskReview implements vscode.TextDocumentContentProvider, vscode.Di
       void vscode.window.showInformationMessage(`${taskTitle(current)} (${taskId}) has changed no files yet.`);
       return;
     }
+    await showWorktreeInSourceControl(current.worktree);
     await vscode.commands.executeCommand('vscode.changes', reviewTitle(current), entries.map((entry) => [entry.resource, entry.original, entry.modified]));
   }
 
@@ -94,6 +96,7 @@ export class TaskReview implements vscode.TextDocumentContentProvider, vscode.Di
     // The diff editor needs two sides: an added or deleted file is compared with an empty one.
     const original = entry.original ?? fileUri(BASE_SCHEME, taskId, worktree, change.path, true);
     const modified = entry.modified ?? fileUri(BRANCH_SCHEME, taskId, worktree, change.path, true);
+    await showWorktreeInSourceControl(worktree);
     const label = change.status === 'added' ? 'added' : change.status === 'deleted' ? 'deleted' : change.status === 'renamed' ? `renamed from ${change.oldPath ?? '?'}` : 'modified';
     await vscode.commands.executeCommand('vscode.diff', original, modified, `${path.basename(change.path)} (${label} by ${taskId})`, { preview: true });
   }
@@ -128,4 +131,10 @@ function fileUri(scheme: string, taskId: string, worktree: TaskWorktree, file: s
     query: new URLSearchParams({ task: taskId, path: file }).toString(),
     fragment: empty ? EMPTY : '',
   });
+}
+
+/** The worktree in Source Control before its files open (see openWorktreeRepository); never in the way of the diff. */
+async function showWorktreeInSourceControl(worktree: TaskWorktree | undefined): Promise<void> {
+  if (!isLive(worktree) || !fs.existsSync(worktree.path)) return;
+  await openWorktreeRepository(worktree.path).then(undefined, () => undefined);
 }

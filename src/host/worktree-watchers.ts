@@ -6,15 +6,7 @@ import type { Logger } from '../core/events';
 import { isLive } from '../core/task-isolation';
 import type { TaskManager } from '../core/task-manager';
 import type { TaskState, WorktreeState } from '../core/task-state';
-
-/** The part of the built-in Git extension's API (`vscode.git`, getAPI(1)) used here. */
-interface GitApi {
-  repositories: readonly { rootUri: vscode.Uri; status(): Thenable<void> }[];
-}
-interface GitExtension {
-  enabled?: boolean;
-  getAPI(version: 1): GitApi;
-}
+import { closeWorktreeRepository, refreshRepository } from './git-extension';
 
 export class WorktreeWatchers implements vscode.Disposable {
   /** One watcher per task with a live worktree, keyed by task id; the folder it watches. */
@@ -49,7 +41,10 @@ export class WorktreeWatchers implements vscode.Disposable {
     }
     const current = this.watchers.get(task.id);
     if (!isLive(worktree)) {
-      if (current) this.unwatch(task.id);
+      if (current) {
+        this.unwatch(task.id);
+        void this.closeInSourceControl(current.folder);
+      }
       return;
     }
     if (current?.folder === worktree.path) return;
@@ -71,15 +66,18 @@ export class WorktreeWatchers implements vscode.Disposable {
   /** Asks the built-in Git extension to re-read the repository a merge or apply just changed, when it is there. */
   private async refreshSourceControl(repositoryRoot: string): Promise<void> {
     try {
-      const extension = vscode.extensions.getExtension<GitExtension>('vscode.git');
-      if (!extension) return;
-      const git = extension.isActive ? extension.exports : await extension.activate();
-      if (!git || git.enabled === false) return;
-      const root = vscode.Uri.file(repositoryRoot).toString();
-      const repositories = git.getAPI(1).repositories.filter((repository) => repository.rootUri.toString() === root);
-      await Promise.all(repositories.map((repository) => repository.status()));
+      await refreshRepository(repositoryRoot);
     } catch (error) {
       this.log.debug(`Refreshing Source Control for ${repositoryRoot} failed: ${messageOf(error)}`);
+    }
+  }
+
+  /** A worktree that stopped being live leaves Source Control (Review Changes may have opened it there). */
+  private async closeInSourceControl(folder: string): Promise<void> {
+    try {
+      await closeWorktreeRepository(folder);
+    } catch (error) {
+      this.log.debug(`Closing ${folder} in Source Control failed: ${messageOf(error)}`);
     }
   }
 

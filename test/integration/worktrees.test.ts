@@ -111,6 +111,9 @@ suite('Worktrees', () => {
     const diffs = (tab!.input as { textDiffs?: { original?: vscode.Uri; modified?: vscode.Uri }[] }).textDiffs;
     assert.ok(Array.isArray(diffs), `a multi-file diff editor (input ${JSON.stringify(tab!.input)})`);
     assert.deepEqual(diffs.map((diff) => `${diff.original?.toString()} ↔ ${diff.modified?.toString()}`), [`${modified.original} ↔ ${modified.modified}`]);
+    // The worktree lies outside the workspace folder: Review opened it in Source Control, so the Git extension has no
+    // "repositories in parent folders" to ask about when its files show.
+    assert.ok((await gitRepositories()).includes(worktree.path), 'the worktree is a repository in Source Control');
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 
@@ -127,6 +130,8 @@ suite('Worktrees', () => {
     assert.doesNotMatch(shown.contextValue, /\b(liveWorktree|liveChanges|mergeable)\b/);
     assert.match(shown.tooltip, /Changes merged into the main checkout/);
     await eventually(() => api.__test.watchedWorktrees()[first.id], (folder) => folder === undefined, 'the watcher is gone');
+    const worktree = api.getTask(first.id)!.worktree!.path;
+    await eventually(gitRepositories, (roots) => !roots.includes(worktree), 'the merged worktree gone from Source Control');
   });
 
   test('a conflicting merge changes nothing in the main checkout and sets the conflict state', async () => {
@@ -167,3 +172,12 @@ suite('Worktrees', () => {
     assert.doesNotMatch(row(task.id).contextValue, /\bliveWorktree\b/);
   });
 });
+
+/** The folders of the repositories the built-in Git extension has open (it runs in the test host). */
+async function gitRepositories(): Promise<string[]> {
+  const extension = vscode.extensions.getExtension<{ enabled: boolean; getAPI(version: 1): { repositories: { rootUri: vscode.Uri }[] } }>('vscode.git');
+  assert.ok(extension, 'the built-in Git extension is in the test host');
+  const git = extension.isActive ? extension.exports : await extension.activate();
+  assert.ok(git.enabled, 'the Git extension is enabled');
+  return git.getAPI(1).repositories.map((repository) => repository.rootUri.fsPath);
+}
