@@ -20,13 +20,14 @@ export function mcpSdkValidatorPlugin(root) {
 }
 
 /**
- * Every bundle: the extension (Node, CommonJS), the webviews (browser, IIFE), and those that later layers add when
- * their entry exists: the MCP server (launched by MCP clients) and the keeper (holds stdio agents).
+ * Every bundle: the extension (Node, CommonJS), the webviews (browser, IIFE; esbuild.mjs adds the plugin that writes
+ * the codicons they use), and those that later layers add when their entry exists: the MCP server (launched by
+ * MCP clients) and the keeper (holds stdio agents).
  * @param {string} root
- * @param {{ production: boolean }} options
+ * @param {{ production: boolean; webviewPlugins?: import('esbuild').Plugin[] }} options
  * @returns {import('esbuild').BuildOptions[]}
  */
-export function bundles(root, { production }) {
+export function bundles(root, { production, webviewPlugins = [] }) {
   /** @type {import('esbuild').BuildOptions} */
   const extension = {
     absWorkingDir: root,
@@ -56,6 +57,7 @@ export function bundles(root, { production }) {
     sourcemap: production ? false : 'inline',
     minify: production,
     logLevel: 'warning',
+    plugins: webviewPlugins,
   };
   const all = [extension, webviews];
   if (fs.existsSync(path.join(root, 'src/mcp/server.ts'))) {
