@@ -3,7 +3,6 @@
 //   AGENT_TASKS_SOCKET=<socket> AGENT_TASKS_TOKEN=<token> node dist/mcp-server.js
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv-provider.js';
 import type { JsonSchemaType, JsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
 import {
   CallToolRequestSchema,
@@ -26,6 +25,7 @@ import { opinionLine } from './opinions-format';
 import { ENV_SOCKET, ENV_TOKEN, ENV_TOKEN_FILE, type HostEvent, type WireTask } from './protocol';
 import { readTokenFile } from './endpoint';
 import { HostTaskStore, type SpawnedTaskContext } from './task-store';
+import { ToolInputValidator } from './tool-input';
 import { spawn, TOOLS, type ToolContext, type ToolDefinition } from './tools';
 
 const INSTRUCTIONS =
@@ -41,6 +41,7 @@ const INSTRUCTIONS =
 const RECONNECT_MS = 5_000;
 
 export function createServer(host: HostConnection): { server: Server; dispose(): void } {
+  const validator = new ToolInputValidator();
   const server = new Server(
     { name: 'agent-task-worker', title: 'Agent Task Worker', version },
     {
@@ -52,9 +53,9 @@ export function createServer(host: HostConnection): { server: Server; dispose():
       instructions: INSTRUCTIONS,
       taskStore: new HostTaskStore(host),
       defaultTaskPollInterval: POLL_INTERVAL_MS,
+      jsonSchemaValidator: validator,
     },
   );
-  const validator = new AjvJsonSchemaValidator();
   const tools = new Map<string, { definition: ToolDefinition; validate: JsonSchemaValidator<Record<string, unknown>> }>(
     TOOLS.map((definition) => [definition.name, { definition, validate: validator.getValidator(definition.inputSchema as JsonSchemaType) }]),
   );

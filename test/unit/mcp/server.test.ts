@@ -37,6 +37,12 @@ before(async () => {
 });
 after(() => bundle?.remove());
 
+test('the bundle carries no Ajv: tool arguments are checked with @cfworker/json-schema', () => {
+  const text = fs.readFileSync(serverPath, 'utf8');
+  assert.doesNotMatch(text, /node_modules\/(ajv|ajv-formats|fast-uri)\//);
+  assert.match(text, /node_modules\/@cfworker\/json-schema\//);
+});
+
 describe('MCP server without a host', () => {
   let client: TestClient;
   const missing = path.join(os.tmpdir(), `atw-no-such-dir-${process.pid}`, 'mcp.sock');
@@ -68,6 +74,19 @@ describe('MCP server without a host', () => {
     await assert.rejects(client.client.readResource({ uri: 'task://some-task-123' }), /not running/);
     await assert.rejects(client.client.experimental.tasks.listTasks(), /not running/);
     await assert.rejects(client.client.experimental.tasks.getTask('some-task-123'), /not running/);
+  });
+
+  test('arguments that do not fit the tool are refused before the host is asked, saying what is wrong', async () => {
+    const plain = await client.call('spawn_task', { prompt: '', attempts: [{ model: 'm' }] });
+    assert.equal(plain.isError, true);
+    assert.equal(plain.text, 'Invalid arguments for spawn_task: prompt must not be empty; attempts[0] must have the property "provider"');
+    const changes = await client.call('get_task_changes', { taskId: 'some-task-123', limit: 0, cwd: '/' });
+    assert.equal(changes.isError, true);
+    assert.match(changes.text, /^Invalid arguments for get_task_changes: limit must be at least 1; the arguments must not have additional properties: "cwd"/);
+    await assert.rejects(
+      client.client.request({ method: 'tools/call', params: { name: 'spawn_task', arguments: { prompt: 'x', isolation: 'container' }, task: {} } }, CreateTaskResultSchema),
+      /Invalid arguments for spawn_task: isolation must be one of "worktree", "none"/,
+    );
   });
 
   test('a task-augmented spawn_task fails with that message too', async () => {
