@@ -18,7 +18,8 @@ export async function buildTests(root = repoRoot()) {
       ...common,
       entryPoints: suites.map((name) => path.join(integrationDir, name)),
       outdir: path.join(root, 'out', 'integration'),
-      external: ['vscode', 'mocha'],
+      // esbuild itself (the MCP suite builds the server bundle) runs from node_modules, as it must.
+      external: ['vscode', 'mocha', 'esbuild'],
     }),
     esbuild.build({
       ...common,
