@@ -15,7 +15,7 @@
  *
  * After recording, run the replay tests: ids (threads, items, sessions) change with every recording.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -40,6 +40,7 @@ const MODEL_LOGS = new Set([
   'codex-elicitation',
   'codex-file-approval',
   'codex-rate-limit-429',
+  'codex-review',
   'claude-ask-user',
   'claude-command-approval-accept',
   'claude-rate-limit-429-max-retries-1',
@@ -401,6 +402,16 @@ async function endCodex(peer: Peer, capture: Capture): Promise<void> {
 
 const fileCheck = (cwd: string, name: string) => fs.existsSync(path.join(cwd, name));
 
+/** Makes `cwd` a git repository with one commit (its README) and returns that commit. */
+function commitBase(cwd: string): string {
+  const env = { ...process.env, GIT_AUTHOR_NAME: 'Recorder', GIT_AUTHOR_EMAIL: 'recorder@example.invalid', GIT_COMMITTER_NAME: 'Recorder', GIT_COMMITTER_EMAIL: 'recorder@example.invalid', GIT_CONFIG_GLOBAL: '/dev/null' };
+  const git = (...args: string[]) => execFileSync('git', args, { cwd, env, encoding: 'utf8' }).trim();
+  git('init', '-q', '-b', 'main');
+  git('add', '-A');
+  git('commit', '-qm', 'base');
+  return git('rev-parse', 'HEAD');
+}
+
 const codexScenarios: Record<string, () => Promise<CodexRig>> = {
   async plain() {
     const rig = await codexRig({});
@@ -513,6 +524,21 @@ const codexScenarios: Record<string, () => Promise<CodexRig>> = {
     await second.request('thread/read', { threadId, includeTurns: true });
     await codexTurn(second, threadId, 'please continue');
     await endCodex(second, rig.bed.capture);
+    return rig;
+  },
+  async review() {
+    // DESIGN §9: a review task's thread (read-only, the task's context as developer instructions) reviews the change
+    // against its base commit in Codex's review mode: an uncommitted edit and an untracked new file.
+    const rig = await codexRig({});
+    const base = commitBase(rig.bed.cwd);
+    fs.writeFileSync(path.join(rig.bed.cwd, 'README.md'), '# demo (edited)\n');
+    fs.writeFileSync(path.join(rig.bed.cwd, 'hello.txt'), 'hello world\n');
+    const peer = await rig.start();
+    const threadId = await threadStart(peer, { cwd: rig.bed.cwd, sandbox: 'read-only', developerInstructions: 'Review the change another coding agent made for this task: "Add a greeting file".' });
+    const { turn } = (await peer.request('review/start', { threadId, target: { type: 'baseBranch', branch: base }, delivery: 'inline' })) as { turn: { id: string } };
+    await peer.waitFor((msg) => msg.method === 'turn/completed' && (msg.params as { turn: { id: string } }).turn.id === turn.id, 60_000, 'the review turn');
+    rig.bed.capture.meta({ event: 'check', base });
+    await endCodex(peer, rig.bed.capture);
     return rig;
   },
   async 'two-threads'() {

@@ -2,6 +2,7 @@ import type { Disposable, Logger } from './events';
 import type { ResolvedProfile } from './profiles';
 import type {
   Answer,
+  Finding,
   OutputEntry,
   PendingQuestion,
   PendingQuestionType,
@@ -38,6 +39,22 @@ export interface RunContext {
   /** Aborted on cancel or timeout; `signal.reason` is a TaskAbortReason. */
   readonly signal: AbortSignal;
   readonly log: Logger;
+  /**
+   * DESIGN §9: set on a review task. An adapter whose agent has a native review mode reviews the change against
+   * `baseCommit` with it and may report `findings` in its outcome; every other adapter ignores this and answers the
+   * task's prompt, which carries the diff.
+   */
+  readonly review?: ReviewRequest;
+}
+
+/** DESIGN §9: what an agent's own review mode needs to review a task's change (RunContext.review). */
+export interface ReviewRequest {
+  /** The commit the change is measured against: the reviewed worktree's `baseCommit`. */
+  baseCommit: string;
+  /** The reviewed worktree's folder; finding paths are relative to it. */
+  root: string;
+  /** What the change is for (the reviewed task, its prompt, the files it touched), for the reviewer's instructions. */
+  about: string;
 }
 
 export type TaskAbortReason = 'cancelled' | 'timed_out' | 'shutdown';
@@ -51,7 +68,8 @@ export interface ErrorAction {
 
 /** How a run ended, as the adapter reports it. Cancel and timeout are decided by the manager from the signal. */
 export type RunOutcome =
-  | { status: 'completed'; result?: string }
+  /** `findings`: a review's findings as the agent's own review mode reported them (else the core parses `result`). */
+  | { status: 'completed'; result?: string; findings?: Finding[] }
   | { status: 'failed'; error: string; exitCode?: number; action?: ErrorAction }
   /**
    * `resetsAt` (epoch ms) is when the agent said its limit resets; adapters that know it also set `retryAfterMs`

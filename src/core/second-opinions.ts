@@ -2,6 +2,7 @@
 // rest), and a review by another agent that runs read-only in the task's worktree and answers with findings.
 import { randomUUID } from 'node:crypto';
 import { messageOf } from './errors';
+import type { ReviewRequest } from './ports';
 import type { CreateTaskLinks } from './task-input';
 import { isLive, type TaskIsolation } from './task-isolation';
 import type { ManagerParts } from './task-runner';
@@ -10,6 +11,8 @@ import { taskTitle } from './task-title';
 
 /** Lines of the change a reviewer is shown in its prompt (the rest it can read in the worktree). */
 const REVIEW_DIFF_LINES = 3_000;
+/** Files of the change a native review mode is told about (it finds the rest with git). */
+const REVIEW_LISTED_FILES = 50;
 const SEVERITIES: readonly Finding['severity'][] = ['high', 'medium', 'low', 'info'];
 
 /** What SecondOpinions needs of the manager. */
@@ -106,11 +109,14 @@ export class SecondOpinions {
     );
   }
 
-  /** A review task completed: its answer becomes its findings. */
+  /**
+   * A review task completed: its answer becomes its findings — unless the agent's own review mode already reported
+   * them (RunOutcome.findings).
+   */
   onStatus(task: TaskState): void {
-    if (task.reviewOf === undefined || task.status !== 'completed' || task.findings !== undefined) return;
-    const findings = parseFindings(task.result ?? '');
-    this.parts.store.update(task.id, { findings });
+    if (task.reviewOf === undefined || task.status !== 'completed') return;
+    const findings = task.findings ?? parseFindings(task.result ?? '');
+    if (task.findings === undefined) this.parts.store.update(task.id, { findings });
     const counts = SEVERITIES.map((severity) => [severity, findings.filter((finding) => finding.severity === severity).length] as const).filter(([, count]) => count > 0);
     this.parts.appendOutput(task.id, { kind: 'status', text: findings.length === 0 ? 'The review found nothing to report' : `Findings: ${counts.map(([severity, count]) => `${count} ${severity}`).join(', ')}` });
   }
@@ -135,12 +141,33 @@ export class SecondOpinions {
 export function reviewPrompt(task: TaskState, diff: string, totalLines?: number): string {
   const cut = totalLines !== undefined ? `\n(The diff is cut at ${REVIEW_DIFF_LINES} of ${totalLines} lines; read the rest in the working folder with git diff ${task.worktree?.baseCommit ?? ''}.)` : '';
   return [
-    `Review the change another coding agent made for this task: "${taskTitle(task)}".`,
-    `The task's prompt was:\n${task.prompt}`,
+    ...reviewedTask(task),
     `The change against its base commit ${task.worktree?.baseCommit ?? ''} is below, and the files are in your working folder. This review is read-only: do not change any file.`,
     `\`\`\`diff\n${diff}\`\`\`${cut}`,
     'Answer with one JSON object and nothing else: {"findings": [{"path": "<file>", "line": <number>, "severity": "high" | "medium" | "low" | "info", "title": "<one line>", "body": "<what is wrong and how to fix it>"}]}. path and line are optional; an empty list means you found nothing.',
   ].join('\n\n');
+}
+
+/**
+ * What an agent's own review mode needs (RunContext.review) to review the change of `reviewed` for the review task
+ * `review`: undefined when `review` is no review or the reviewed task has no worktree.
+ */
+export function reviewRequest(review: TaskState, reviewed: TaskState | undefined): ReviewRequest | undefined {
+  const worktree = reviewed?.worktree;
+  if (review.reviewOf === undefined || review.reviewOf !== reviewed?.id || !worktree) return undefined;
+  const files = worktree.changes.files.slice(0, REVIEW_LISTED_FILES).map((file) => `${file.path} (${file.status})`);
+  const more = worktree.changes.files.length - files.length;
+  const about = [
+    ...reviewedTask(reviewed),
+    files.length > 0 ? `The files it changed against ${worktree.baseCommit}: ${files.join(', ')}${more > 0 ? ` and ${more} more` : ''}.` : undefined,
+    'Part of the change may be uncommitted, and new files untracked: `git status` lists them, and a new file is read as it is. This review is read-only: do not change any file.',
+  ];
+  return { baseCommit: worktree.baseCommit, root: worktree.path, about: about.filter(Boolean).join('\n\n') };
+}
+
+/** The reviewed task, in the words of both review paths. */
+function reviewedTask(task: TaskState): string[] {
+  return [`Review the change another coding agent made for this task: "${taskTitle(task)}".`, `The task's prompt was:\n${task.prompt}`];
 }
 
 /**

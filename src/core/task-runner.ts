@@ -11,6 +11,7 @@ import type { Transitions } from './transitions';
 import type { TaskError, TaskManagerOptions } from './task-manager';
 import type { RateLimit } from './failover';
 import { TaskIsolation } from './task-isolation';
+import { reviewRequest } from './second-opinions';
 
 /** How long cancel waits for an adapter to stop before the task is marked cancelled anyway. */
 export const CANCEL_GRACE_MS = 5_000;
@@ -99,7 +100,8 @@ export class TaskRunner {
       const current = store.get(id) ?? task;
       // The agent works in the task's worktree when it has one (DESIGN §8); the snapshot keeps the main cwd.
       const agentTask = { ...this.parts.snapshot(current), cwd: TaskIsolation.agentCwd(current) };
-      const context: RunContext = { task: agentTask, profile, signal: controller.signal, log: options.log };
+      const review = current.reviewOf !== undefined ? reviewRequest(current, store.get(current.reviewOf)) : undefined;
+      const context: RunContext = { task: agentTask, profile, signal: controller.signal, log: options.log, ...(review ? { review } : {}) };
       const handle = this.hooks.handleFor(id, run);
       return mode === 'resume' && adapter.resume ? adapter.resume(context, handle) : adapter.start(context, handle);
     };
@@ -137,7 +139,8 @@ export class TaskRunner {
     switch (outcome.status) {
       case 'completed':
         if (task.profile) options.profiles.markSucceeded(task.profile);
-        return moves.finish(id, 'completed', { result: outcome.result, error: undefined }, 'Completed');
+        // A review's findings from the agent's own review mode (DESIGN §9); other reviews are parsed from the result.
+        return moves.finish(id, 'completed', { result: outcome.result, error: undefined, ...(task.reviewOf !== undefined && outcome.findings ? { findings: outcome.findings } : {}) }, 'Completed');
       case 'failed':
         moves.finish(id, 'failed', { error: outcome.error, exitCode: outcome.exitCode }, `Failed: ${outcome.error}`, 'error');
         this.parts.fail({ taskId: id, message: outcome.error, action: outcome.action });

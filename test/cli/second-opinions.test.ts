@@ -1,7 +1,8 @@
 /**
- * DESIGN §9 reviews with the real agents: a Codex task's change in its worktree, reviewed by Claude Code (and Codex
- * reviewing Claude Code), the reviewers' answers coming from the mock models' review scenarios
- * (test/fixtures/review-answers.ts). A review is read-only; its findings can be sent back to the author as a follow-up.
+ * DESIGN §9 reviews with the real agents: a Codex task's change in its worktree, reviewed by Claude Code (the diff in
+ * its prompt), and Codex reviewing Claude Code's change in Codex's own review mode (`review/start` against the base
+ * commit), the reviewers' answers coming from the mock models' review scenarios (test/fixtures/review-answers.ts). A
+ * review is read-only; its findings can be sent back to the author as a follow-up.
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -142,43 +143,106 @@ describe('review by another agent, real CLIs (DESIGN §9)', { timeout: 10 * 60_0
     assert.ok(done.result);
   });
 
-  it('Codex reviewing a Claude Code change: a malformed answer becomes one info finding', { timeout: TEST_TIMEOUT }, async () => {
-    const { h } = bed;
-    const author = await h.manager.createTask({ prompt: 'Please write-file now (reviewers: review-malformed)', provider: 'claude-cli' });
+  /** A completed Claude Code task that added hello.txt in its worktree; `reviewers` words go into its prompt. */
+  async function claudeAuthor(reviewers = ''): Promise<string> {
+    const author = await bed.h.manager.createTask({ prompt: `Please write-file now${reviewers ? ` (reviewers: ${reviewers})` : ''}`, provider: 'claude-cli' });
     assert.equal(await bed.answerNext(author.id, { decision: 'approve' }), 'file_approval');
     assert.equal((await bed.finished(author.id)).status, 'completed');
-    const worktree = h.task(author.id).worktree!;
-    assert.equal(fs.readFileSync(path.join(worktree.path, 'hello.txt'), 'utf8'), 'hello world\n');
+    assert.equal(fs.readFileSync(path.join(bed.h.task(author.id).worktree!.path, 'hello.txt'), 'utf8'), 'hello world\n');
+    return author.id;
+  }
 
-    const review = await h.manager.secondOpinions.reviewTask(author.id);
+  /** The model requests of Codex's review mode (its rubric asks for Codex's review JSON). */
+  const reviewModeRequests = () => bed.responses.requests.filter((request) => request.codexReview);
+
+  it("Codex reviews a Claude Code change in its own review mode (review/start against the base commit); Codex's findings land with path, line and severity", { timeout: TEST_TIMEOUT }, async () => {
+    const { h } = bed;
+    const authorId = await claudeAuthor();
+    const worktree = h.task(authorId).worktree!;
+    const before = treeHashes(worktree.path);
+    const status = bed.repo.git(['status', '--porcelain=v1', '--untracked-files=all'], worktree.path);
+
+    const review = await h.manager.secondOpinions.reviewTask(authorId);
     assert.equal(review.provider, 'codex', 'the default reviewer of a Claude Code task is Codex');
     const done = await bed.finished(review.id);
     assert.equal(done.status, 'completed', done.error);
-    assert.deepEqual(done.findings, [{ id: 'f1', severity: 'info', title: 'The reviewer did not answer in the findings format', body: MALFORMED_REVIEW }]);
-    assert.ok(h.texts(review.id).includes('Findings: 1 info'));
+
+    const [asked, ...more] = reviewModeRequests();
+    assert.ok(asked, 'the model saw a request of Codex review mode');
+    assert.equal(more.length, 0);
+    assert.equal(asked.scenario, 'review-findings');
+    assert.equal(asked.cwd, worktree.cwd, 'Codex reviewed in the reviewed worktree');
+    assert.match(asked.userText, new RegExp(`^Review the code changes against the base branch '${worktree.baseCommit}'\\. The merge base commit for this comparison is ${worktree.baseCommit}\\.`));
+    const body = JSON.stringify(asked.body);
+    assert.match(body, /The task's prompt was:\\nPlease write-file now/, "the reviewed task's prompt went along as developer instructions");
+    assert.match(body, /The files it changed against [0-9a-f]{40}: hello\.txt \(added\)/);
+    assert.doesNotMatch(body, /\+hello world/, 'the diff of the prompt was not sent');
+    assert.match(body, /`sandbox_mode` is `read-only`/);
+
+    assert.deepEqual(done.findings, [
+      { id: 'f1', path: 'hello.txt', line: 1, severity: 'high', title: 'The greeting has no trailing punctuation', body: 'End the greeting with an exclamation mark so it reads as one.' },
+      { id: 'f2', path: 'hello.txt', line: 1, severity: 'low', title: 'No test covers the new file', body: 'Add a test that reads the file and checks its first line.' },
+    ]);
+    const texts = h.texts(review.id);
+    assert.ok(texts.includes(`Codex entered review mode: changes against '${worktree.baseCommit.slice(0, 7)}'`), texts.join(' | '));
+    assert.ok(texts.includes('Codex left review mode: 2 findings — The greeting file works, but it reads unfinished.'), texts.join(' | '));
+    assert.ok(texts.includes('Findings: 1 high, 1 low'));
+    assert.match(done.result ?? '', /^Full review comments:$/m, "the result is Codex's review as it rendered it");
+    assert.equal(h.statusesOf(review.id).includes('waiting_answer'), false);
+    assert.deepEqual(treeHashes(worktree.path), before, 'the review changed nothing');
+    assert.equal(bed.repo.git(['status', '--porcelain=v1', '--untracked-files=all'], worktree.path), status);
   });
 
-  it("a Codex reviewer's apply_patch is declined under its read-only sandbox and the worktree stays byte-identical", { timeout: TEST_TIMEOUT }, async () => {
-    const { h, responses } = bed;
-    const author = await h.manager.createTask({ prompt: 'Please write-file now (reviewers: review-write)', provider: 'claude-cli' });
-    await bed.answerNext(author.id, { decision: 'approve' });
-    assert.equal((await bed.finished(author.id)).status, 'completed');
-    const worktree = h.task(author.id).worktree!;
+  it('Codex reviewing a Claude Code change: a malformed review becomes one info finding with its text', { timeout: TEST_TIMEOUT }, async () => {
+    const { h } = bed;
+    const authorId = await claudeAuthor('review-malformed');
+    const worktree = h.task(authorId).worktree!;
     const before = treeHashes(worktree.path);
 
-    const review = await h.manager.secondOpinions.reviewTask(author.id, { provider: 'codex' });
+    const review = await h.manager.secondOpinions.reviewTask(authorId);
+    assert.equal(review.provider, 'codex');
     const done = await bed.finished(review.id);
     assert.equal(done.status, 'completed', done.error);
-    // Codex names the file by its absolute path.
-    assert.ok(h.texts(review.id).includes(`Declined a file change (${path.join(worktree.path, REVIEW_WRITE_FILE)}): a review task is read-only`));
-    assert.equal(h.statusesOf(review.id).includes('waiting_answer'), false);
-    assert.match(h.texts(review.id).find((text) => text.startsWith(`Add ${REVIEW_WRITE_FILE}`)) ?? '', /declined/);
-    const asked = responses.requests.find((request) => request.scenario === 'review-write');
-    assert.ok(asked, 'Codex sent the review prompt to the model');
-    assert.match(JSON.stringify(asked.body), /`sandbox_mode` is `read-only`/, 'the review thread runs read-only although the profile says workspace-write');
+    assert.deepEqual(
+      reviewModeRequests().map((request) => request.scenario),
+      ['review-malformed'],
+      'Codex asked in review mode; the reviewed task named the scenario',
+    );
+    assert.deepEqual(done.findings, [{ id: 'f1', severity: 'info', title: 'The reviewer did not answer in the findings format', body: MALFORMED_REVIEW }]);
+    assert.ok(h.texts(review.id).includes('Codex left review mode; its answer is not in the review format'));
+    assert.ok(h.texts(review.id).includes('Findings: 1 info'));
+    assert.deepEqual(treeHashes(worktree.path), before);
+  });
+
+  it("a Codex reviewer's apply_patch is refused by Codex's read-only review mode: nobody is asked and the worktree stays byte-identical", { timeout: TEST_TIMEOUT }, async () => {
+    const { h } = bed;
+    const authorId = await claudeAuthor('review-write');
+    const worktree = h.task(authorId).worktree!;
+    const before = treeHashes(worktree.path);
+
+    const review = await h.manager.secondOpinions.reviewTask(authorId, { provider: 'codex' });
+    const done = await bed.finished(review.id);
+    assert.equal(done.status, 'completed', done.error);
+    const requests = reviewModeRequests();
+    assert.deepEqual(
+      requests.map((request) => [request.scenario, request.lastItemType]),
+      [
+        ['review-write', 'message'],
+        ['review-write', 'custom_tool_call_output'],
+      ],
+    );
+    assert.match(JSON.stringify(requests[0].body), /`sandbox_mode` is `read-only`/, 'the review thread runs read-only although the profile says workspace-write');
+    assert.equal(h.statusesOf(review.id).includes('waiting_answer'), false, "Codex's review mode never asks: it refuses the edit itself");
     assert.equal(fs.existsSync(path.join(worktree.path, REVIEW_WRITE_FILE)), false);
     assert.deepEqual(treeHashes(worktree.path), before);
-    assert.equal(done.findings?.at(-1)?.severity, 'info');
-    assert.match(done.findings?.at(-1)?.body ?? '', /^The edit was refused: /);
+    assert.deepEqual(
+      done.findings?.map((finding) => [finding.severity, finding.title]),
+      [
+        ['high', 'The greeting has no trailing punctuation'],
+        ['low', 'No test covers the new file'],
+        ['info', 'Could not write review notes'],
+      ],
+    );
+    assert.match(done.findings?.at(-1)?.body ?? '', /^The edit was refused: .*read-only/);
   });
 });

@@ -5,6 +5,7 @@ import type {
   ProviderAdapter,
   ProviderCapabilities,
   ResolvedProfile,
+  ReviewRequest,
   RunContext,
   RunOutcome,
   TaskHandle,
@@ -20,6 +21,7 @@ import type { SandboxMode } from './protocol/v2/SandboxMode';
 import type { Turn } from './protocol/v2/Turn';
 import type { UserInput } from './protocol/v2/UserInput';
 import { CliTooOldError, isMethodNotFound } from '../cli-versions';
+import { parseCodexReview } from './review';
 import { ConnectionClosedError, RpcError } from './rpc';
 import { CodexThreadRun } from './thread-run';
 
@@ -115,6 +117,8 @@ export class CodexProvider implements ProviderAdapter {
           });
         }
       }
+      // DESIGN §9: a review task reviews in Codex's own review mode; a follow-up of a review is an ordinary turn.
+      const review = task.continueSession ? undefined : context.review;
       if (!run) {
         const started = await server.request('thread/start', {
           cwd: task.cwd,
@@ -122,6 +126,8 @@ export class CodexProvider implements ProviderAdapter {
           approvalPolicy: policy.approvalPolicy ?? null,
           sandbox: policy.sandbox ?? null,
           dynamicTools: this.options.dynamicTools?.length ? [...this.options.dynamicTools] : null,
+          // Review mode runs its own reviewer (on `review_model`) with its own rubric; it keeps the developer instructions.
+          ...(review ? { developerInstructions: review.about, ...(task.model ? { config: { review_model: task.model } } : {}) } : {}),
         });
         model = started.model;
         run = this.newRun(server, started.thread.id, context, handle);
@@ -129,10 +135,12 @@ export class CodexProvider implements ProviderAdapter {
       }
       handle.setSessionId(run.threadId);
       if (signal.aborted) return { status: 'aborted' };
-      const turn = await this.startTurn(server, run, handle, task.prompt, collaborationModeFor(task, model, continuing));
+      const turn = review
+        ? await this.startReview(server, run, handle, review)
+        : await this.startTurn(server, run, handle, task.prompt, collaborationModeFor(task, model, continuing));
       const outcome = await run.waitForTurn(turn.id);
       keepThreadLoaded = run.aborted === 'shutdown';
-      return outcome;
+      return review ? reviewOutcome(outcome, run, turn.id, task.cwd, review) : outcome;
     } catch (error) {
       return this.requestFailure(error, server, run);
     } finally {
@@ -167,7 +175,7 @@ export class CodexProvider implements ProviderAdapter {
       // Codex re-sends a pending approval before it answers the resume; the diff it needs comes with the answer.
       const remembered = resuming.then((response) => {
         const recent = response.initialTurnsPage?.data ?? response.thread.turns;
-        run?.transcript.rememberTurns(recent);
+        run?.rememberTurns(recent);
         return recent;
       });
       run.holdRequestsUntil(remembered);
@@ -177,6 +185,9 @@ export class CodexProvider implements ProviderAdapter {
       if (resumed.thread.name) handle.setTitle(resumed.thread.name);
       const turn = turns.find((candidate) => candidate.id === lastTurnId) ?? newestTurn(turns);
       const serverNote = reused ? `the running Codex app-server${server.pid ? ` (pid ${server.pid})` : ''}` : 'a new Codex app-server';
+      // The last turn this task started was a review (review/start): it is read as one however it ended (DESIGN §9).
+      const review = state.review === true ? context.review : undefined;
+      let reviewTurnId = review ? turn?.id : undefined;
       let outcome: RunOutcome;
       if (turn?.status === 'inProgress') {
         recovery(handle, `Reattached to ${serverNote}; the turn is still running.`);
@@ -184,6 +195,12 @@ export class CodexProvider implements ProviderAdapter {
       } else if (turn && turn.status !== 'interrupted') {
         recovery(handle, `Resumed thread ${threadId} on ${serverNote}; the turn had already ended (${turn.status}).`);
         outcome = run.outcomeOf(turn);
+      } else if (review) {
+        recovery(handle, `The review had been interrupted. Resumed thread ${threadId} on ${serverNote} and started the review again.`);
+        if (signal.aborted) return { status: 'aborted' };
+        const next = await this.startReview(server, run, handle, review);
+        reviewTurnId = next.id;
+        outcome = await run.waitForTurn(next.id);
       } else {
         recovery(
           handle,
@@ -196,7 +213,7 @@ export class CodexProvider implements ProviderAdapter {
         outcome = await run.waitForTurn(next.id);
       }
       keepThreadLoaded = run.aborted === 'shutdown';
-      return outcome;
+      return review && reviewTurnId ? reviewOutcome(outcome, run, reviewTurnId, task.cwd, review) : outcome;
     } catch (error) {
       return this.requestFailure(error, server, run);
     } finally {
@@ -277,6 +294,17 @@ export class CodexProvider implements ProviderAdapter {
     return turn;
   }
 
+  /**
+   * DESIGN §9: Codex reviews the change in its own review mode — the diff against the base commit, which Codex
+   * resolves to the merge base with HEAD — inline on the review thread. The task's prompt (the diff, for reviewers
+   * without such a mode) is not sent.
+   */
+  private async startReview(server: CodexAppServer, run: CodexThreadRun, handle: TaskHandle, review: ReviewRequest): Promise<Turn> {
+    const { turn } = await server.request('review/start', { threadId: run.threadId, target: { type: 'baseBranch', branch: review.baseCommit }, delivery: 'inline' });
+    handle.setProviderState({ threadId: run.threadId, turnId: turn.id, profileKey: server.profileKey, socketPath: server.socketPath, review: true });
+    return turn;
+  }
+
   private finishRun(server: CodexAppServer, run: CodexThreadRun | undefined, keepThreadLoaded: boolean): void {
     if (!run) return;
     run.dispose();
@@ -323,6 +351,17 @@ function collaborationModeFor(task: Readonly<TaskState>, model: string | undefin
   // A follow-up of a planning task leaves plan mode explicitly (the mode sticks to the thread).
   if (continuing) return { mode: 'default', settings };
   return undefined;
+}
+
+/**
+ * A finished review turn's outcome: the review as Codex's `exitedReviewMode` gave it becomes the result, and its findings
+ * come along when it is in Codex's review format; otherwise the core reads the result (one `info` finding, DESIGN §9).
+ */
+function reviewOutcome(outcome: RunOutcome, run: CodexThreadRun, turnId: string, cwd: string, review: ReviewRequest): RunOutcome {
+  if (outcome.status !== 'completed') return outcome;
+  const text = run.transcript.reviewFor(turnId) ?? outcome.result ?? '';
+  const parsed = parseCodexReview(text, { cwd, root: review.root });
+  return { status: 'completed', result: text || outcome.result, ...(parsed ? { findings: parsed.findings } : {}) };
 }
 
 function newestTurn(turns: readonly Turn[]): Turn | undefined {

@@ -5,6 +5,7 @@ import type { RequestId } from './protocol/RequestId';
 import type { ServerNotification } from './protocol/ServerNotification';
 import type { ServerRequest } from './protocol/ServerRequest';
 import type { InitializeResponse } from './protocol/InitializeResponse';
+import type { ReviewStartResponse } from './protocol/v2/ReviewStartResponse';
 import type { ThreadLoadedListResponse } from './protocol/v2/ThreadLoadedListResponse';
 import type { ThreadReadResponse } from './protocol/v2/ThreadReadResponse';
 import type { ThreadResumeResponse } from './protocol/v2/ThreadResumeResponse';
@@ -23,6 +24,7 @@ export interface ClientResults {
   'thread/loaded/list': ThreadLoadedListResponse;
   'turn/start': TurnStartResponse;
   'turn/interrupt': TurnInterruptResponse;
+  'review/start': ReviewStartResponse;
 }
 export type ClientMethod = keyof ClientResults;
 export type ClientParams<M extends ClientMethod> = Extract<ClientRequest, { method: M }>['params'];

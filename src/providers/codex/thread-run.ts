@@ -44,6 +44,11 @@ export class CodexThreadRun implements ThreadListener, Disposable {
   readonly transcript: CodexTranscript;
   private readonly attachment: Disposable;
   private readonly completedTurns = new Map<string, Turn>();
+  /**
+   * The turn running on behalf of another (its `rootTurnId`), by that turn's id: a review/start turn's reviewer runs
+   * in a turn of its own, and Codex interrupts only the turn that is active.
+   */
+  private readonly workingTurns = new Map<string, string>();
   private readonly pending = new Map<string, PendingQuestion>();
   private turnWaiter: ((end: TurnEnd) => void) | undefined;
   private waitingTurnId: string | undefined;
@@ -85,6 +90,11 @@ export class CodexThreadRun implements ThreadListener, Disposable {
         this.completedTurns.set(notification.params.turn.id, notification.params.turn);
         if (this.waitingTurnId === notification.params.turn.id) this.turnWaiter?.({ kind: 'turn', turn: notification.params.turn });
         return;
+      case 'turn/started': {
+        const { id, rootTurnId } = notification.params.turn;
+        if (rootTurnId && rootTurnId !== id) this.workingTurns.set(rootTurnId, id);
+        return;
+      }
       case 'serverRequest/resolved':
         this.handleResolved(String(notification.params.requestId));
         return;
@@ -93,6 +103,14 @@ export class CodexThreadRun implements ThreadListener, Disposable {
         return;
       default:
         this.transcript.handle(notification);
+    }
+  }
+
+  /** What Codex reported before this client attached (thread/resume turns): for the transcript, and which turn works for which. */
+  rememberTurns(turns: readonly Turn[]): void {
+    this.transcript.rememberTurns(turns);
+    for (const turn of turns) {
+      if (turn.status === 'inProgress' && turn.rootTurnId && turn.rootTurnId !== turn.id) this.workingTurns.set(turn.rootTurnId, turn.id);
     }
   }
 
@@ -251,10 +269,15 @@ export class CodexThreadRun implements ThreadListener, Disposable {
       this.waitingTurnId = turnId;
       this.turnWaiter = resolve;
     });
+    const interrupt = (id: string) => this.options.server.request('turn/interrupt', { threadId: this.threadId, turnId: id }, { timeoutMs: this.options.interruptTimeoutMs ?? 5000 });
+    const sent = this.workingTurns.get(turnId) ?? turnId;
     try {
-      await this.options.server.request('turn/interrupt', { threadId: this.threadId, turnId }, { timeoutMs: this.options.interruptTimeoutMs ?? 5000 });
+      await interrupt(sent);
     } catch (error) {
       this.options.log.debug(`[codex] turn/interrupt failed: ${(error as Error).message}`);
+      // The reviewer's turn may have started while the interrupt was on its way.
+      const working = this.workingTurns.get(turnId);
+      if (working && working !== sent) await interrupt(working).catch(() => undefined);
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), this.options.interruptTimeoutMs ?? 5000)));

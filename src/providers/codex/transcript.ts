@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import type { FileChange, OutputEntry, Usage } from '../../core/task-state';
 import type { AccountLimits } from '../../core/ports';
 import { codexLimits, mergeSnapshot } from './limits';
+import { enteredReviewText, exitedReviewText } from './review';
 import type { RateLimitSnapshot } from './protocol/v2/RateLimitSnapshot';
 import type { ServerNotification } from './protocol/ServerNotification';
 import type { FileUpdateChange } from './protocol/v2/FileUpdateChange';
@@ -48,6 +49,8 @@ export class CodexTranscript {
   private readonly changesByItem = new Map<string, FileUpdateChange[]>();
   /** The last agent message (or plan) of each turn: the turn's result. */
   private readonly resultByTurn = new Map<string, string>();
+  /** What the `exitedReviewMode` item of each review turn said: the review's result (DESIGN §9). */
+  private readonly reviewByTurn = new Map<string, string>();
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   private usageBaseline: { input: number; output: number } | undefined;
   private readonly lastErrorByTurn = new Map<string, TurnError>();
@@ -155,6 +158,7 @@ export class CodexTranscript {
       for (const item of turn.items) {
         if (item.type === 'fileChange') this.changesByItem.set(item.id, item.changes);
         if ((item.type === 'agentMessage' || item.type === 'plan') && item.text) this.resultByTurn.set(turn.id, item.text);
+        if (item.type === 'exitedReviewMode') this.reviewByTurn.set(turn.id, item.review);
       }
     }
   }
@@ -162,6 +166,11 @@ export class CodexTranscript {
   /** The last agent message (or plan) of a turn: its result. */
   resultFor(turnId: string): string | undefined {
     return this.resultByTurn.get(turnId);
+  }
+
+  /** The result of a review turn (review/start) as Codex's `exitedReviewMode` item gave it. */
+  reviewFor(turnId: string): string | undefined {
+    return this.reviewByTurn.get(turnId);
   }
 
   /** The last non-retried error Codex reported for a turn. */
@@ -284,8 +293,11 @@ export class CodexTranscript {
         this.emit({ kind: 'status', id: item.id, text: 'Codex compacted the conversation context' });
         return;
       case 'enteredReviewMode':
+        this.emit({ kind: 'status', id: item.id, text: enteredReviewText(item.review) });
+        return;
       case 'exitedReviewMode':
-        this.emit({ kind: 'status', id: item.id, text: item.review });
+        this.reviewByTurn.set(turnId, item.review);
+        this.emit({ kind: 'status', id: item.id, text: exitedReviewText(item.review) });
         return;
       default:
         return;

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import type { ProviderAdapter, RunContext, RunOutcome, TaskHandle } from '../../../src/core/ports';
+import type { ProviderAdapter, ReviewRequest, RunContext, RunOutcome, TaskHandle } from '../../../src/core/ports';
+import type { Finding } from '../../../src/core/task-state';
 import { parseFindings } from '../../../src/core/second-opinions';
 import { TaskWorktrees } from '../../../src/worktrees/task-worktrees';
 import { Harness } from '../../support/core-harness';
@@ -56,15 +57,30 @@ class Reviewer implements ProviderAdapter {
   }
 }
 
+/** A reviewer with a review mode of its own (like Codex's): it reports findings in its outcome. */
+class NativeReviewer implements ProviderAdapter {
+  readonly id = 'native';
+  readonly displayName = 'Native reviewer';
+  readonly capabilities = CAPABILITIES;
+  findings: Finding[] | undefined = [{ id: 'f1', path: 'answer.txt', line: 1, severity: 'high', title: 'Wrong answer', body: 'It should be 42.' }];
+  readonly runs: { prompt: string; review?: ReviewRequest }[] = [];
+  async start(context: RunContext): Promise<RunOutcome> {
+    this.runs.push({ prompt: context.task.prompt, review: context.review });
+    return { status: 'completed', result: 'Not the findings format', findings: this.findings };
+  }
+}
+
 let repo: TestRepo;
 let h: Harness;
 let reviewer: Reviewer;
+let native: NativeReviewer;
 
 beforeEach(() => {
   repo = makeRepo({ 'README.md': '# test\n' });
   repo.commit('initial');
   reviewer = new Reviewer();
-  h = new Harness({ cwd: repo.root, worktrees: new TaskWorktrees({ env: TEST_GIT_ENV }), providers: [new Writer('writer-a'), new Writer('writer-b'), new Writer('writer-c'), reviewer] });
+  native = new NativeReviewer();
+  h = new Harness({ cwd: repo.root, worktrees: new TaskWorktrees({ env: TEST_GIT_ENV }), providers: [new Writer('writer-a'), new Writer('writer-b'), new Writer('writer-c'), reviewer, native] });
 });
 
 afterEach(async () => {
@@ -140,6 +156,35 @@ describe('review by another agent (DESIGN §9)', () => {
     ]);
     assert.equal(done.status, 'completed');
     assert.ok(h.texts(review.id).includes('Findings: 1 high, 1 info'));
+  });
+
+  test('an agent with its own review mode is told the base commit, the worktree and the task; the findings it reports are taken as they are', async () => {
+    const id = await authored();
+    const worktree = h.task(id).worktree!;
+    const review = await h.manager.secondOpinions.reviewTask(id, { provider: 'native' });
+    await h.waitForStatus(review.id, 'completed', 20_000);
+    const [run] = native.runs;
+    assert.match(run.prompt, /\+forty-one/, 'the prompt still carries the diff (for agents without a review mode)');
+    assert.equal(run.review?.baseCommit, worktree.baseCommit);
+    assert.equal(run.review?.root, worktree.path);
+    assert.match(run.review?.about ?? '', /^Review the change another coding agent made for this task: ".+"\.\n\nThe task's prompt was:\nwrite: forty-one\n\n/);
+    assert.match(run.review?.about ?? '', /The files it changed against [0-9a-f]{40}: answer\.txt \(added\)\./);
+    assert.match(run.review?.about ?? '', /read-only: do not change any file/);
+    assert.deepEqual(h.task(review.id).findings, native.findings, 'not parsed from the result');
+    assert.ok(h.texts(review.id).includes('Findings: 1 high'));
+    assert.equal(reviewer.seen, undefined);
+
+    native.findings = undefined;
+    const again = await h.manager.secondOpinions.reviewTask(id, { provider: 'native' });
+    await h.waitForStatus(again.id, 'completed', 20_000);
+    assert.deepEqual(h.task(again.id).findings, [{ id: 'f1', severity: 'info', title: 'The reviewer did not answer in the findings format', body: 'Not the findings format' }], 'without findings the result is parsed');
+  });
+
+  test('a task that is no review gets no review request, and findings in its outcome are dropped', async () => {
+    const task = await h.create('write: x', { provider: 'native' });
+    await allCompleted([task.id]);
+    assert.equal(native.runs[0].review, undefined);
+    assert.equal(h.task(task.id).findings, undefined);
   });
 
   test('a reviewer that tries to write is declined, never approved, and the worktree is unchanged', async () => {

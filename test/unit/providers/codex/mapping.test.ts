@@ -193,13 +193,20 @@ class TestHost implements ThreadHost {
   readonly router = new ThreadRouter(this.log, 40);
   readonly connectionSerial = 7;
   readonly clientRequests: string[] = [];
+  /** The turn ids of the turn/interrupt requests sent. */
+  readonly interrupted: string[] = [];
+  /** Answers a request with an error instead (a refused interrupt, say); may act before it answers. */
+  refuse: ((method: string, params: unknown) => string | undefined) | undefined;
 
   attachThread(threadId: string, listener: ThreadListener) {
     return this.router.attach(threadId, listener);
   }
 
-  request<M extends ClientMethod>(method: M, _params: ClientParams<M>): Promise<ClientResults[M]> {
+  request<M extends ClientMethod>(method: M, params: ClientParams<M>): Promise<ClientResults[M]> {
     this.clientRequests.push(method);
+    if (method === 'turn/interrupt') this.interrupted.push((params as { turnId: string }).turnId);
+    const refusal = this.refuse?.(method, params);
+    if (refusal) return Promise.reject(new RpcError(method, -32600, refusal));
     return Promise.resolve({} as ClientResults[M]);
   }
 
@@ -379,6 +386,30 @@ describe('Codex server requests: the edges', () => {
     assert.deepEqual(await outcome, { status: 'aborted' });
     assert.deepEqual(host.sent, [{ id: 0, result: { decision: 'cancel' } }]);
     assert.deepEqual(host.clientRequests, ['turn/interrupt']);
+  });
+
+  test("cancel of a review interrupts the reviewer's turn (the one running on behalf of the review/start turn)", async () => {
+    const host = new TestHost();
+    const { run, controller } = newRun(host);
+    const turn = (id: string, rootTurnId: string | null) => ({ id, rootTurnId, items: [], itemsView: 'notLoaded' as const, status: 'inProgress' as const, error: null, startedAt: null, completedAt: null, durationMs: null });
+    host.router.routeNotification({ method: 'turn/started', params: { threadId: THREAD, turn: turn('reviewer-turn', TURN) } });
+    const outcome = run.waitForTurn(TURN);
+    controller.abort('cancelled');
+    assert.deepEqual(await outcome, { status: 'aborted' });
+    assert.deepEqual(host.interrupted, ['reviewer-turn']);
+
+    // The reviewer's turn starts while the interrupt of the review turn is on its way: Codex refuses it, the run retries.
+    const racing = new TestHost();
+    const second = newRun(racing);
+    racing.refuse = (method, params) => {
+      if (method !== 'turn/interrupt' || (params as { turnId: string }).turnId !== TURN) return undefined;
+      racing.router.routeNotification({ method: 'turn/started', params: { threadId: THREAD, turn: turn('late-reviewer-turn', TURN) } });
+      return 'expected active turn id turn-1 but found late-reviewer-turn';
+    };
+    const ended = second.run.waitForTurn(TURN);
+    second.controller.abort('cancelled');
+    assert.deepEqual(await ended, { status: 'aborted' });
+    assert.deepEqual(racing.interrupted, [TURN, 'late-reviewer-turn']);
   });
 
   test('shutdown (window closing) leaves the approval pending in Codex and does not interrupt', async () => {

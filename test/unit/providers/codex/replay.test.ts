@@ -12,6 +12,7 @@ import type { Answer, OutputEntry } from '../../../../src/core/task-state';
 import type { MessageTransport, TransportClosed } from '../../../../src/providers/transport/transport';
 import type { ThreadHost } from '../../../../src/providers/codex/app-server';
 import { CodexRpcConnection, type ClientMethod, type ClientParams, type ClientResults } from '../../../../src/providers/codex/rpc';
+import { parseCodexReview } from '../../../../src/providers/codex/review';
 import { CodexThreadRun } from '../../../../src/providers/codex/thread-run';
 import { ThreadRouter, type ThreadListener } from '../../../../src/providers/codex/thread-router';
 import { FakeHandle } from '../../../support/fake-handle';
@@ -24,6 +25,8 @@ const CWD = '/ws/project';
 interface Frame {
   dir: 'in' | 'out' | 'meta';
   msg?: Record<string, unknown> & { id?: number; method?: string; params?: Record<string, unknown>; result?: unknown };
+  /** A `meta` frame's note (spawn, exit, checks). */
+  note?: Record<string, unknown>;
 }
 
 function load(name: string): Frame[] {
@@ -385,6 +388,31 @@ describe('Codex replay of recorded app-server traffic', () => {
     const { handle } = only(runs.values());
     const itemId = recordedParams('codex-resume-after-kill', 'item/commandExecution/requestApproval').itemId;
     assert.deepEqual(handle.withdrawn, [{ requestId: `command:${itemId}`, reason: 'The Codex app-server stopped' }]);
+  });
+
+  test('review: review/start on a read-only thread; entering and leaving review mode read as status lines, and the rendered review parses into findings', async () => {
+    const { runs, turnIds } = await replay('codex-review');
+    const { run, handle } = only(runs.values());
+    const base = String(load('codex-review').find((frame) => frame.note?.event === 'check')?.note?.base);
+    const review = only(turnIds);
+    assert.deepEqual(
+      handle.transcript.map((entry) => [entry.kind, entry.text.split('\n')[0]]),
+      [
+        ['status', `Codex entered review mode: changes against '${base.slice(0, 7)}'`],
+        ['status', 'Codex left review mode: 2 findings — The greeting file works, but it reads unfinished.'],
+        ['agent', 'The greeting file works, but it reads unfinished.'],
+      ],
+    );
+    const text = run.transcript.reviewFor(review);
+    assert.match(text ?? '', /^Full review comments:$/m, 'Codex renders the review it parsed');
+    assert.deepEqual((await run.waitForTurn(review)).status, 'completed');
+    assert.deepEqual(parseCodexReview(text ?? '', { cwd: CWD, root: CWD }), {
+      explanation: 'The greeting file works, but it reads unfinished.',
+      findings: [
+        { id: 'f1', path: 'README.md', line: 1, severity: 'high', title: 'The greeting has no trailing punctuation', body: 'End the greeting with an exclamation mark so it reads as one.' },
+        { id: 'f2', path: 'README.md', line: 1, severity: 'low', title: 'No test covers the new file', body: 'Add a test that reads the file and checks its first line.' },
+      ],
+    });
   });
 
   test('two threads in one connection: each run sees only its own thread', async () => {
