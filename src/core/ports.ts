@@ -28,6 +28,11 @@ export interface ProviderCapabilities {
   reportsCost: boolean;
   /** Signals rate limits in a way that triggers cooldown and failover. */
   rateLimitSignals: boolean;
+  /**
+   * Reviews a change in the agent's own review mode (RunContext.review), so a review task's prompt carries no diff;
+   * otherwise the prompt carries it (DESIGN §9).
+   */
+  nativeReview: boolean;
 }
 
 /** What a run of an adapter gets from the manager. */

@@ -101,8 +101,15 @@ export class SecondOpinions {
     if (!isTerminal(task.status)) throw new Error(`Task ${id} is still ${task.status.replace('_', ' ')}; review it once it has finished`);
     if (!isLive(task.worktree)) throw new Error(`Task ${id} has no unmerged worktree to review`);
     const choice = reviewer ?? this.defaultReviewer(task.provider);
-    const diff = await this.isolation.diff(id, { limit: REVIEW_DIFF_LINES });
-    const prompt = reviewPrompt(task, diff.text, diff.nextOffset !== undefined ? diff.totalLines : undefined);
+    // An agent with its own review mode reads the change itself (RunContext.review): its prompt says so, and carries no
+    // diff it would never be sent.
+    let prompt: string;
+    if (this.parts.options.registry.get(choice.provider)?.capabilities.nativeReview) {
+      prompt = nativeReviewPrompt(task);
+    } else {
+      const diff = await this.isolation.diff(id, { limit: REVIEW_DIFF_LINES });
+      prompt = reviewPrompt(task, diff.text, diff.nextOffset !== undefined ? diff.totalLines : undefined);
+    }
     return this.hooks.create(
       { prompt, provider: choice.provider, profile: choice.profile, model: choice.model, cwd: task.worktree.cwd, isolation: 'none', taskType: 'researcher', dependsOn: [], labels: ['review'] },
       { reviewOf: id },
@@ -145,6 +152,14 @@ export function reviewPrompt(task: TaskState, diff: string, totalLines?: number)
     `The change against its base commit ${task.worktree?.baseCommit ?? ''} is below, and the files are in your working folder. This review is read-only: do not change any file.`,
     `\`\`\`diff\n${diff}\`\`\`${cut}`,
     'Answer with one JSON object and nothing else: {"findings": [{"path": "<file>", "line": <number>, "severity": "high" | "medium" | "low" | "info", "title": "<one line>", "body": "<what is wrong and how to fix it>"}]}. path and line are optional; an empty list means you found nothing.',
+  ].join('\n\n');
+}
+
+/** The prompt of a review by an agent with its own review mode: what is reviewed, and how (the mode reads the diff). */
+export function nativeReviewPrompt(task: TaskState): string {
+  return [
+    ...reviewedTask(task),
+    `The reviewer reads the change against its base commit ${task.worktree?.baseCommit ?? ''} in its own review mode, in the task's worktree. This review is read-only: it changes no file.`,
   ].join('\n\n');
 }
 

@@ -16,6 +16,7 @@ export function capabilitySummary(capabilities: ProviderCapabilities): string {
   else if (capabilities.resumeAfterCrash) parts.push('resume');
   if (capabilities.followUps) parts.push('follow-ups');
   if (capabilities.reportsCost) parts.push('cost');
+  if (capabilities.nativeReview) parts.push('own review mode');
   return parts.join(', ') || 'plain runs';
 }
 

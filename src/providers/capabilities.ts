@@ -31,6 +31,7 @@ export const PROVIDER_CAPABILITIES: Readonly<Record<ProviderFamily, ProviderCapa
       sessionsPerProcess: 'many',
       reportsCost: false,
       rateLimitSignals: true,
+      nativeReview: true,
     },
     rateLimitSignal: 'error notification with codexErrorInfo (HTTP 429, usageLimitExceeded); account/rateLimits/updated snapshots with each window\'s resetsAt',
     limitations: ['Questions (request_user_input) only in plan mode (planner tasks)', 'No cost, only tokens'],
@@ -45,6 +46,7 @@ export const PROVIDER_CAPABILITIES: Readonly<Record<ProviderFamily, ProviderCapa
       sessionsPerProcess: 'one',
       reportsCost: true,
       rateLimitSignals: true,
+      nativeReview: false,
     },
     rateLimitSignal: 'system/api_retry with error_status 429, then a result with is_error and api_error_status 429; rate_limit_event with resetsAt (subscription logins)',
     limitations: [
@@ -63,6 +65,7 @@ export const PROVIDER_CAPABILITIES: Readonly<Record<ProviderFamily, ProviderCapa
       sessionsPerProcess: 'one',
       reportsCost: false,
       rateLimitSignals: true,
+      nativeReview: false,
     },
     rateLimitSignal: 'only as agent text ("Failed to get response from the AI model; retried … 429") with no usage',
     limitations: [
@@ -82,6 +85,7 @@ export const PROVIDER_CAPABILITIES: Readonly<Record<ProviderFamily, ProviderCapa
       sessionsPerProcess: 'one',
       reportsCost: false,
       rateLimitSignals: false,
+      nativeReview: false,
     },
     rateLimitSignal: 'none in the protocol',
     limitations: ['Resume and follow-ups need an agent that supports session/load', 'Approvals come as session/request_permission only'],

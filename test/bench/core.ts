@@ -170,7 +170,7 @@ async function managerIngest(entries: readonly (Omit<OutputEntry, 'at'> & { at: 
   registry.register({
     id: 'bench',
     displayName: 'Bench',
-    capabilities: { pauseKinds: [], resumeAfterCrash: false, survivesReload: false, followUps: false, sessionsPerProcess: 'many', reportsCost: false, rateLimitSignals: false },
+    capabilities: { pauseKinds: [], resumeAfterCrash: false, survivesReload: false, followUps: false, sessionsPerProcess: 'many', reportsCost: false, rateLimitSignals: false, nativeReview: false },
     start: (context) => new Promise<RunOutcome>((resolve) => context.signal.addEventListener('abort', () => resolve({ status: 'aborted' }), { once: true })),
   });
   const manager = new TaskManager({

@@ -233,6 +233,7 @@ export class ProgrammableProvider implements ProviderAdapter {
     sessionsPerProcess: 'many' as const,
     reportsCost: false,
     rateLimitSignals: true,
+    nativeReview: false,
   };
   readonly runs: { taskId: string; profile?: string; at: number }[] = [];
 

@@ -19,6 +19,7 @@ const CAPABILITIES = {
   sessionsPerProcess: 'many' as const,
   reportsCost: false,
   rateLimitSignals: false,
+  nativeReview: false,
 };
 
 /** An author: writes `answer.txt` (its id, or the prompt's `write:` text) in its cwd and completes. */
@@ -61,7 +62,7 @@ class Reviewer implements ProviderAdapter {
 class NativeReviewer implements ProviderAdapter {
   readonly id = 'native';
   readonly displayName = 'Native reviewer';
-  readonly capabilities = CAPABILITIES;
+  readonly capabilities = { ...CAPABILITIES, nativeReview: true };
   findings: Finding[] | undefined = [{ id: 'f1', path: 'answer.txt', line: 1, severity: 'high', title: 'Wrong answer', body: 'It should be 42.' }];
   readonly runs: { prompt: string; review?: ReviewRequest }[] = [];
   async start(context: RunContext): Promise<RunOutcome> {
@@ -164,7 +165,8 @@ describe('review by another agent (DESIGN §9)', () => {
     const review = await h.manager.secondOpinions.reviewTask(id, { provider: 'native' });
     await h.waitForStatus(review.id, 'completed', 20_000);
     const [run] = native.runs;
-    assert.match(run.prompt, /\+forty-one/, 'the prompt still carries the diff (for agents without a review mode)');
+    assert.doesNotMatch(run.prompt, /\+forty-one|```diff/, 'no diff in the prompt: the review mode reads the change itself');
+    assert.match(run.prompt, new RegExp(`against its base commit ${worktree.baseCommit} in its own review mode`), 'the prompt says how the change is reviewed');
     assert.equal(run.review?.baseCommit, worktree.baseCommit);
     assert.equal(run.review?.root, worktree.path);
     assert.match(run.review?.about ?? '', /^Review the change another coding agent made for this task: ".+"\.\n\nThe task's prompt was:\nwrite: forty-one\n\n/);
