@@ -26,7 +26,8 @@ import { CodexRpcConnection, ConnectionClosedError, RpcError, type ClientMethod,
 import { codexLimits, mergeSnapshot } from '../../../../src/providers/codex/limits';
 import { CodexThreadRun, failureOutcome, rateLimitOf } from '../../../../src/providers/codex/thread-run';
 import { ThreadRouter, type ThreadListener } from '../../../../src/providers/codex/thread-router';
-import { CodexTranscript, displayCommand, toFileChange } from '../../../../src/providers/codex/transcript';
+import { CodexTranscript, displayCommand } from '../../../../src/providers/codex/transcript';
+import { toFileChange } from '../../../../src/providers/codex/file-changes';
 import { FakeHandle } from '../../../support/fake-handle';
 import { pinnedCodexBinary } from '../../../support/codex-harness';
 
