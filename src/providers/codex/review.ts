@@ -57,7 +57,12 @@ export function exitedReviewText(review: string): string {
 function fromJson(text: string, folders: ReviewFolders | undefined): CodexReview | undefined {
   const start = text.indexOf('{');
   const end = text.lastIndexOf('}');
-  for (const candidate of [text.trim(), start !== -1 && end > start ? text.slice(start, end + 1) : '']) {
+  if (start === -1 || end <= start) return undefined;
+  const whole = text.trim();
+  // Codex's rendering is prose: only text that can be an object is handed to JSON.parse (a failed parse throws, and
+  // a throw costs more than the rest of the notification's handling).
+  const candidates = whole.startsWith('{') && whole.endsWith('}') ? [whole] : [text.slice(start, end + 1)];
+  for (const candidate of candidates) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(candidate);
