@@ -5,18 +5,13 @@ import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { McpClientConfig } from '../../src/host/mcp-host';
 import { startClient } from '../support/mcp-client';
-import { EXTENSION_ID, agentTasks, eventually } from './support/agent-tasks';
+import { EXTENSION_ID, agentTasks, atLeast, eventually } from './support/agent-tasks';
 
 interface McpTestHooks {
   mcpServerDefinitions(): { registered: boolean; definitions: { label?: string; command?: string; args?: string[]; env?: Record<string, string | number | null> }[] };
 }
 
 const MCP_API_SINCE = [1, 101];
-
-function atLeast(version: string, [major, minor]: number[]): boolean {
-  const [a, b] = version.split('.').map(Number);
-  return a > major || (a === major && b >= minor);
-}
 
 suite('Host', () => {
   test('the extension host is the VS Code and Node the run asked for', () => {

@@ -167,3 +167,9 @@ export async function cancelUnfinished(api: AgentTasksApi): Promise<void> {
   const live = api.listTasks().filter((task) => !['completed', 'failed', 'timed_out', 'cancelled', 'unknown'].includes(task.status));
   await Promise.all(live.map((task) => api.cancelTask(task.id).catch(() => undefined)));
 }
+
+/** Whether a VS Code version (`vscode.version`) is at least `[major, minor]`. */
+export function atLeast(version: string, [major, minor]: readonly number[]): boolean {
+  const [a, b] = version.split('.').map(Number);
+  return a > major || (a === major && b >= minor);
+}
