@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { enteredReviewText, exitedReviewText, parseCodexReview } from '../../../../src/providers/codex/review';
 
-const ROOT = '/work/repo.worktrees/t1';
+const ROOT = '/home/dev/repo.worktrees/t1';
 const FOLDERS = { cwd: ROOT, root: ROOT };
 
 /** A finding as Codex's rubric asks for it. */
