@@ -24,6 +24,7 @@ import { writeCodexHome } from '../fixtures/mock-responses/codex-home';
 import { startMockResponsesServer, type MockResponsesServer } from '../fixtures/mock-responses/server';
 import { FakeHandle, makeContext, makeTask } from '../support/fake-handle';
 import { codexTranscriptsDir, pinnedCodexBinary } from '../support/codex-harness';
+import { median } from './stats';
 
 const TRANSCRIPTS = codexTranscriptsDir();
 const THREAD = 'bench-thread';
@@ -324,10 +325,6 @@ function rssKb(pid: number | undefined): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 function round(value: number): number {
   return Math.round(value * 100) / 100;

@@ -26,6 +26,7 @@ import { TASK_STATUSES, type OutputEntry, type OutputKind, type TaskState } from
 import { TranscriptStore } from '../../src/core/transcript';
 import type { RunOutcome } from '../../src/core/ports';
 import { ProviderRegistry } from '../../src/core/provider-registry';
+import { median } from './stats';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -43,10 +44,6 @@ function row(name: string, value: number, unit: string, baseline?: number, note?
   return { name, value, unit, baseline, ratio: baseline ? value / baseline : undefined, note };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 async function time(fn: () => unknown): Promise<number> {
   const start = performance.now();

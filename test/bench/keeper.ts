@@ -17,6 +17,7 @@ import { keeperPaths } from '../../src/keeper/files';
 import { ProcessTransport } from '../../src/providers/transport/process-transport';
 import type { MessageTransport } from '../../src/providers/transport/transport';
 import { buildKeeper, fakeCli, makeRoot } from '../support/fake-cli';
+import { median } from './stats';
 
 const LINES = 100_000;
 const LINE_BYTES = 200;
@@ -168,10 +169,6 @@ function keeperPid(setup: Setup, transport: KeeperTransport): number {
   return metadata.pid;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 /** Median round trip of PINGS sequential echoes, in ms. */
 async function pingMedian(transport: MessageTransport): Promise<number> {

@@ -27,6 +27,7 @@ import type { MessageTransport, TransportClosed } from '../../src/providers/tran
 import { startMockAnthropicServer } from '../fixtures/mock-anthropic/server';
 import { startMockChatServer } from '../fixtures/mock-chat/server';
 import { makeContext, makeTask } from '../support/fake-handle';
+import { median } from './stats';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const TRANSCRIPTS = [path.join(ROOT, 'test/fixtures/transcripts'), path.resolve(ROOT, '../shared/protocols/transcripts')].find((dir) =>
@@ -393,11 +394,6 @@ function ingestFigures(prefix: string, lines: string[], paired: Paired): Record<
   };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
 
 function round(value: number): number {
   return Math.round(value * 10) / 10;

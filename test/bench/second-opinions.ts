@@ -23,23 +23,13 @@ import { writeCodexHome } from '../fixtures/mock-responses/codex-home';
 import { startMockResponsesServer } from '../fixtures/mock-responses/server';
 import { RawStdioClient } from './codex';
 import { makeRepo, TEST_GIT_ENV } from '../support/git-repo';
+import { median, type Figure } from './stats';
 
 const FANOUT_ROUNDS = 5;
 const COPY_ROUNDS = 9;
 const COPY_FILES = 1_000;
 
-/** A figure for the bench table: value and baseline in ms; the table computes the ratio. */
-interface Figure {
-  value: number;
-  baseline: number;
-  unit: string;
-  note?: string;
-}
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 /**
  * Creates tasks with `create` and resolves with the ms from the call until each of `count` new Codex threads has sent

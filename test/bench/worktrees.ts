@@ -14,6 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { TaskWorktrees } from '../../src/worktrees/task-worktrees';
+import { median, type Figure } from './stats';
 
 const FILES = 10_000;
 const LIFECYCLE_ROUNDS = 5;
@@ -30,13 +31,6 @@ const ENV = {
   LC_ALL: 'C',
 };
 
-/** A figure for the bench table: value and baseline in ms; the table computes the ratio. */
-interface Figure {
-  value: number;
-  baseline: number;
-  unit: string;
-  note?: string;
-}
 
 function gitSync(cwd: string, args: string[]): string {
   return execFileSync('git', args, { cwd, env: ENV, encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
@@ -46,10 +40,6 @@ function gitAsync(cwd: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => execFile('git', args, { cwd, env: ENV, maxBuffer: 64 * 2 ** 20 }, (error) => (error ? reject(error) : resolve())));
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 async function time(operation: () => Promise<unknown>): Promise<number> {
   const started = performance.now();

@@ -5,15 +5,13 @@
 // discards → the main checkout has Codex's file and not the other's; the other worktree is gone.
 // ATW_UPDATE_SCREENSHOTS=1 writes the README's docs/images/compare-attempts.png and review-comments.png.
 import * as assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Frame } from 'playwright-core';
 import { repoRoot } from '../../scripts/paths.mjs';
-import { ARTIFACTS_DIR, Workbench, waitUntil } from './harness';
-import { makeGitWorkspace, startDemoModel, stopDemoSuite, widenSideBar } from './support-demo';
+import { ARTIFACTS_DIR, type Workbench, waitUntil } from './harness';
+import { type DemoSuite, startDemoSuite, stopDemoSuite, widenSideBar } from './support-demo';
 import { clearNotifications, formButton, questionForm, runCommand, showTasksView, taskPanel, waitForFile } from './support-workbench';
 
 const SCREENSHOTS_DIR = process.env.ATW_UPDATE_SCREENSHOTS === '1' ? path.join(repoRoot(), 'docs', 'images') : ARTIFACTS_DIR;
@@ -36,23 +34,19 @@ async function webviewWith(workbench: Workbench, selector: string, timeoutMs = 2
 }
 
 describe('Second opinions in the workbench', { timeout: 500_000 }, () => {
-  let root: string;
-  let demo: ChildProcess | undefined;
+  let suite: DemoSuite | undefined;
   let workbench: Workbench;
   let workspace = '';
   let git: (...args: string[]) => string;
 
   before(async () => {
-    root = fs.mkdtempSync(path.join(os.tmpdir(), 'atw-e2e-op-'));
-    const started = await startDemoModel(root);
-    demo = started.process;
     // The check passes where greeting.md exists: the scripted attempt's ✓ and Codex's ✗.
-    workbench = await Workbench.start({ settings: { ...started.settings, 'agentTasks.check': 'test -f greeting.md || { echo "greeting.md is missing"; exit 1; }' } });
-    workspace = workbench.workspace;
-    git = makeGitWorkspace(workspace);
+    const settings = { 'agentTasks.check': 'test -f greeting.md || { echo "greeting.md is missing"; exit 1; }' };
+    suite = await startDemoSuite('atw-e2e-op-', settings);
+    ({ workbench, workspace, git } = suite);
   });
 
-  after(() => stopDemoSuite({ workspace, workbench, demo, root }));
+  after(() => (suite ? stopDemoSuite(suite) : undefined));
 
   test('several agents → the group row → a review’s finding as a comment in the diff → Compare Attempts → Merge This Attempt', async () => {
     await workbench.capture('second-opinions', async () => {

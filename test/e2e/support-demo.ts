@@ -2,9 +2,11 @@
 // profile using it) and the workbench's folder made a git repository, so tasks run in worktrees of it.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
+import { Workbench } from './harness';
 import { codexProcessesOf, stopCodexAppServers } from './support-codex';
 
 /** Starts test/fixtures/demo/start-demo-model.ts with its caches under `root`; resolves with the settings it prints. */
@@ -55,6 +57,32 @@ export async function widenSideBar(page: Page, by: number): Promise<void> {
   await page.mouse.move(x + by / 2, y, { steps: 4 });
   await page.mouse.move(x + by, y, { steps: 4 });
   await page.mouse.up();
+}
+
+/** What a suite on the demo model runs with (startDemoSuite). */
+export interface DemoSuite {
+  root: string;
+  demo: ChildProcess;
+  workbench: Workbench;
+  /** The workbench's folder, a git repository with one commit. */
+  workspace: string;
+  git: (...args: string[]) => string;
+}
+
+/** Starts a suite on the demo model: the model, a workbench with its settings (and `settings`), a git workspace. */
+export async function startDemoSuite(prefix: string, settings: Record<string, unknown> = {}): Promise<DemoSuite> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  let demo: ChildProcess | undefined;
+  let workbench: Workbench | undefined;
+  try {
+    const started = await startDemoModel(root);
+    demo = started.process;
+    workbench = await Workbench.start({ settings: { ...started.settings, ...settings } });
+    return { root, demo, workbench, workspace: workbench.workspace, git: makeGitWorkspace(workbench.workspace) };
+  } catch (error) {
+    await stopDemoSuite({ workspace: workbench?.workspace ?? '', workbench, demo, root });
+    throw error;
+  }
 }
 
 /**

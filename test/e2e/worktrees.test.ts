@@ -3,14 +3,12 @@
 // diff editor → Merge Changes (inline) → the file is in the main checkout and the task shows merged. Then, with the
 // scripted test agent, the panel's changed-files list, Review from the panel with every file, and Discard's modal.
 import * as assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { repoRoot } from '../../scripts/paths.mjs';
-import { ARTIFACTS_DIR, Workbench, waitUntil } from './harness';
-import { makeGitWorkspace, startDemoModel, stopDemoSuite } from './support-demo';
+import { ARTIFACTS_DIR, type Workbench, waitUntil } from './harness';
+import { type DemoSuite, startDemoSuite, stopDemoSuite } from './support-demo';
 import { clearNotifications, formButton, newTaskFromPalette, questionForm, showTasksView, taskPanel, waitForFile } from './support-workbench';
 
 const DEMO_FILE = 'hello-from-agent-tasks.md';
@@ -24,22 +22,17 @@ async function multiDiffFiles(workbench: Workbench): Promise<string[]> {
 }
 
 describe('Task worktrees in the workbench', { timeout: 400_000 }, () => {
-  let root: string;
-  let demo: ChildProcess | undefined;
+  let suite: DemoSuite | undefined;
   let workbench: Workbench;
   let workspace = '';
   let git: (...args: string[]) => string;
 
   before(async () => {
-    root = fs.mkdtempSync(path.join(os.tmpdir(), 'atw-e2e-wt-'));
-    const started = await startDemoModel(root);
-    demo = started.process;
-    workbench = await Workbench.start({ settings: started.settings });
-    workspace = workbench.workspace;
-    git = makeGitWorkspace(workspace);
+    suite = await startDemoSuite('atw-e2e-wt-');
+    ({ workbench, workspace, git } = suite);
   });
 
-  after(() => stopDemoSuite({ workspace, workbench, demo, root }));
+  after(() => (suite ? stopDemoSuite(suite) : undefined));
 
   test('a Codex task edits a file in its worktree; Review Changes shows it; Merge puts it in the main checkout', async () => {
     await workbench.capture('worktree-review-merge', async () => {

@@ -5,28 +5,19 @@
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { McpClientConfig } from '../../src/host/mcp-host';
+import { TEST_GIT_ENV } from '../support/git-repo';
 import { startClient, type TestClient } from '../support/mcp-client';
 import { type AgentTasksApi, agentTasks, cancelUnfinished, eventually, script } from './support/agent-tasks';
-
-const GIT_ENV = {
-  GIT_AUTHOR_NAME: 'Test Author',
-  GIT_AUTHOR_EMAIL: 'author@example.invalid',
-  GIT_COMMITTER_NAME: 'Test Committer',
-  GIT_COMMITTER_EMAIL: 'committer@example.invalid',
-  GIT_CONFIG_GLOBAL: os.devNull,
-  GIT_CONFIG_NOSYSTEM: '1',
-};
 
 suite('MCP and task worktrees', () => {
   let api: AgentTasksApi;
   let mcp: TestClient;
   let workspace: string;
 
-  const git = (...args: string[]): string => execFileSync('git', args, { cwd: workspace, env: { ...process.env, ...GIT_ENV }, encoding: 'utf8' });
+  const git = (...args: string[]): string => execFileSync('git', args, { cwd: workspace, env: { ...process.env, ...TEST_GIT_ENV }, encoding: 'utf8' });
 
   suiteSetup(async () => {
     api = await agentTasks();

@@ -1,7 +1,7 @@
 // DESIGN §9 Compare Attempts: the attempts of one prompt side by side in a webview — agent, status, duration, tokens,
 // files, ±, check and findings — with Review and Merge This Attempt on each. One panel per group, kept current.
 import * as vscode from 'vscode';
-import { panelIcon, panelOptions, webviewHtml } from './page';
+import { panelOptions, showPanel, webviewHtml } from './page';
 import { CommandId, WebviewType } from '../../constants';
 import type { Logger } from '../../core/events';
 import { isLive } from '../../core/task-isolation';
@@ -79,13 +79,11 @@ class ComparePanel {
       { viewColumn: vscode.ViewColumn.Active, preserveFocus: false },
       panelOptions(deps.extensionUri),
     );
-    this.panel.iconPath = panelIcon(deps.extensionUri);
-    this.panel.webview.html = this.html();
-    this.panel.webview.onDidReceiveMessage((raw: unknown) => void this.receive(raw));
-    this.panel.onDidChangeViewState(() => {
-      if (!this.panel.visible) this.ready = false;
+    showPanel(this.panel, deps.extensionUri, this.html(), {
+      receive: (raw) => void this.receive(raw),
+      hidden: () => (this.ready = false),
+      disposed: () => this.dispose(),
     });
-    this.panel.onDidDispose(() => this.dispose());
   }
 
   reveal(): void {

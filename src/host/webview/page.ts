@@ -22,9 +22,22 @@ export function panelOptions(extensionUri: vscode.Uri): vscode.WebviewPanelOptio
   return { enableScripts: true, retainContextWhenHidden: false, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')] };
 }
 
-/** The icon of our panels' tabs. */
-export function panelIcon(extensionUri: vscode.Uri): vscode.Uri {
-  return vscode.Uri.joinPath(extensionUri, 'media', 'agent-tasks.svg');
+/** What a panel of ours does with its page: its messages, being hidden (the page is dropped) and being closed. */
+export interface PanelHandlers {
+  receive(raw: unknown): void;
+  hidden(): void;
+  disposed(): void;
+}
+
+/** Fills a panel made (or restored) with panelOptions: the tab's icon, the page, and the handlers. */
+export function showPanel(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, html: string, handlers: PanelHandlers): void {
+  panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'agent-tasks.svg');
+  panel.webview.html = html;
+  panel.webview.onDidReceiveMessage((raw: unknown) => handlers.receive(raw));
+  panel.onDidChangeViewState(() => {
+    if (!panel.visible) handlers.hidden();
+  });
+  panel.onDidDispose(() => handlers.disposed());
 }
 
 /** The page for `webview`, its assets resolved against `extensionUri`. */

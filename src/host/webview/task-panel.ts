@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { escapeHtml, panelIcon, panelOptions, webviewHtml } from './page';
+import { escapeHtml, panelOptions, showPanel, webviewHtml } from './page';
 import { CommandId, WebviewType } from '../../constants';
 import type { TaskManager } from '../../core/task-manager';
 import { isTerminal, type OutputEntry, type TaskState } from '../../core/task-state';
@@ -116,13 +116,11 @@ class TaskPanel {
     } else {
       this.panel = vscode.window.createWebviewPanel(WebviewType.taskPanel, title, { viewColumn: vscode.ViewColumn.Active, preserveFocus }, panelOptions(deps.extensionUri));
     }
-    this.panel.iconPath = panelIcon(deps.extensionUri);
-    this.panel.webview.html = this.html();
-    this.panel.webview.onDidReceiveMessage((raw: unknown) => void this.receive(raw));
-    this.panel.onDidChangeViewState(() => {
-      if (!this.panel.visible) this.ready = false;
+    showPanel(this.panel, deps.extensionUri, this.html(), {
+      receive: (raw) => void this.receive(raw),
+      hidden: () => (this.ready = false),
+      disposed: () => this.dispose(),
     });
-    this.panel.onDidDispose(() => this.dispose());
   }
 
   reveal(preserveFocus: boolean): void {
